@@ -1,0 +1,102 @@
+#include "net/ports.h"
+
+#include <pcap/pcap.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace poolflow::net {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, int rc) {
+  throw std::runtime_error(what + ": " + rte_strerror(-rc));
+}
+
+rte_mempool* create_mbuf_pool(const PortSettings& settings) {
+  rte_mempool* pool =
+      rte_pktmbuf_pool_create("poolflow_mbufs", settings.mbuf_pool_size, settings.mbuf_cache_size,
+                              0, RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (pool == nullptr)
+    throw std::runtime_error("cannot create a pool of " + std::to_string(settings.mbuf_pool_size) +
+                             " mbufs: " + rte_strerror(rte_errno) + " (raise eal.memory_mb)");
+  return pool;
+}
+
+Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* pool) {
+  Port port;
+  port.id = port_id;
+  char name[RTE_ETH_NAME_MAX_LEN] = {};
+  rte_eth_dev_get_name_by_port(port_id, name);
+  port.name = name;
+
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) fail(port.name + ": device info", rc);
+
+  rte_eth_conf conf{};
+  port.rx_queues = std::min<uint16_t>(settings.rx_queues, info.max_rx_queues);
+  if (port.rx_queues > 1) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf =
+        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+  }
+  if (int rc = rte_eth_dev_configure(port_id, port.rx_queues, 0, &conf); rc != 0)
+    fail(port.name + ": configure", rc);
+
+  uint16_t descriptors = settings.rx_descriptors;
+  uint16_t no_tx = 0;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &descriptors, &no_tx); rc != 0)
+    fail(port.name + ": descriptors", rc);
+  for (uint16_t q = 0; q < port.rx_queues; ++q) {
+    const int rc = rte_eth_rx_queue_setup(port_id, q, descriptors,
+                                          rte_eth_dev_socket_id(port_id), nullptr, pool);
+    if (rc != 0) fail(port.name + ": rx queue " + std::to_string(q), rc);
+  }
+  if (int rc = rte_eth_dev_start(port_id); rc != 0) fail(port.name + ": start", rc);
+  if (settings.promiscuous && rte_eth_promiscuous_enable(port_id) != 0)
+    spdlog::warn("port {} ({}): promiscuous mode not supported", port_id, port.name);
+
+  spdlog::info("port {} ({}): {} rx queue(s) of {} descriptors{}", port_id, port.name,
+               port.rx_queues, descriptors,
+               port.rx_queues < settings.rx_queues ? ", fewer queues than workers" : "");
+  return port;
+}
+
+}  // namespace
+
+std::vector<Port> start_ports(const PortSettings& settings) {
+  if (rte_eth_dev_count_avail() == 0)
+    throw std::runtime_error("no DPDK port found (check input.devices and the NIC binding)");
+  rte_mempool* pool = create_mbuf_pool(settings);
+  std::vector<Port> ports;
+  uint16_t port_id;
+  RTE_ETH_FOREACH_DEV(port_id) { ports.push_back(start_port(port_id, settings, pool)); }
+  return ports;
+}
+
+void stop_ports(const std::vector<Port>& ports) {
+  for (const Port& port : ports) {
+    rte_eth_dev_stop(port.id);
+    rte_eth_dev_close(port.id);
+  }
+}
+
+uint64_t count_pcap_packets(const std::string& path) {
+  char error[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* pcap = pcap_open_offline(path.c_str(), error);
+  if (pcap == nullptr) throw std::runtime_error(path + ": " + error);
+  uint64_t packets = 0;
+  pcap_pkthdr* header;
+  const u_char* data;
+  int rc;
+  while ((rc = pcap_next_ex(pcap, &header, &data)) == 1) ++packets;
+  const std::string read_error = rc == PCAP_ERROR ? pcap_geterr(pcap) : "";
+  pcap_close(pcap);
+  if (!read_error.empty()) throw std::runtime_error(path + ": " + read_error);
+  return packets;
+}
+
+}  // namespace poolflow::net

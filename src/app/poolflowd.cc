@@ -1,0 +1,203 @@
+// poolflowd: conf → EAL → ports → rings → lcores. Everything else lives in the
+// modules; this file only wires them together.
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "conf/poolflowd_conf.h"
+#include "control/control_loop.h"
+#include "control/stats_report.h"
+#include "net/eal_args.h"
+#include "net/ports.h"
+
+using namespace poolflow;
+
+namespace {
+
+constexpr int kExitConfError = 2;
+constexpr int kExitRuntimeError = 1;
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) { g_signal.store(sig); }
+
+void setup_logging(const std::string& level, int verbosity) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e poolflowd %^%l%$: %v");
+  auto lvl = spdlog::level::from_str(level);
+  if (verbosity >= 2) lvl = spdlog::level::trace;
+  else if (verbosity == 1) lvl = std::min(lvl, spdlog::level::debug);
+  spdlog::set_level(lvl);
+}
+
+std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
+    const conf::PoolflowdConf& c) {
+  std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
+  for (const std::string& output : c.export_.outputs)
+    sessions.push_back(std::make_unique<exporter::ExportSession>(
+        open_transport(output), c.export_.observation_domain_id, c.export_.max_message_size));
+  return sessions;
+}
+
+net::EalPlan eal_plan(const conf::PoolflowdConf& c, int verbosity) {
+  net::EalPlan plan;
+  plan.control_core = c.cpu.control_core;
+  plan.aggregator_core = c.cpu.aggregator_core;
+  plan.worker_cores = c.cpu.worker_cores;
+  plan.memory_mb = c.eal.memory_mb;
+  plan.hugepages = c.eal.hugepages;
+  plan.file_prefix = c.eal.file_prefix;
+  plan.devices = c.input.devices;
+  plan.pcap = c.input.pcap;
+  plan.verbose = verbosity > 0;
+  plan.extra_args = c.eal.extra_args;
+  return plan;
+}
+
+meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
+                                  const std::vector<net::Port>& ports, uint64_t replay_packets) {
+  meter::WorkerConfig w;
+  w.id = id;
+  for (const net::Port& port : ports)
+    if (id < port.rx_queues) w.queues.push_back({port.id, static_cast<uint16_t>(id)});
+  w.flow_capacity = c.meter.flow_table_size;
+  w.timeouts.idle_ms = uint64_t{c.meter.idle_timeout_s} * 1000;
+  w.timeouts.active_ms = uint64_t{c.meter.active_timeout_s} * 1000;
+  w.timeouts.tcp_end_grace_ms = c.meter.tcp_end_grace_ms;
+  w.expiry_slots_per_poll = c.meter.expiry_slots_per_poll;
+  w.replay = !c.input.pcap.empty();
+  w.replay_packets = replay_packets;
+  return w;
+}
+
+int run(const conf::PoolflowdConf& c, int verbosity) {
+  uint64_t replay_packets = 0;
+  std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
+  try {
+    if (!c.input.pcap.empty()) replay_packets = net::count_pcap_packets(c.input.pcap);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflowd: input.pcap: {}\n", e.what());
+    return kExitConfError;
+  }
+  try {
+    sessions = open_outputs(c);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
+    return kExitConfError;
+  }
+
+  std::vector<std::string> eal_args = net::build_eal_args(eal_plan(c, verbosity));
+  std::vector<char*> eal_argv;
+  for (std::string& arg : eal_args) eal_argv.push_back(arg.data());
+  spdlog::debug("EAL arguments: {}", fmt::join(eal_args, " "));
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    fmt::print(stderr, "poolflowd: EAL initialisation failed: {}\n", rte_strerror(rte_errno));
+    return kExitRuntimeError;
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  control::Pipeline pipeline;
+  std::vector<net::Port> ports;
+  std::vector<rte_ring*> rings;
+  try {
+    net::PortSettings settings;
+    settings.rx_queues = static_cast<uint16_t>(c.cpu.worker_cores.size());
+    settings.rx_descriptors = static_cast<uint16_t>(c.input.rx_descriptors);
+    settings.mbuf_pool_size = c.input.mbuf_pool_size;
+    settings.mbuf_cache_size = c.input.mbuf_cache_size;
+    settings.promiscuous = c.input.promiscuous;
+    ports = net::start_ports(settings);
+
+    for (unsigned id = 0; id < c.cpu.worker_cores.size(); ++id) {
+      const std::string name = "flow_records_" + std::to_string(id);
+      rte_ring* ring = rte_ring_create_elem(name.c_str(), sizeof(FlowRecord), c.meter.ring_size,
+                                            static_cast<int>(rte_socket_id()),
+                                            RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
+      if (ring == nullptr)
+        throw std::runtime_error("cannot create ring " + name + ": " + rte_strerror(rte_errno));
+      rings.push_back(ring);
+      pipeline.workers.push_back(std::make_unique<meter::Worker>(
+          worker_config(c, id, ports, replay_packets), ring, pipeline.stop_workers));
+      if (pipeline.workers.back()->config().queues.empty())
+        spdlog::warn("worker {} (core {}) has no rx queue: its ports have fewer queues", id,
+                     c.cpu.worker_cores[id]);
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflowd: {}\n", e.what());
+    rte_eal_cleanup();
+    return kExitRuntimeError;
+  }
+  pipeline.aggregator = std::make_unique<exporter::Aggregator>(
+      exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
+      pipeline.stop_aggregator);
+
+  spdlog::info("{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
+               "output {}",
+               pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
+               c.cpu.control_core,
+               c.input.pcap.empty() ? fmt::format("{}", fmt::join(c.input.devices, ","))
+                                    : fmt::format("{} ({} packets)", c.input.pcap, replay_packets),
+               fmt::join(c.export_.outputs, ","));
+
+  rte_eal_remote_launch([](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
+                        pipeline.aggregator.get(), net::kAggregatorLcore);
+  for (unsigned id = 0; id < pipeline.workers.size(); ++id)
+    rte_eal_remote_launch([](void* w) { return static_cast<meter::Worker*>(w)->run(); },
+                          pipeline.workers[id].get(), net::kFirstWorkerLcore + id);
+
+  control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
+  rte_eal_mp_wait_lcore();
+
+  std::vector<uint16_t> port_ids;
+  for (const net::Port& port : ports) port_ids.push_back(port.id);
+  fmt::print("{}", control::exit_summary(pipeline, port_ids));
+  std::fflush(stdout);
+
+  net::stop_ports(ports);
+  for (rte_ring* ring : rings) rte_ring_free(ring);
+  rte_eal_cleanup();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"poolflowd: IPFIX flow exporter on DPDK"};
+  std::string conf_path;
+  conf::CommandLineOverrides overrides;
+  int verbosity = 0;
+  bool check_conf = false;
+  app.add_option("-c,--conf", conf_path, "conf file (TOML); without it, built-in defaults");
+  app.add_option("--pcap", overrides.pcap, "replay a pcap through DPDK's net_pcap and exit at its end");
+  app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--set", overrides.sets, "override a conf key: section.key=value (repeatable)")
+      ->allow_extra_args(false);
+  app.add_flag("-v,--verbose", verbosity, "more logging (-vv: trace)");
+  app.add_flag("--check-conf", check_conf, "check the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitConfError;
+  }
+
+  conf::PoolflowdConf c;
+  try {
+    c = conf::load_poolflowd_conf(conf_path, overrides);
+  } catch (const conf::ConfError& e) {
+    fmt::print(stderr, "poolflowd: {}\n", e.what());
+    return kExitConfError;
+  }
+  setup_logging(c.log.level, verbosity);
+  if (check_conf) {
+    fmt::print("{}: configuration OK\n", conf_path.empty() ? "defaults" : conf_path);
+    return 0;
+  }
+  return run(c, verbosity);
+}

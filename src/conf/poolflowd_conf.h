@@ -1,0 +1,83 @@
+// poolflowd's configuration: the conf file (TOML), its defaults, command-line
+// overrides and the checks that refuse impossible values before EAL starts.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace poolflow::conf {
+
+struct PoolflowdConf {
+  struct Log {
+    std::string level = "info";
+    uint32_t stats_interval_s = 10;
+    bool operator==(const Log&) const = default;
+  } log;
+
+  struct Eal {
+    uint32_t memory_mb = 512;
+    bool hugepages = false;
+    std::string file_prefix = "poolflowd";
+    std::vector<std::string> extra_args;
+    bool operator==(const Eal&) const = default;
+  } eal;
+
+  struct Cpu {
+    uint32_t control_core = 0;
+    uint32_t aggregator_core = 0;
+    std::vector<uint32_t> worker_cores{1};
+    bool operator==(const Cpu&) const = default;
+  } cpu;
+
+  struct Input {
+    std::string pcap;
+    std::vector<std::string> devices;
+    uint32_t rx_descriptors = 1024;
+    uint32_t mbuf_pool_size = 16383;
+    uint32_t mbuf_cache_size = 256;
+    bool promiscuous = true;
+    bool operator==(const Input&) const = default;
+  } input;
+
+  struct Meter {
+    uint32_t flow_table_size = 1u << 20;
+    uint32_t idle_timeout_s = 15;
+    uint32_t active_timeout_s = 1800;
+    uint32_t tcp_end_grace_ms = 1000;
+    uint32_t expiry_slots_per_poll = 64;
+    uint32_t ring_size = 65536;
+    bool operator==(const Meter&) const = default;
+  } meter;
+
+  struct Export {
+    std::vector<std::string> outputs;
+    uint32_t observation_domain_id = 1;
+    uint32_t max_message_size = 1400;
+    uint32_t flush_interval_ms = 1000;
+    bool operator==(const Export&) const = default;
+  } export_;
+
+  bool operator==(const PoolflowdConf&) const = default;
+};
+
+/// A refused configuration: what() is one line naming where the value came from
+/// (the conf file or the command line), the key and what is wrong.
+class ConfError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Settings given on the command line, applied over the conf file.
+struct CommandLineOverrides {
+  std::vector<std::string> sets;     ///< "section.key=value", value in TOML syntax
+  std::string pcap;                  ///< --pcap: replaces input.pcap and input.devices
+  std::vector<std::string> outputs;  ///< --output: replace export.outputs
+};
+
+/// Reads `path` (defaults only when empty), applies `overrides` and checks the
+/// result. Throws ConfError.
+PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOverrides& overrides);
+
+}  // namespace poolflow::conf

@@ -1,0 +1,47 @@
+#include "control/control_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "control/stats_report.h"
+
+namespace poolflow::control {
+
+namespace {
+constexpr auto kTick = std::chrono::milliseconds(50);
+
+bool all_finished(const Pipeline& pipeline) {
+  for (const auto& worker : pipeline.workers)
+    if (!worker->finished()) return false;
+  return true;
+}
+}  // namespace
+
+void run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
+                      const std::atomic<int>& signal_number) {
+  using Clock = std::chrono::steady_clock;
+  auto last_report = Clock::now();
+  MeterTotals last_totals = sum_worker_stats(pipeline);
+
+  while (!all_finished(pipeline)) {
+    if (const int sig = signal_number.load(); sig != 0 && !pipeline.stop_workers.load()) {
+      spdlog::info("signal {}: ending every flow and closing the outputs", sig);
+      pipeline.stop_workers.store(true);
+    }
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last_report).count();
+    if (stats_interval_s != 0 && elapsed >= stats_interval_s) {
+      const MeterTotals totals = sum_worker_stats(pipeline);
+      spdlog::info("{}", progress_line(totals, last_totals, elapsed));
+      last_totals = totals;
+      last_report = now;
+    }
+    std::this_thread::sleep_for(kTick);
+  }
+  // Every record is in a ring now: the aggregation thread drains them and stops.
+  pipeline.stop_aggregator.store(true, std::memory_order_release);
+}
+
+}  // namespace poolflow::control

@@ -1,0 +1,93 @@
+#include "control/stats_report.h"
+
+#include <fmt/format.h>
+#include <rte_ethdev.h>
+
+namespace poolflow::control {
+
+namespace {
+
+constexpr const char* kEndReasonNames[] = {"", "idle", "active", "end_of_flow", "forced_end",
+                                           "lack_of_resources"};
+
+// "a 3, b 5" for the non-zero counters, or "none".
+template <class Names>
+std::string breakdown(const std::vector<uint64_t>& counts, const Names& names, size_t first = 0) {
+  std::string out;
+  for (size_t i = first; i < counts.size(); ++i) {
+    if (counts[i] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", names[i], counts[i]);
+  }
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+MeterTotals sum_worker_stats(const Pipeline& pipeline) {
+  MeterTotals t;
+  t.ignored.resize(static_cast<size_t>(meter::IgnoreReason::count_));
+  t.flows_ended.resize(std::size(kEndReasonNames));
+  for (const auto& worker : pipeline.workers) {
+    const meter::WorkerStats& s = worker->stats();
+    t.rx_packets += s.rx_packets.get();
+    t.rx_octets += s.rx_octets.get();
+    t.parsed_packets += s.parsed_packets.get();
+    for (size_t i = 0; i < t.ignored.size(); ++i) t.ignored[i] += s.ignored[i].get();
+    t.flows_created += s.flows_created.get();
+    t.active_flows += worker->active_flows();
+    for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();
+    t.records_queued += s.records_queued.get();
+    t.ring_drops += s.ring_drops.get();
+  }
+  return t;
+}
+
+std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds) {
+  const double pps = static_cast<double>(now.rx_packets - before.rx_packets) / seconds;
+  const double bps = static_cast<double>(now.rx_octets - before.rx_octets) * 8 / seconds;
+  return fmt::format(
+      "rx {:.0f} pkt/s {:.1f} Mbit/s | packets {} ignored {} | flows active {} created {} | "
+      "records queued {} ring drops {}",
+      pps, bps / 1e6, now.rx_packets, now.rx_packets - now.parsed_packets, now.active_flows,
+      now.flows_created, now.records_queued, now.ring_drops);
+}
+
+std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids) {
+  const MeterTotals t = sum_worker_stats(pipeline);
+  uint64_t missed = 0;
+  uint64_t no_mbuf = 0;
+  for (uint16_t port : port_ids) {
+    rte_eth_stats stats{};
+    if (rte_eth_stats_get(port, &stats) == 0) {
+      missed += stats.imissed + stats.ierrors;
+      no_mbuf += stats.rx_nombuf;
+    }
+  }
+  uint64_t ended = 0;
+  for (uint64_t n : t.flows_ended) ended += n;
+
+  std::string out = "poolflowd summary\n";
+  out += fmt::format("  packets received  {} ({} octets)\n", t.rx_packets, t.rx_octets);
+  out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
+  out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,
+                     breakdown(t.ignored, meter::kIgnoreReasonNames));
+  out += fmt::format("  port drops        {} (missed/errors {}, no mbuf {})\n", missed + no_mbuf,
+                     missed, no_mbuf);
+  out += fmt::format("  flows created     {}\n", t.flows_created);
+  out += fmt::format("  flows ended       {} ({})\n", ended,
+                     breakdown(t.flows_ended, kEndReasonNames, 1));
+  out += fmt::format("  records queued    {} (ring drops {})\n", t.records_queued, t.ring_drops);
+  out += fmt::format("  records received  {} by the aggregation thread\n",
+                     pipeline.aggregator->records_received());
+  for (const auto& session : pipeline.aggregator->sessions()) {
+    const exporter::SessionStats& s = session->stats();
+    out += fmt::format("  exported to {}: {} records in {} messages ({} octets), {} failed "
+                       "messages ({} records lost)\n",
+                       session->transport().name(), s.records_sent.get(), s.messages_sent.get(),
+                       s.octets_sent.get(), s.send_failures.get(), s.records_lost.get());
+  }
+  return out;
+}
+
+}  // namespace poolflow::control

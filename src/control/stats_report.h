@@ -1,0 +1,33 @@
+// Statistics of a running or finished poolflowd, read without locks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "control/control_loop.h"
+
+namespace poolflow::control {
+
+/// Totals over all workers.
+struct MeterTotals {
+  uint64_t rx_packets = 0;
+  uint64_t rx_octets = 0;
+  uint64_t parsed_packets = 0;
+  std::vector<uint64_t> ignored;  ///< by meter::IgnoreReason
+  uint64_t flows_created = 0;
+  uint64_t active_flows = 0;
+  std::vector<uint64_t> flows_ended;  ///< by FlowEndReason
+  uint64_t records_queued = 0;
+  uint64_t ring_drops = 0;
+};
+
+MeterTotals sum_worker_stats(const Pipeline& pipeline);
+
+/// One line for the periodic log.
+std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);
+
+/// The multi-line summary printed at exit; `port_ids` are the DPDK ports read.
+std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids);
+
+}  // namespace poolflow::control

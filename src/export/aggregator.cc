@@ -1,0 +1,69 @@
+#include "export/aggregator.h"
+
+#include <chrono>
+#include <thread>
+
+namespace poolflow::exporter {
+
+namespace {
+constexpr unsigned kDequeueBurst = 64;
+constexpr auto kIdleSleep = std::chrono::microseconds(200);
+
+uint64_t steady_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+uint32_t unix_seconds() {
+  return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+}  // namespace
+
+Aggregator::Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
+                       std::vector<std::unique_ptr<ExportSession>> sessions,
+                       const std::atomic<bool>& stop)
+    : config_(config), rings_(std::move(rings)), sessions_(std::move(sessions)), stop_(stop) {}
+
+size_t Aggregator::drain_rings(uint32_t now_s) {
+  FlowRecord records[kDequeueBurst];
+  size_t total = 0;
+  for (rte_ring* ring : rings_) {
+    const unsigned count =
+        rte_ring_sc_dequeue_burst_elem(ring, records, sizeof(FlowRecord), kDequeueBurst, nullptr);
+    for (unsigned i = 0; i < count; ++i)
+      for (auto& session : sessions_) session->add(records[i], now_s);
+    total += count;
+  }
+  records_received_.add(total);
+  return total;
+}
+
+void Aggregator::flush_sessions(uint32_t now_s) {
+  for (auto& session : sessions_) session->flush(now_s);
+}
+
+int Aggregator::run() {
+  uint64_t last_flush_ms = steady_ms();
+  for (;;) {
+    // Read the flag before draining: once it is set every worker has finished,
+    // so rings found empty after it stay empty.
+    const bool stopping = stop_.load(std::memory_order_acquire);
+    const uint32_t now_s = unix_seconds();
+    const size_t drained = drain_rings(now_s);
+    const uint64_t now_ms = steady_ms();
+    if (now_ms - last_flush_ms >= config_.flush_interval_ms) {
+      flush_sessions(now_s);
+      last_flush_ms = now_ms;
+    }
+    if (drained == 0) {
+      if (stopping) break;
+      std::this_thread::sleep_for(kIdleSleep);
+    }
+  }
+  flush_sessions(unix_seconds());
+  return 0;
+}
+
+}  // namespace poolflow::exporter

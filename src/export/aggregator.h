@@ -1,0 +1,46 @@
+// The aggregation thread: drains the workers' record rings and turns the records
+// into IPFIX messages on every export session. It never blocks a worker (the
+// rings are SPSC, read here only) and sleeps briefly when there is nothing to do.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "export/export_session.h"
+#include "poolflow/counter.h"
+
+namespace poolflow::exporter {
+
+struct AggregatorConfig {
+  uint32_t flush_interval_ms = 1000;  ///< a partly filled message waits at most this long
+};
+
+class Aggregator {
+ public:
+  /// Runs until `stop` is set and every ring is empty.
+  Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
+             std::vector<std::unique_ptr<ExportSession>> sessions,
+             const std::atomic<bool>& stop);
+
+  /// The lcore entry point.
+  int run();
+
+  uint64_t records_received() const { return records_received_.get(); }
+  const std::vector<std::unique_ptr<ExportSession>>& sessions() const { return sessions_; }
+
+ private:
+  size_t drain_rings(uint32_t now_s);
+  void flush_sessions(uint32_t now_s);
+
+  AggregatorConfig config_;
+  std::vector<rte_ring*> rings_;
+  std::vector<std::unique_ptr<ExportSession>> sessions_;
+  const std::atomic<bool>& stop_;
+  RelaxedCounter records_received_;
+};
+
+}  // namespace poolflow::exporter

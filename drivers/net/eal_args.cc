@@ -1,5 +1,7 @@
 #include "net/eal_args.h"
 
+#include <fmt/format.h>
+
 #include <regex>
 
 namespace poolflow::net {
@@ -12,13 +14,11 @@ bool is_pci_address(const std::string& device) {
 std::vector<std::string> build_eal_args(const EalPlan& plan) {
   std::vector<std::string> args{plan.program};
 
-  std::string lcores = std::to_string(kControlLcore) + "@" + std::to_string(plan.control_core) +
-                       "," + std::to_string(kAggregatorLcore) + "@" +
-                       std::to_string(plan.aggregator_core);
+  std::string lcores = fmt::format("--lcores={}@{},{}@{}", kControlLcore, plan.control_core,
+                                   kAggregatorLcore, plan.aggregator_core);
   for (size_t i = 0; i < plan.worker_cores.size(); ++i)
-    lcores += "," + std::to_string(kFirstWorkerLcore + i) + "@" +
-              std::to_string(plan.worker_cores[i]);
-  args.push_back("--lcores=" + lcores);
+    lcores += fmt::format(",{}@{}", kFirstWorkerLcore + i, plan.worker_cores[i]);
+  args.push_back(lcores);
   args.push_back("--main-lcore=" + std::to_string(kControlLcore));
 
   args.push_back("-m");

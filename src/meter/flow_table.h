@@ -77,8 +77,9 @@ class FlowTable {
     const auto sig = static_cast<uint16_t>(hash >> 16);
     return sig == 0 ? 1 : sig;  // 0 marks an empty slot
   }
+  // Never the primary bucket itself (bit 0 always differs): every key has 16 slots.
   uint32_t alternative_bucket(uint32_t bucket, uint16_t sig) const {
-    return (bucket ^ (sig * 0x5bd1e995u)) & bucket_mask_;
+    return (bucket ^ ((sig * 0x5bd1e995u) | 1u)) & bucket_mask_;
   }
   uint32_t find(const FlowKey& key, uint32_t bucket, uint16_t sig) const;
   static void start_flow(FlowRecord& flow, const ParsedPacket& packet, uint64_t now_ms);

@@ -1,0 +1,134 @@
+// poolflowd conf: defaults, the shipped conf file, overrides and refusals.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "conf/poolflowd_conf.h"
+
+namespace poolflow::conf {
+namespace {
+
+const std::string kShippedConf = std::string(POOLFLOW_SOURCE_DIR) + "/conf/poolflowd.toml";
+
+// A minimal runnable configuration: an input and an output.
+CommandLineOverrides runnable(std::vector<std::string> more = {}) {
+  CommandLineOverrides o;
+  o.sets = {"input.devices=[\"net_null0\"]", "export.outputs=[\"file:/tmp/x.ipfix\"]"};
+  o.sets.insert(o.sets.end(), more.begin(), more.end());
+  return o;
+}
+
+std::string write_conf(const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/poolflowd_test.toml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const std::string& path, const CommandLineOverrides& o) {
+  try {
+    load_poolflowd_conf(path, o);
+  } catch (const ConfError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(PoolflowdConf, ShippedFileShowsEveryDefault) {
+  EXPECT_EQ(load_poolflowd_conf(kShippedConf, runnable()), load_poolflowd_conf("", runnable()));
+}
+
+TEST(PoolflowdConf, SetOverridesTypedValues) {
+  const PoolflowdConf c = load_poolflowd_conf(
+      "", runnable({"meter.idle_timeout_s=30", "cpu.worker_cores=[1]", "input.promiscuous=false",
+                    "log.level=debug"}));
+  EXPECT_EQ(c.meter.idle_timeout_s, 30u);
+  EXPECT_FALSE(c.input.promiscuous);
+  EXPECT_EQ(c.log.level, "debug");
+}
+
+TEST(PoolflowdConf, PcapAndOutputShorthandsReplaceTheFile) {
+  const std::string pcap = write_conf("not really a pcap");
+  CommandLineOverrides o = runnable();
+  o.pcap = pcap;
+  o.outputs = {"file:/tmp/y.ipfix"};
+  const PoolflowdConf c = load_poolflowd_conf("", o);
+  EXPECT_EQ(c.input.pcap, pcap);
+  EXPECT_TRUE(c.input.devices.empty());
+  EXPECT_EQ(c.export_.outputs, std::vector<std::string>{"file:/tmp/y.ipfix"});
+}
+
+TEST(PoolflowdConf, UnknownKeyNamesFileAndKey) {
+  const std::string path = write_conf("[meter]\nidle_timeout = 5\n");
+  EXPECT_EQ(error_of(path, runnable()), path + ": meter.idle_timeout: unknown key");
+}
+
+TEST(PoolflowdConf, UnknownSection) {
+  const std::string path = write_conf("[metering]\nidle_timeout_s = 5\n");
+  EXPECT_EQ(error_of(path, runnable()), path + ": metering: unknown section");
+}
+
+TEST(PoolflowdConf, WrongType) {
+  const std::string path = write_conf("[meter]\nidle_timeout_s = \"15\"\n");
+  EXPECT_EQ(error_of(path, runnable()),
+            path + ": meter.idle_timeout_s: expected an integer, got a string");
+}
+
+TEST(PoolflowdConf, NegativeNumber) {
+  EXPECT_NE(error_of("", runnable({"meter.ring_size=-1"})).find("meter.ring_size: must be between"),
+            std::string::npos);
+}
+
+TEST(PoolflowdConf, SyntaxErrorGivesLine) {
+  const std::string path = write_conf("[meter]\nidle_timeout_s = = 3\n");
+  EXPECT_EQ(error_of(path, runnable()).rfind(path + ":2:", 0), 0u) << error_of(path, runnable());
+}
+
+TEST(PoolflowdConf, NoWorkers) {
+  EXPECT_EQ(error_of("", runnable({"cpu.worker_cores=[]"})),
+            "command line: cpu.worker_cores: no worker core: at least one is needed");
+}
+
+TEST(PoolflowdConf, WorkerOnTheAggregatorCore) {
+  const std::string path = write_conf("[cpu]\naggregator_core = 1\nworker_cores = [1]\n");
+  EXPECT_EQ(error_of(path, runnable()),
+            path + ": cpu.aggregator_core: core 1 is also a worker core (a polling worker owns "
+                   "its core)");
+}
+
+TEST(PoolflowdConf, CoreThatDoesNotExist) {
+  EXPECT_NE(error_of("", runnable({"cpu.worker_cores=[4096]"})).find("core 4096 does not exist"),
+            std::string::npos);
+}
+
+TEST(PoolflowdConf, MissingPcap) {
+  CommandLineOverrides o = runnable();
+  o.pcap = "/nonexistent/capture.pcap";
+  EXPECT_EQ(error_of("", o),
+            "command line: input.pcap: /nonexistent/capture.pcap: No such file or directory");
+}
+
+TEST(PoolflowdConf, NoInput) {
+  CommandLineOverrides o;
+  o.outputs = {"file:/tmp/x"};
+  EXPECT_NE(error_of("", o).find("input.devices: no input"), std::string::npos);
+}
+
+TEST(PoolflowdConf, BadOutput) {
+  CommandLineOverrides o = runnable();
+  o.outputs = {"ftp:somewhere"};
+  EXPECT_EQ(error_of("", o),
+            "command line: export.outputs: unknown output kind \"ftp\" (expected file)");
+}
+
+TEST(PoolflowdConf, MalformedSet) {
+  EXPECT_EQ(error_of("", runnable({"idle_timeout_s=3"})),
+            "command line: --set idle_timeout_s=3: expected section.key=value");
+}
+
+TEST(PoolflowdConf, MissingConfFile) {
+  EXPECT_NE(error_of("/nonexistent/poolflowd.toml", runnable()).find("/nonexistent/poolflowd.toml"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace poolflow::conf

@@ -1,0 +1,127 @@
+// IPFIX encoding checked against messages written out by hand from RFC 7011 §3.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <vector>
+
+#include "ipfix/flow_templates.h"
+#include "ipfix/message_writer.h"
+
+namespace poolflow::ipfix {
+namespace {
+
+std::vector<uint8_t> bytes(std::span<const uint8_t> s) { return {s.begin(), s.end()}; }
+
+TEST(MessageWriter, TemplateSetWithEnterpriseField) {
+  static constexpr std::array<FieldSpec, 3> kFields = {{
+      {8, 4},         // sourceIPv4Address
+      {2, 8},         // packetDeltaCount
+      {1, 8, 29305},  // reverse octetDeltaCount (RFC 5103)
+  }};
+  const Template t{256, kFields};
+  MessageWriter w(1400);
+  const Template* templates[] = {&t};
+  ASSERT_TRUE(w.add_template_set(templates));
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x28,  // version 10, length 40
+      0x5f, 0x5e, 0x10, 0x00,  // export time
+      0x00, 0x00, 0x00, 0x07,  // sequence number 7
+      0x00, 0x00, 0x00, 0x2a,  // observation domain 42
+      0x00, 0x02, 0x00, 0x18,  // template set, length 24
+      0x01, 0x00, 0x00, 0x03,  // template 256, 3 fields
+      0x00, 0x08, 0x00, 0x04,  // sourceIPv4Address, 4
+      0x00, 0x02, 0x00, 0x08,  // packetDeltaCount, 8
+      0x80, 0x01, 0x00, 0x08,  // enterprise bit | 1, 8
+      0x00, 0x00, 0x72, 0x79,  // PEN 29305
+  };
+  EXPECT_EQ(bytes(w.finish(0x5f5e1000, 7, 42)), expected);
+}
+
+TEST(MessageWriter, IPv4FlowDataRecord) {
+  FlowRecord r;
+  r.key.ip_version = 4;
+  r.key.protocol = 6;
+  r.key.src_addr = {10, 0, 0, 1};
+  r.key.dst_addr = {192, 168, 1, 2};
+  r.key.src_port = 1234;
+  r.key.dst_port = 80;
+  r.key.vlan_id = 100;
+  r.key.ingress_port = 1;
+  r.tcp_flags = 0x1b;
+  r.end_reason = FlowEndReason::end_of_flow;
+  r.first_ms = 1700000000000;
+  r.last_ms = 1700000000250;
+  r.packets = 3;
+  r.octets = 1500;
+
+  MessageWriter w(1400);
+  const Template& t = flow_template_for(r);
+  ASSERT_EQ(t.id, 256);
+  uint8_t* out = w.add_record(t.id, t.record_length());
+  ASSERT_NE(out, nullptr);
+  encode_flow_record(r, out);
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x4c,                          // version, length 76
+      0x65, 0x53, 0xf1, 0x00,                          // export time 1700000000
+      0x00, 0x00, 0x00, 0x00,                          // sequence 0
+      0x00, 0x00, 0x00, 0x01,                          // domain 1
+      0x01, 0x00, 0x00, 0x3c,                          // data set 256, length 60
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,  // flowStartMilliseconds
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0xfa,  // flowEndMilliseconds
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0xdc,  // octetDeltaCount 1500
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03,  // packetDeltaCount 3
+      0x0a, 0x00, 0x00, 0x01,                          // sourceIPv4Address
+      0xc0, 0xa8, 0x01, 0x02,                          // destinationIPv4Address
+      0x00, 0x00, 0x00, 0x01,                          // ingressInterface
+      0x04, 0xd2,                                      // sourceTransportPort 1234
+      0x00, 0x50,                                      // destinationTransportPort 80
+      0x00, 0x00,                                      // icmpTypeCodeIPv4
+      0x00, 0x64,                                      // vlanId 100
+      0x00, 0x1b,                                      // tcpControlBits
+      0x06,                                            // protocolIdentifier
+      0x03,                                            // flowEndReason: end of flow
+  };
+  EXPECT_EQ(bytes(w.finish(1700000000, 0, 1)), expected);
+}
+
+TEST(MessageWriter, IcmpV6RecordCarriesTypeCodeNotPorts) {
+  FlowRecord r;
+  r.key.ip_version = 6;
+  r.key.protocol = 58;
+  r.key.dst_port = 0x8000;  // echo request
+  r.packets = 1;
+  MessageWriter w(1400);
+  const Template& t = flow_template_for(r);
+  ASSERT_EQ(t.id, 257);
+  ASSERT_EQ(t.record_length(), 80u);
+  uint8_t* out = w.add_record(t.id, t.record_length());
+  encode_flow_record(r, out);
+  const auto m = w.finish(0, 0, 0);
+  const uint8_t* rec = m.data() + 20;
+  const std::array<uint8_t, 16> expected_tail = {0, 0, 0, 0,     // ingressInterface
+                                                 0, 0, 0, 0,     // ports
+                                                 0x80, 0x00,     // icmpTypeCodeIPv6
+                                                 0, 0, 0, 0,     // vlan, tcp flags
+                                                 58, 0};         // protocol, end reason
+  EXPECT_TRUE(std::equal(expected_tail.begin(), expected_tail.end(), rec + 64));
+}
+
+TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
+  MessageWriter w(16 + 4 + 56 + 4 + 80);
+  EXPECT_NE(w.add_record(256, 56), nullptr);
+  EXPECT_NE(w.add_record(257, 80), nullptr);
+  EXPECT_EQ(w.add_record(257, 80), nullptr) << "a message never exceeds its maximum";
+  EXPECT_EQ(w.data_records(), 2u);
+  const auto m = w.finish(0, 0, 0);
+  ASSERT_EQ(m.size(), 160u);
+  EXPECT_EQ(m[16] << 8 | m[17], 256);
+  EXPECT_EQ(m[18] << 8 | m[19], 60);
+  EXPECT_EQ(m[76] << 8 | m[77], 257);
+  EXPECT_EQ(m[78] << 8 | m[79], 84);
+  w.reset();
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.data_records(), 0u);
+}
+
+}  // namespace
+}  // namespace poolflow::ipfix

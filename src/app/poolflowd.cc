@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "conf/poolflowd_conf.h"
@@ -27,7 +28,9 @@ std::atomic<int> g_signal{0};
 
 void on_signal(int sig) { g_signal.store(sig); }
 
+// Logs go to stderr; stdout carries the exit summary only.
 void setup_logging(const std::string& level, int verbosity) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("poolflowd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e poolflowd %^%l%$: %v");
   auto lvl = spdlog::level::from_str(level);
   if (verbosity >= 2) lvl = spdlog::level::trace;
@@ -183,8 +186,11 @@ int main(int argc, char** argv) {
   app.add_flag("--check-conf", check_conf, "check the configuration and exit");
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kExitConfError;
+    fmt::print(stderr, "poolflowd: command line: {} (see --help)\n", e.what());
+    return kExitConfError;
   }
 
   conf::PoolflowdConf c;

@@ -209,6 +209,7 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
 PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOverrides& overrides) {
   toml::table root;
   if (!path.empty()) {
+    if (::access(path.c_str(), R_OK) != 0) throw ConfError(path + ": " + std::strerror(errno));
     try {
       root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Checks an IPFIX file with decoders no one here wrote (libfixbuf's ipfixDump,
+tshark) against poolflow-gen's manifest: every flow's packet and octet totals,
+the grand totals, RFC 7011 sequence numbers and the absence of malformed
+packets. Exits non-zero with a reason on the first disagreement."""
+
+import argparse
+import collections
+import csv
+import ipaddress
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from ipfix_summary import read_ipfixdump  # noqa: E402
+
+ICMP = {1, 58}
+
+
+def fail(message):
+    print(f"check_ipfix: FAIL: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def flow_key(ip_version, src, dst, protocol, src_port, dst_port, vlan):
+    return (int(ip_version), ipaddress.ip_address(src), ipaddress.ip_address(dst), int(protocol),
+            int(src_port), int(dst_port), int(vlan))
+
+
+def record_key(r):
+    v6 = "sourceIPv6Address" in r
+    protocol = int(r["protocolIdentifier"])
+    if protocol in ICMP:  # poolflow-gen's manifest keeps type/code in the destination port
+        ports = (0, int(r["icmpTypeCodeIPv6" if v6 else "icmpTypeCodeIPv4"]))
+    else:
+        ports = (int(r["sourceTransportPort"]), int(r["destinationTransportPort"]))
+    return flow_key(6 if v6 else 4,
+                    r["sourceIPv6Address" if v6 else "sourceIPv4Address"],
+                    r["destinationIPv6Address" if v6 else "destinationIPv4Address"],
+                    protocol, *ports, r["vlanId"])
+
+
+def tshark_totals(path):
+    """Sum of packets and octets over every record, and the malformed/error count."""
+    bad = subprocess.run(["tshark", "-r", path, "-Y", "_ws.malformed || _ws.expert.severity >= 8388608"],
+                         capture_output=True, text=True)
+    if bad.returncode != 0:
+        fail(f"tshark exit {bad.returncode}: {bad.stderr.strip()}")
+    problems = [l for l in bad.stdout.splitlines() if l.strip()]
+    run = subprocess.run(["tshark", "-r", path, "-T", "fields", "-E", "occurrence=a",
+                          "-e", "cflow.packets", "-e", "cflow.octets"],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        fail(f"tshark exit {run.returncode}: {run.stderr.strip()}")
+    packets = octets = 0
+    for line in run.stdout.splitlines():
+        cols = line.split("\t")
+        packets += sum(int(x) for x in cols[0].split(",") if x)
+        octets += sum(int(x) for x in cols[1].split(",") if x)
+    return packets, octets, problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--ipfix", required=True)
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--min-records", type=int, default=0,
+                    help="at least this many records (flows split by timeouts)")
+    args = ap.parse_args()
+
+    expected = {}
+    with open(args.manifest) as f:
+        for row in csv.DictReader(f):
+            key = flow_key(row["ip_version"], row["src"], row["dst"], row["protocol"],
+                           row["src_port"], row["dst_port"], row["vlan"])
+            expected[key] = (int(row["packets"]), int(row["octets"]))
+
+    try:
+        records, messages = read_ipfixdump(args.ipfix)
+    except RuntimeError as e:
+        fail(str(e))
+    seen = collections.defaultdict(lambda: [0, 0])
+    for r in records:
+        totals = seen[record_key(r)]
+        totals[0] += int(r["packetDeltaCount"])
+        totals[1] += int(r["octetDeltaCount"])
+
+    missing = [k for k in expected if k not in seen]
+    extra = [k for k in seen if k not in expected]
+    wrong = [k for k in expected if k in seen and tuple(seen[k]) != expected[k]]
+    if missing or extra or wrong:
+        fail(f"{len(missing)} flows missing, {len(extra)} unexpected, {len(wrong)} with other "
+             f"totals; e.g. missing {missing[:1]} extra {extra[:1]} "
+             f"wrong {[(k, seen[k], expected[k]) for k in wrong[:1]]}")
+
+    if len(records) < args.min_records:
+        fail(f"{len(records)} records, expected at least {args.min_records}")
+
+    sent = 0
+    for sequence, count in messages:
+        if sequence != sent % 2**32:
+            fail(f"sequence number {sequence}, expected {sent} (RFC 7011 §3.1)")
+        sent += count
+
+    want_packets = sum(p for p, _ in expected.values())
+    want_octets = sum(o for _, o in expected.values())
+    packets, octets, problems = tshark_totals(args.ipfix)
+    if problems:
+        fail(f"tshark reports {len(problems)} malformed or erroneous packets: {problems[:2]}")
+    if (packets, octets) != (want_packets, want_octets):
+        fail(f"tshark totals {packets} packets {octets} octets, manifest {want_packets} {want_octets}")
+
+    print(f"check_ipfix: OK: {len(expected)} flows in {len(records)} records, {len(messages)} "
+          f"messages, {want_packets} packets, {want_octets} octets "
+          f"(ipfixDump per flow, tshark totals, sequence numbers)")
+
+
+if __name__ == "__main__":
+    main()

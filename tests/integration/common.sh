@@ -1,0 +1,20 @@
+# Sourced by the integration tests: BUILD (the meson build directory, first
+# argument) and a scratch directory removed at exit.
+set -euo pipefail
+BUILD=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+POOLFLOWD=$BUILD/src/poolflowd
+GEN=$BUILD/perf/poolflow-gen
+CHECK_IPFIX="/usr/bin/python3 $HERE/check_ipfix.py"
+WORK=$(mktemp -d /tmp/poolflow-test.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+die() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# expect_line FILE REGEX: FILE has a line matching REGEX.
+expect_line() {
+  grep -Eq -- "$2" "$1" || { cat "$1" >&2; die "$1 has no line matching: $2"; }
+}

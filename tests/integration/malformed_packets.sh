@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Malformed packets are counted by reason and skipped; the worker goes on and
+# the valid packets around them are metered and exported.
+source "$(dirname "$0")/common.sh"
+
+expected=$(/usr/bin/python3 "$HERE/make_malformed_pcap.py" "$WORK/mixed.pcap")
+timeout 60 "$POOLFLOWD" --pcap "$WORK/mixed.pcap" --output "file:$WORK/out.ipfix" \
+  >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
+cat "$WORK/summary.txt"
+
+/usr/bin/python3 - "$expected" "$WORK/summary.txt" <<'PY'
+import json, re, sys
+expected = json.loads(sys.argv[1])
+summary = open(sys.argv[2]).read()
+ignored_line = re.search(r"packets ignored +(\d+) \((.*)\)", summary)
+counts = dict((k, int(v)) for k, v in re.findall(r"(\w+) (\d+)", ignored_line.group(2)))
+assert counts == expected["ignored"], f"ignored by reason {counts} != {expected['ignored']}"
+assert int(ignored_line.group(1)) == sum(expected["ignored"].values())
+parsed = int(re.search(r"packets parsed +(\d+)", summary).group(1))
+assert parsed == expected["valid"], f"parsed {parsed} != {expected['valid']}"
+assert re.search(rf"flows created +{expected['valid_flows']}\n", summary), "flow count"
+print("malformed packets: counted by reason as expected:", counts)
+PY
+ipfixDump -i "$WORK/out.ipfix" >"$WORK/dump.txt"
+expect_line "$WORK/dump.txt" "3 Data Records"

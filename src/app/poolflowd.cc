@@ -154,12 +154,12 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     rte_eal_remote_launch([](void* w) { return static_cast<meter::Worker*>(w)->run(); },
                           pipeline.workers[id].get(), net::kFirstWorkerLcore + id);
 
-  control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
+  const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
 
   std::vector<uint16_t> port_ids;
   for (const net::Port& port : ports) port_ids.push_back(port.id);
-  fmt::print("{}", control::exit_summary(pipeline, port_ids));
+  fmt::print("{}", control::exit_summary(pipeline, port_ids, run_seconds));
   std::fflush(stdout);
 
   net::stop_ports(ports);

@@ -10,7 +10,7 @@
 namespace poolflow::control {
 
 namespace {
-constexpr auto kTick = std::chrono::milliseconds(50);
+constexpr auto kTick = std::chrono::milliseconds(10);
 
 bool all_finished(const Pipeline& pipeline) {
   for (const auto& worker : pipeline.workers)
@@ -19,10 +19,11 @@ bool all_finished(const Pipeline& pipeline) {
 }
 }  // namespace
 
-void run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
-                      const std::atomic<int>& signal_number) {
+double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
+                        const std::atomic<int>& signal_number) {
   using Clock = std::chrono::steady_clock;
-  auto last_report = Clock::now();
+  const auto started = Clock::now();
+  auto last_report = started;
   MeterTotals last_totals = sum_worker_stats(pipeline);
 
   while (!all_finished(pipeline)) {
@@ -42,6 +43,7 @@ void run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
   }
   // Every record is in a ring now: the aggregation thread drains them and stops.
   pipeline.stop_aggregator.store(true, std::memory_order_release);
+  return std::chrono::duration<double>(Clock::now() - started).count();
 }
 
 }  // namespace poolflow::control

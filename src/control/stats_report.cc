@@ -53,7 +53,8 @@ std::string progress_line(const MeterTotals& now, const MeterTotals& before, dou
       now.flows_created, now.records_queued, now.ring_drops);
 }
 
-std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids) {
+std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids,
+                         double run_seconds) {
   const MeterTotals t = sum_worker_stats(pipeline);
   uint64_t missed = 0;
   uint64_t no_mbuf = 0;
@@ -68,7 +69,9 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   for (uint64_t n : t.flows_ended) ended += n;
 
   std::string out = "poolflowd summary\n";
-  out += fmt::format("  packets received  {} ({} octets)\n", t.rx_packets, t.rx_octets);
+  out += fmt::format("  packets received  {} ({} octets) in {:.3f} s: {:.0f} packets/s\n",
+                     t.rx_packets, t.rx_octets, run_seconds,
+                     run_seconds > 0 ? static_cast<double>(t.rx_packets) / run_seconds : 0.0);
   out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
   out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,
                      breakdown(t.ignored, meter::kIgnoreReasonNames));

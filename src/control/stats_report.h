@@ -27,7 +27,9 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline);
 /// One line for the periodic log.
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);
 
-/// The multi-line summary printed at exit; `port_ids` are the DPDK ports read.
-std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids);
+/// The multi-line summary printed at exit; `port_ids` are the DPDK ports read,
+/// `run_seconds` how long the workers ran.
+std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids,
+                         double run_seconds);
 
 }  // namespace poolflow::control

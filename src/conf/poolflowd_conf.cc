@@ -265,7 +265,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   check_input(r, c);
   check_range(r, "meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
   check_range(r, "meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 86400);
-  check_range(r, "meter.active_timeout_s", c.meter.active_timeout_s, 1, 7 * 86400);
+  // The flow entry keeps last - first in 23 bits of milliseconds.
+  check_range(r, "meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
   check_range(r, "meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);
   check_range(r, "meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll, 1, 1u << 16);
   check_range(r, "meter.ring_size", c.meter.ring_size, 1024, 1u << 24);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
+
 namespace poolflow::control {
 
 namespace {
@@ -39,6 +41,7 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
     for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();
     t.records_queued += s.records_queued.get();
     t.ring_drops += s.ring_drops.get();
+    t.expiry_lateness_max_ms = std::max(t.expiry_lateness_max_ms, s.expiry_lateness_max_ms.get());
   }
   return t;
 }
@@ -80,6 +83,8 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   out += fmt::format("  flows created     {}\n", t.flows_created);
   out += fmt::format("  flows ended       {} ({})\n", ended,
                      breakdown(t.flows_ended, kEndReasonNames, 1));
+  out += fmt::format("  expiry lateness   {} ms at most past an idle or active timeout\n",
+                     t.expiry_lateness_max_ms);
   out += fmt::format("  records queued    {} (ring drops {})\n", t.records_queued, t.ring_drops);
   out += fmt::format("  records received  {} by the aggregation thread\n",
                      pipeline.aggregator->records_received());

@@ -13,8 +13,8 @@ namespace {
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoIcmpV6 = 58;
 
-// 8-byte fields first, then decreasing sizes: the order of encode_flow_record().
-constexpr std::array<FieldSpec, 14> kIPv4Fields = {{
+// Wider fields first: the order of encode_flow_record().
+constexpr std::array<FieldSpec, 16> kIPv4Fields = {{
     {ie::flowStartMilliseconds, 8},
     {ie::flowEndMilliseconds, 8},
     {ie::octetDeltaCount, 8},
@@ -22,16 +22,18 @@ constexpr std::array<FieldSpec, 14> kIPv4Fields = {{
     {ie::sourceIPv4Address, 4},
     {ie::destinationIPv4Address, 4},
     {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
     {ie::sourceTransportPort, 2},
     {ie::destinationTransportPort, 2},
     {ie::icmpTypeCodeIPv4, 2},
     {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
     {ie::tcpControlBits, 2},
     {ie::protocolIdentifier, 1},
     {ie::flowEndReason, 1},
 }};
 
-constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
+constexpr std::array<FieldSpec, 16> kIPv6Fields = {{
     {ie::flowStartMilliseconds, 8},
     {ie::flowEndMilliseconds, 8},
     {ie::octetDeltaCount, 8},
@@ -39,10 +41,12 @@ constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
     {ie::sourceIPv6Address, 16},
     {ie::destinationIPv6Address, 16},
     {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
     {ie::sourceTransportPort, 2},
     {ie::destinationTransportPort, 2},
     {ie::icmpTypeCodeIPv6, 2},
     {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
     {ie::tcpControlBits, 2},
     {ie::protocolIdentifier, 1},
     {ie::flowEndReason, 1},
@@ -50,8 +54,8 @@ constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
 
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
-static_assert(kIPv4Template.record_length() == 56);
-static_assert(kIPv6Template.record_length() == 80);
+static_assert(kIPv4Template.record_length() == 61);
+static_assert(kIPv6Template.record_length() == 85);
 
 }  // namespace
 
@@ -72,13 +76,16 @@ void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   std::memcpy(p + address_length, key.dst_addr.data(), address_length);
   p += 2 * address_length;
   store_be32(p, key.ingress_port);
-  store_be16(p + 4, icmp ? 0 : key.src_port);
-  store_be16(p + 6, icmp ? 0 : key.dst_port);
-  store_be16(p + 8, icmp ? key.dst_port : 0);
-  store_be16(p + 10, key.vlan_id);
-  store_be16(p + 12, record.tcp_flags);
-  p[14] = key.protocol;
-  p[15] = static_cast<uint8_t>(record.end_reason);
+  std::memcpy(p + 4, record.mpls_top_label.data(), 3);
+  p += 7;
+  store_be16(p, icmp ? 0 : key.src_port);
+  store_be16(p + 2, icmp ? 0 : key.dst_port);
+  store_be16(p + 4, icmp ? key.dst_port : 0);
+  store_be16(p + 6, key.vlan_id);
+  store_be16(p + 8, key.inner_vlan_id);
+  store_be16(p + 10, record.tcp_flags);
+  p[12] = key.protocol;
+  p[13] = static_cast<uint8_t>(record.end_reason);
 }
 
 }  // namespace poolflow::ipfix

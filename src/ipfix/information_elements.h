@@ -18,9 +18,11 @@ constexpr uint16_t sourceIPv6Address = 27;
 constexpr uint16_t destinationIPv6Address = 28;
 constexpr uint16_t icmpTypeCodeIPv4 = 32;
 constexpr uint16_t vlanId = 58;
+constexpr uint16_t mplsTopLabelStackSection = 70;
 constexpr uint16_t flowEndReason = 136;
 constexpr uint16_t icmpTypeCodeIPv6 = 139;
 constexpr uint16_t flowStartMilliseconds = 152;
 constexpr uint16_t flowEndMilliseconds = 153;
+constexpr uint16_t dot1qCustomerVlanId = 245;
 
 }  // namespace poolflow::ipfix::ie

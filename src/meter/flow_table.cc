@@ -1,14 +1,56 @@
 #include "meter/flow_table.h"
 
-#include <bit>
+#include <rte_pause.h>
+
+#include <algorithm>
 
 namespace poolflow::meter {
 
-FlowTable::FlowTable(uint32_t capacity) {
-  const uint32_t buckets = std::bit_ceil(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays));
-  bucket_mask_ = buckets - 1;
-  signatures_ = std::make_unique<uint16_t[]>(size_t{buckets} * kWays);
-  flows_ = std::make_unique<FlowRecord[]>(size_t{buckets} * kWays);
+FlowTable::FlowTable(uint32_t capacity)
+    : bucket_count_(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays)),
+      buckets_(bucket_count_),
+      entries_(size_t{bucket_count_} * kWays) {}
+
+FlowRecord FlowTable::to_record(const FlowEntry& e, uint64_t now_ms, FlowEndReason reason) {
+  FlowRecord r;
+  r.key = e.key;
+  r.tcp_flags = static_cast<uint8_t>(e.tcp_flags);
+  r.end_reason = reason;
+  r.mpls_top_label = e.mpls_top_label;
+  r.first_ms = now_ms - (static_cast<uint32_t>(now_ms) - e.first_ms32);
+  r.last_ms = r.first_ms + e.last_offset_ms;
+  r.packets = e.packets;
+  r.octets = e.octets();
+  return r;
+}
+
+bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const {
+  const Probe p = probe(hash(key));
+  for (uint32_t b : p.buckets) {
+    const Bucket& bucket = buckets_[b];
+    for (;;) {
+      const uint32_t before = bucket.version.load(std::memory_order_acquire);
+      if (before & 1) {
+        rte_pause();
+        continue;
+      }
+      bool found = false;
+      FlowEntry copy;
+      for (uint32_t way = 0; way < kWays && !found; ++way) {
+        if (bucket.signatures[way] != p.signature) continue;
+        copy = entries_[b * kWays + way];
+        found = copy.key == key;
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (bucket.version.load(std::memory_order_relaxed) != before) continue;  // torn: again
+      if (found) {
+        out = to_record(copy, now_ms, FlowEndReason::none);
+        return true;
+      }
+      break;
+    }
+  }
+  return false;
 }
 
 }  // namespace poolflow::meter

@@ -10,7 +10,7 @@ packages=(
   g++ meson ninja-build pkg-config
   # libraries
   libdpdk-dev libusrsctp-dev libtbb-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev
+  libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   # independent checkers and test tools
   tshark libfixbuf-tools python3 iproute2
 )

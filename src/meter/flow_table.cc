@@ -24,8 +24,30 @@ FlowRecord FlowTable::to_record(const FlowEntry& e, uint64_t now_ms, FlowEndReas
   return r;
 }
 
+uint32_t FlowTable::displace(Probe& p) {
+  secondary_bucket(p);
+  for (uint32_t b : p.buckets) {
+    for (uint32_t from = b * kWays; from < (b + 1) * kWays; ++from) {
+      Probe other = probe(hash(entries_[from].key));
+      const uint32_t target = other.buckets[0] == b ? secondary_bucket(other) : other.buckets[0];
+      const uint32_t to = free_slot(target);
+      if (to == kNotFound) continue;
+      {
+        WriteGuard guard(buckets_[target]);
+        entries_[to] = entries_[from];
+        buckets_[target].signatures[to % kWays] = other.signature;
+      }
+      WriteGuard guard(buckets_[b]);
+      buckets_[b].signatures[from % kWays] = 0;
+      return from;
+    }
+  }
+  return kNotFound;
+}
+
 bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const {
-  const Probe p = probe(hash(key));
+  Probe p = probe(hash(key));
+  secondary_bucket(p);
   for (uint32_t b : p.buckets) {
     const Bucket& bucket = buckets_[b];
     for (;;) {

@@ -11,12 +11,13 @@
 // locate() (signature match, prefetch the entry), account().
 #pragma once
 
-#include <emmintrin.h>
+#include <nmmintrin.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 
 #include "meter/huge_array.h"
 #include "meter/packet_parser.h"
@@ -65,7 +66,8 @@ class FlowTable {
 
   /// A key's place in the table, filled by probe() and locate().
   struct Probe {
-    uint32_t buckets[2];
+    uint32_t hash;
+    uint32_t buckets[2];  ///< the second is computed only when the first does not do
     uint16_t signature;
     uint32_t slot = kNotFound;  ///< a slot whose signature matched, if any
   };
@@ -78,9 +80,23 @@ class FlowTable {
   /// Table memory per slot: the entry and its share of bucket metadata.
   static constexpr size_t bytes_per_flow() { return sizeof(FlowEntry) + sizeof(Bucket) / kWays; }
 
-  static uint32_t hash(const FlowKey& key) { return rte_hash_crc(&key, sizeof(key), 0x9e3779b9); }
+  /// Hash of a key: three independent CRC32-C chains (so their latencies
+  /// overlap) folded together.
+  static uint32_t hash(const FlowKey& key) {
+    static_assert(sizeof(FlowKey) == 5 * sizeof(uint64_t) + sizeof(uint32_t));
+    uint64_t w[5];
+    uint32_t tail;
+    std::memcpy(w, &key, sizeof(w));
+    std::memcpy(&tail, reinterpret_cast<const uint8_t*>(&key) + sizeof(w), sizeof(tail));
+    const uint64_t a = _mm_crc32_u64(_mm_crc32_u64(0x9e3779b9, w[0]), w[1]);
+    const uint64_t b = _mm_crc32_u64(_mm_crc32_u64(0x85ebca6b, w[2]), w[3]);
+    const uint64_t c = _mm_crc32_u32(static_cast<uint32_t>(_mm_crc32_u64(0xc2b2ae35, w[4])), tail);
+    return static_cast<uint32_t>(((a << 32 | b) * 0x9e3779b97f4a7c15ull) >> 32) ^
+           static_cast<uint32_t>(c);
+  }
 
-  /// Stage 1: candidate buckets of `hash`; prefetches their signatures.
+  /// Stage 1: candidate buckets of `hash`; prefetches the primary bucket's
+  /// signatures (flows are placed in their primary bucket whenever it has room).
   Probe probe(uint32_t hash) const;
   /// Stage 2: finds a slot with the key's signature; prefetches its entry.
   void locate(Probe& probe) const;
@@ -149,7 +165,15 @@ class FlowTable {
   }
   /// Slot-match bitmask of a bucket: two bits per slot whose signature is `sig`.
   static uint32_t match_mask(const Bucket& bucket, uint16_t sig);
-  uint32_t find(const FlowKey& key, const Probe& probe) const;
+  uint32_t secondary_bucket(Probe& probe) const;
+  uint32_t find(const FlowKey& key, Probe& probe) const;
+  uint32_t free_slot(uint32_t bucket) const {
+    const uint32_t empty = match_mask(buckets_[bucket], 0);
+    return empty == 0 ? kNotFound : bucket * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
+  }
+  /// Makes room in a full pair of buckets by moving one of their flows to its
+  /// own other bucket; returns the freed slot, or kNotFound.
+  uint32_t displace(Probe& probe);
   static void start_flow(FlowEntry& entry, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
@@ -165,16 +189,23 @@ class FlowTable {
 
 inline FlowTable::Probe FlowTable::probe(uint32_t hash) const {
   Probe p;
+  p.hash = hash;
   p.signature = signature(hash);
   // Multiply-shift maps the hash onto any bucket count (no power-of-two rounding).
   p.buckets[0] = static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32);
-  const uint32_t other = rte_hash_crc_4byte(hash, 0x85ebca6b);
-  uint32_t alternative = static_cast<uint32_t>((uint64_t{other} * bucket_count_) >> 32);
-  if (alternative == p.buckets[0]) alternative = alternative + 1 == bucket_count_ ? 0 : alternative + 1;
-  p.buckets[1] = alternative;
+  p.buckets[1] = kNotFound;
   rte_prefetch0(&buckets_[p.buckets[0]]);
-  rte_prefetch0(&buckets_[p.buckets[1]]);
   return p;
+}
+
+inline uint32_t FlowTable::secondary_bucket(Probe& p) const {
+  if (p.buckets[1] == kNotFound) {
+    const uint32_t other = rte_hash_crc_4byte(p.hash, 0x85ebca6b);
+    uint32_t b = static_cast<uint32_t>((uint64_t{other} * bucket_count_) >> 32);
+    if (b == p.buckets[0]) b = b + 1 == bucket_count_ ? 0 : b + 1;
+    p.buckets[1] = b;
+  }
+  return p.buckets[1];
 }
 
 inline uint32_t FlowTable::match_mask(const Bucket& bucket, uint16_t sig) {
@@ -184,7 +215,8 @@ inline uint32_t FlowTable::match_mask(const Bucket& bucket, uint16_t sig) {
 }
 
 inline void FlowTable::locate(Probe& p) const {
-  for (uint32_t b : p.buckets) {
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
     const uint32_t mask = match_mask(buckets_[b], p.signature);
     if (mask != 0) {
       p.slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
@@ -195,8 +227,9 @@ inline void FlowTable::locate(Probe& p) const {
   p.slot = kNotFound;
 }
 
-inline uint32_t FlowTable::find(const FlowKey& key, const Probe& p) const {
-  for (uint32_t b : p.buckets) {
+inline uint32_t FlowTable::find(const FlowKey& key, Probe& p) const {
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
     for (uint32_t mask = match_mask(buckets_[b], p.signature); mask != 0; mask &= mask - 1) {
       const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
       mask &= mask - 1;  // each slot has two bits
@@ -273,13 +306,9 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   }
 
   Accounted result = Accounted::created;
-  for (uint32_t b : p.buckets) {
-    const uint32_t empty = match_mask(buckets_[b], 0);
-    if (empty != 0) {
-      slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
-      break;
-    }
-  }
+  slot = free_slot(p.buckets[0]);
+  if (slot == kNotFound) slot = free_slot(secondary_bucket(p));
+  if (slot == kNotFound) slot = displace(p);
   if (slot == kNotFound) {
     uint32_t oldest_idle = 0;
     for (uint32_t b : p.buckets)

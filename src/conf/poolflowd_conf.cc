@@ -264,7 +264,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   check_cores(r, c.cpu);
   check_input(r, c);
   check_range(r, "meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
-  check_range(r, "meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 86400);
+  check_range(r, "meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 3600);
   // The flow entry keeps last - first in 23 bits of milliseconds.
   check_range(r, "meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
   check_range(r, "meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);

@@ -33,9 +33,17 @@ uint32_t FlowTable::displace(Probe& p) {
       const uint32_t to = free_slot(target);
       if (to == kNotFound) continue;
       {
-        WriteGuard guard(buckets_[target]);
+        Bucket& dst = buckets_[target];
+        const Bucket& src = buckets_[b];
+        const uint32_t to_way = to % kWays;
+        const uint32_t from_way = from % kWays;
+        WriteGuard guard(dst);
         entries_[to] = entries_[from];
-        buckets_[target].signatures[to % kWays] = other.signature;
+        dst.first_tick[to_way] = src.first_tick[from_way];
+        dst.last_tick[to_way] = src.last_tick[from_way];
+        const bool ending = (src.tcp_end_mask >> from_way) & 1;
+        dst.tcp_end_mask = static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
+        dst.signatures[to_way] = other.signature;
       }
       WriteGuard guard(buckets_[b]);
       buckets_[b].signatures[from % kWays] = 0;

@@ -53,6 +53,8 @@ static_assert(sizeof(FlowEntry) == 64);
 
 /// Longest active timeout the entry layout can express.
 inline constexpr uint64_t kMaxActiveTimeoutMs = (1u << 23) - 1;
+/// Longest idle timeout the expiry scan's coarse times can express safely.
+inline constexpr uint64_t kMaxIdleTimeoutMs = 3'600'000;
 
 class FlowTable {
  public:
@@ -116,7 +118,8 @@ class FlowTable {
     return account(packet, p, now_ms, timeouts, sink);
   }
 
-  /// Checks the next `slots` slots (round robin) for flows due to end at `now_ms`.
+  /// Checks the next `slots` slots (round robin, whole buckets) for flows due to
+  /// end at `now_ms`. Idle timeouts up to kMaxIdleTimeoutMs.
   template <class Sink>
   void expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts, Sink&& sink);
 
@@ -135,12 +138,19 @@ class FlowTable {
   static FlowRecord to_record(const FlowEntry& entry, uint64_t now_ms, FlowEndReason reason);
 
  private:
-  struct alignas(32) Bucket {
+  struct alignas(64) Bucket {
     uint16_t signatures[kWays];  ///< 0 marks an empty slot
+    // Coarse times of each slot's first and last packet (ticks of 256 ms,
+    // modulo 2^16 = 4.6 hours) and a copy of its tcp_end_seen bit: the expiry
+    // scan reads an entry only when these say it may be due.
+    uint16_t first_tick[kWays];
+    uint16_t last_tick[kWays];
     /// Sequence counter of the bucket's slots: odd while the writer changes them.
     std::atomic<uint32_t> version{0};
-    uint32_t reserved[3];
+    uint8_t tcp_end_mask;
   };
+  static constexpr unsigned kTickShift = 8;
+  static uint16_t tick(uint64_t ms) { return static_cast<uint16_t>(ms >> kTickShift); }
 
   // Marks a bucket as being written for the lifetime of the guard.
   class WriteGuard {
@@ -174,7 +184,7 @@ class FlowTable {
   /// Makes room in a full pair of buckets by moving one of their flows to its
   /// own other bucket; returns the freed slot, or kNotFound.
   uint32_t displace(Probe& probe);
-  static void start_flow(FlowEntry& entry, const ParsedPacket& packet, uint64_t now_ms);
+  void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
 
@@ -249,11 +259,17 @@ inline FlowEndReason FlowTable::due_end_reason(const FlowEntry& e, uint64_t now_
   return FlowEndReason::none;
 }
 
-inline void FlowTable::start_flow(FlowEntry& e, const ParsedPacket& packet, uint64_t now_ms) {
+inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms) {
+  FlowEntry& e = entries_[slot];
+  Bucket& bucket = buckets_[slot / kWays];
+  const uint32_t way = slot % kWays;
+  bucket.first_tick[way] = bucket.last_tick[way] = tick(now_ms);
+  const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
+  bucket.tcp_end_mask = static_cast<uint8_t>((bucket.tcp_end_mask & ~(1u << way)) | ending << way);
   e.key = packet.key;
   e.first_ms32 = static_cast<uint32_t>(now_ms);
   e.last_offset_ms = 0;
-  e.tcp_end_seen = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
+  e.tcp_end_seen = ending;
   e.tcp_flags = packet.tcp_flags;
   e.packets = 1;
   e.octets_low = packet.ip_octets;
@@ -287,11 +303,12 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
     if (due == FlowEndReason::none &&
         (e.packets == UINT32_MAX || e.octets() + packet.ip_octets > kMaxOctets))
       due = FlowEndReason::active_timeout;
-    WriteGuard guard(buckets_[slot / kWays]);
+    Bucket& bucket = buckets_[slot / kWays];
+    WriteGuard guard(bucket);
     if (due != FlowEndReason::none) {
       // The flow ended before this packet: export it, this packet starts a new one.
       sink(to_record(e, now_ms, due));
-      start_flow(e, packet, now_ms);
+      start_flow(slot, packet, now_ms);
       return Accounted::created_after_expiry;
     }
     const uint64_t octets = e.octets() + packet.ip_octets;
@@ -301,7 +318,11 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
     e.tcp_flags |= packet.tcp_flags;
     const uint32_t offset = static_cast<uint32_t>(now_ms) - e.first_ms32;
     if (offset > e.last_offset_ms) e.last_offset_ms = offset;
-    if (packet.tcp_flags & (kTcpFin | kTcpRst)) e.tcp_end_seen = 1;
+    bucket.last_tick[slot % kWays] = tick(now_ms);
+    if (packet.tcp_flags & (kTcpFin | kTcpRst)) {
+      e.tcp_end_seen = 1;
+      bucket.tcp_end_mask |= static_cast<uint8_t>(1u << (slot % kWays));
+    }
     return Accounted::updated;
   }
 
@@ -325,7 +346,7 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   }
   Bucket& bucket = buckets_[slot / kWays];
   WriteGuard guard(bucket);
-  start_flow(entries_[slot], packet, now_ms);
+  start_flow(slot, packet, now_ms);
   bucket.signatures[slot % kWays] = p.signature;
   ++size_;
   return result;
@@ -334,13 +355,30 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
 template <class Sink>
 void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts,
                              Sink&& sink) {
-  const uint32_t total = capacity();
-  for (uint32_t i = 0; i < slots; ++i) {
-    const uint32_t slot = scan_cursor_;
-    scan_cursor_ = scan_cursor_ + 1 == total ? 0 : scan_cursor_ + 1;
-    if (buckets_[slot / kWays].signatures[slot % kWays] == 0) continue;
-    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
-    if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
+  // A slot's entry is read once its coarse times say it may be due; two ticks
+  // of slack cover the truncation of both times.
+  auto threshold = [](uint64_t ms) -> uint16_t {
+    const uint64_t ticks = ms >> kTickShift;
+    return static_cast<uint16_t>(ticks > 2 ? ticks - 2 : 0);
+  };
+  const uint16_t idle = threshold(timeouts.idle_ms);
+  const uint16_t active = threshold(timeouts.active_ms);
+  const uint16_t grace = threshold(timeouts.tcp_end_grace_ms);
+  const uint16_t now_tick = tick(now_ms);
+  for (uint32_t i = 0; i < (slots + kWays - 1) / kWays; ++i) {
+    const uint32_t b = scan_cursor_;
+    scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
+    const Bucket& bucket = buckets_[b];
+    for (uint32_t way = 0; way < kWays; ++way) {
+      if (bucket.signatures[way] == 0) continue;
+      const auto idle_for = static_cast<uint16_t>(now_tick - bucket.last_tick[way]);
+      const auto alive_for = static_cast<uint16_t>(now_tick - bucket.first_tick[way]);
+      const bool ending = (bucket.tcp_end_mask >> way) & 1;
+      if (idle_for < idle && alive_for < active && !(ending && idle_for >= grace)) continue;
+      const uint32_t slot = b * kWays + way;
+      const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+      if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
+    }
   }
 }
 

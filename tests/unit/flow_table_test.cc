@@ -42,7 +42,7 @@ TEST_F(FlowTableTest, CapacityRoundsUpToBuckets) {
   EXPECT_EQ(FlowTable(100).capacity(), 104u);
   EXPECT_EQ(FlowTable(1).capacity(), 16u);
   EXPECT_EQ(sizeof(FlowEntry), 64u) << "one cache line of state per flow";
-  EXPECT_EQ(FlowTable::bytes_per_flow(), 68u);
+  EXPECT_EQ(FlowTable::bytes_per_flow(), 72u);
 }
 
 TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {

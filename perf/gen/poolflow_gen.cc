@@ -37,6 +37,7 @@ struct Options {
   std::string out, manifest;
   uint64_t packets = 10000, flows = 100;
   double ipv6_share = 0, vlan_share = 0, rate = 1e6;
+  double lifetime = 1;  // share of the capture's duration each flow lives in
   std::string sizes = "64";
   bool tcp_syn_fin = false;
   uint64_t seed = 1;
@@ -199,6 +200,10 @@ int main(int argc, char** argv) {
         }
       });
   app.add_flag("--tcp-syn-fin", o.tcp_syn_fin, "TCP flows open with SYN and close with FIN");
+  app.add_option("--lifetime", o.lifetime,
+                 "each flow's packets fall in a window of this share of the capture, placed at "
+                 "random (flows start and go idle at different times); 1 = whole capture")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--rate", o.rate, "packets per second of the timestamps")
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "random seed (same seed, same pcap)");
@@ -217,7 +222,21 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < o.packets; ++i)
     order[i] = static_cast<uint32_t>(i < o.flows ? i : rng() % o.flows);
   for (uint32_t id : order) flows[id].planned_packets += 1;
-  std::shuffle(order.begin(), order.end(), rng);
+  if (o.lifetime >= 1) {
+    std::shuffle(order.begin(), order.end(), rng);
+  } else {
+    // Each flow lives in its own window: draw its packets' times, then sort.
+    std::uniform_real_distribution<double> unit(0, 1);
+    std::vector<std::pair<double, uint32_t>> timed;
+    timed.reserve(o.packets);
+    for (uint32_t id = 0; id < flows.size(); ++id) {
+      const double start = unit(rng) * (1 - o.lifetime);
+      for (uint64_t k = 0; k < flows[id].planned_packets; ++k)
+        timed.emplace_back(start + unit(rng) * o.lifetime, id);
+    }
+    std::sort(timed.begin(), timed.end());
+    for (uint64_t i = 0; i < o.packets; ++i) order[i] = timed[i].second;
+  }
 
   pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
   pcap_dumper_t* dumper = pcap_dump_open(dead, o.out.c_str());

@@ -46,7 +46,7 @@ struct WorkerConfig {
   uint32_t expiry_slots_per_poll = 64;
   /// The expiry scan covers the whole table at least this often (flow time), so
   /// that no flow is exported much later than its timeout.
-  uint32_t expiry_sweep_ms = 900;
+  uint32_t expiry_sweep_ms = 500;
   /// Replay of a capture: flow time comes from packet timestamps, a full ring is
   /// waited on rather than dropped (the file cannot overrun), and the worker
   /// ends once `replay_packets` packets have been read from its queues.

@@ -38,10 +38,17 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
 
   rte_eth_conf conf{};
   port.rx_queues = std::min<uint16_t>(settings.rx_queues, info.max_rx_queues);
-  if (port.rx_queues > 1) {
+  const uint64_t hash_types = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
+                                                              RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
+  if (hash_types == 0) {
+    port.rx_queues = 1;  // without RSS one queue, one worker: a flow never splits
+  } else if (port.rx_queues > 1) {
+    static std::array<uint8_t, 40> key = kSymmetricRssKey;  // the API takes a mutable pointer
+    port.rss = true;
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf =
-        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    conf.rx_adv_conf.rss_conf.rss_key = key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+    conf.rx_adv_conf.rss_conf.rss_hf = hash_types;
   }
   if (int rc = rte_eth_dev_configure(port_id, port.rx_queues, 0, &conf); rc != 0)
     fail(port.name + ": configure", rc);
@@ -61,7 +68,10 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
 
   spdlog::info("port {} ({}): {} rx queue(s) of {} descriptors{}", port_id, port.name,
                port.rx_queues, descriptors,
-               port.rx_queues < settings.rx_queues ? ", fewer queues than workers" : "");
+               port.rss                ? ", symmetric RSS"
+               : hash_types == 0       ? "; no RSS: one worker polls it"
+               : port.rx_queues < settings.rx_queues ? ", fewer queues than workers"
+                                                      : "");
   return port;
 }
 

@@ -162,9 +162,11 @@ void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
   std::set<uint32_t> seen;
   for (uint32_t core : cpu.worker_cores) {
     check_exists("cpu.worker_cores", core);
-    if (!seen.insert(core).second)
-      r.fail("cpu.worker_cores", "core " + std::to_string(core) + " is listed twice");
+    if (!seen.insert(core).second && cpu.exclusive)
+      r.fail("cpu.worker_cores", "core " + std::to_string(core) +
+                                     " is listed twice (cpu.exclusive = false allows it)");
   }
+  if (!cpu.exclusive) return;
   if (seen.count(cpu.aggregator_core))
     r.fail("cpu.aggregator_core", "core " + std::to_string(cpu.aggregator_core) +
                                       " is also a worker core (a polling worker owns its core)");
@@ -175,14 +177,15 @@ void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
 
 void check_input(Reader& r, const PoolflowdConf& c) {
   const auto& in = c.input;
-  if (!in.pcap.empty() && !in.devices.empty())
-    r.fail("input.pcap", "input.pcap and input.devices exclude each other");
-  if (in.pcap.empty() && in.devices.empty())
+  if (!in.pcaps.empty() && !in.devices.empty())
+    r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
+  if (in.pcaps.empty() && in.devices.empty())
     r.fail("input.devices", "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
-  if (in.pcap.find(',') != std::string::npos)
-    r.fail("input.pcap", "a path with ',' cannot be passed to DPDK's net_pcap device");
-  if (!in.pcap.empty() && ::access(in.pcap.c_str(), R_OK) != 0)
-    r.fail("input.pcap", in.pcap + ": " + std::strerror(errno));
+  for (const std::string& pcap : in.pcaps) {
+    if (pcap.find(',') != std::string::npos)
+      r.fail("input.pcaps", pcap + ": a path with ',' cannot be passed to DPDK's net_pcap device");
+    if (::access(pcap.c_str(), R_OK) != 0) r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
+  }
   check_range(r, "input.rx_descriptors", in.rx_descriptors, 64, 32768);
   check_range(r, "input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
   const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() +
@@ -221,7 +224,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   std::set<std::string> command_line_keys;
   for (const std::string& assignment : overrides.sets)
     command_line_keys.insert(apply_set(root, assignment));
-  if (!overrides.pcap.empty()) command_line_keys.insert("input.pcap");
+  if (!overrides.pcaps.empty()) command_line_keys.insert("input.pcaps");
   if (!overrides.outputs.empty()) command_line_keys.insert("export.outputs");
 
   Reader r(root, path, command_line_keys);
@@ -235,7 +238,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("cpu.control_core", c.cpu.control_core);
   r.get("cpu.aggregator_core", c.cpu.aggregator_core);
   r.get("cpu.worker_cores", c.cpu.worker_cores);
-  r.get("input.pcap", c.input.pcap);
+  r.get("cpu.exclusive", c.cpu.exclusive);
+  r.get("input.pcaps", c.input.pcaps);
   r.get("input.devices", c.input.devices);
   r.get("input.rx_descriptors", c.input.rx_descriptors);
   r.get("input.mbuf_pool_size", c.input.mbuf_pool_size);
@@ -253,8 +257,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.flush_interval_ms", c.export_.flush_interval_ms);
   r.reject_unknown_keys();
 
-  if (!overrides.pcap.empty()) {
-    c.input.pcap = overrides.pcap;
+  if (!overrides.pcaps.empty()) {
+    c.input.pcaps = overrides.pcaps;
     c.input.devices.clear();
   }
   if (!overrides.outputs.empty()) c.export_.outputs = overrides.outputs;

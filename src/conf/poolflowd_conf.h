@@ -28,11 +28,12 @@ struct PoolflowdConf {
     uint32_t control_core = 0;
     uint32_t aggregator_core = 0;
     std::vector<uint32_t> worker_cores{1};
+    bool exclusive = true;  ///< refuse CPUs shared by workers or with the aggregation thread
     bool operator==(const Cpu&) const = default;
   } cpu;
 
   struct Input {
-    std::string pcap;
+    std::vector<std::string> pcaps;  ///< each replayed as one port
     std::vector<std::string> devices;
     uint32_t rx_descriptors = 1024;
     uint32_t mbuf_pool_size = 16383;
@@ -72,7 +73,7 @@ class ConfError : public std::runtime_error {
 /// Settings given on the command line, applied over the conf file.
 struct CommandLineOverrides {
   std::vector<std::string> sets;     ///< "section.key=value", value in TOML syntax
-  std::string pcap;                  ///< --pcap: replaces input.pcap and input.devices
+  std::vector<std::string> pcaps;    ///< --pcap: replace input.pcaps and input.devices
   std::vector<std::string> outputs;  ///< --output: replace export.outputs
 };
 

@@ -75,6 +75,14 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   out += fmt::format("  packets received  {} ({} octets) in {:.3f} s: {:.0f} packets/s\n",
                      t.rx_packets, t.rx_octets, run_seconds,
                      run_seconds > 0 ? static_cast<double>(t.rx_packets) / run_seconds : 0.0);
+  for (const auto& worker : pipeline.workers) {
+    std::string queues;
+    for (const meter::RxQueue& q : worker->config().queues)
+      queues += fmt::format("{}{}/{}", queues.empty() ? "" : " ", q.port, q.queue);
+    out += fmt::format("  worker {}          {} packets, {} flows created (port/queue: {})\n",
+                       worker->config().id, worker->stats().rx_packets.get(),
+                       worker->stats().flows_created.get(), queues.empty() ? "none" : queues);
+  }
   out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
   out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,
                      breakdown(t.ignored, meter::kIgnoreReasonNames));

@@ -60,13 +60,13 @@ uint64_t Worker::packet_time_ms(const rte_mbuf* mbuf) const {
 }
 
 bool Worker::replay_complete() const {
-  uint64_t read = 0;
   for (const RxQueue& queue : config_.queues) {
     rte_eth_stats stats{};
-    if (rte_eth_stats_get(queue.port, &stats) == 0)
-      read += stats.ipackets + stats.ierrors + stats.rx_nombuf;
+    if (rte_eth_stats_get(queue.port, &stats) != 0 ||
+        stats.ipackets + stats.ierrors + stats.rx_nombuf < queue.replay_packets)
+      return false;
   }
-  return read >= config_.replay_packets;
+  return true;
 }
 
 void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count) {
@@ -143,7 +143,8 @@ int Worker::run() {
   const TscClock clock;
   // On replay the first packet sets the flow clock.
   now_ms_ = config_.replay ? 0 : clock.now_ms();
-  while (!stop_.load(std::memory_order_relaxed)) {
+  // A worker without a queue (ports with fewer queues than workers) has nothing to do.
+  while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {
     const uint64_t before = stats_.rx_packets.get();
     for (const RxQueue& queue : config_.queues) poll_queue(queue);
     if (!config_.replay) now_ms_ = clock.now_ms();

@@ -22,6 +22,7 @@ inline constexpr uint16_t kBurstSize = 32;
 struct RxQueue {
   uint16_t port = 0;
   uint16_t queue = 0;
+  uint64_t replay_packets = 0;  ///< replay: packets in the port's capture
 };
 
 /// Counters of one worker: written by the worker only, read by any thread.
@@ -47,11 +48,10 @@ struct WorkerConfig {
   /// The expiry scan covers the whole table at least this often (flow time), so
   /// that no flow is exported much later than its timeout.
   uint32_t expiry_sweep_ms = 500;
-  /// Replay of a capture: flow time comes from packet timestamps, a full ring is
-  /// waited on rather than dropped (the file cannot overrun), and the worker
-  /// ends once `replay_packets` packets have been read from its queues.
+  /// Replay of captures: flow time comes from packet timestamps, a full ring is
+  /// waited on rather than dropped (a file cannot overrun), and the worker ends
+  /// once every queue's port has delivered its capture's packets.
   bool replay = false;
-  uint64_t replay_packets = 0;
 };
 
 class Worker {

@@ -103,6 +103,10 @@ class Transport {
   /// reconnect): the caller then sends templates again and restarts sequences.
   virtual uint32_t session_epoch() const { return 0; }
 
+  /// True once everything accepted has left this process and, where the
+  /// protocol says so, been acknowledged by the peer (SCTP, TCP). Never waits.
+  virtual bool drained() const { return true; }
+
   /// Messages the transport itself gave up on after accepting them (PR-SCTP
   /// abandonment, TCP data lost with a connection).
   virtual uint64_t abandoned_messages() const { return 0; }

@@ -62,6 +62,7 @@ struct PoolflowdConf {
     std::string other_flows = "rtx:2";   ///< and of every other flow's
     bool templates_on_stream_zero = false;
     uint32_t send_queue_kib = 4096;
+    uint32_t close_timeout_ms = 2000;
     bool operator==(const Export&) const = default;
   } export_;
 

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <thread>
 
 #include "ipfix/flow_templates.h"
 
@@ -220,6 +221,24 @@ void ExportSession::flush(uint32_t now_s) {
   transport_->flush();
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
+}
+
+}  // namespace poolflow::exporter
+
+namespace poolflow::exporter {
+
+void ExportSession::close(uint32_t now_s) {
+  const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
+  flush(now_s);
+  while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    drain_queue();
+    transport_->flush();
+  }
+  if (!queue_.empty() || !transport_->drained())
+    spdlog::warn("{}: closing with data not yet delivered ({} messages queued here)",
+                 transport_->name(), queue_.size());
+  while (!queue_.empty()) drop_queued(queue_.begin());
 }
 
 }  // namespace poolflow::exporter

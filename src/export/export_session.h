@@ -27,6 +27,7 @@ struct ExportSessionConfig {
   ReliabilityPolicy other_flows;  ///< every other flow (UDP, ICMP, ...)
   bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
   size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
+  uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
 };
 
 struct SessionStats {
@@ -52,6 +53,10 @@ class ExportSession {
   /// Sends partly filled messages, retries queued ones, drops expired
   /// best-effort ones, flushes the transport. Aggregation thread only.
   void flush(uint32_t now_s);
+
+  /// At shutdown: sends everything and waits, at most close_timeout_ms, until
+  /// the queue is empty and the transport drained. Aggregation thread only.
+  void close(uint32_t now_s);
 
   /// Hands over a new transport (any thread, e.g. the control core); the
   /// aggregation thread switches to it at its next message or flush and closes

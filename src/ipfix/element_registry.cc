@@ -73,7 +73,9 @@ const ElementInfo* find_element(uint16_t id) {
 std::string element_key(uint16_t id, uint32_t enterprise) {
   if (enterprise == 0)
     if (const ElementInfo* info = find_element(id)) return std::string(info->name);
-  return "e" + std::to_string(enterprise) + "id" + std::to_string(id);
+  std::string key = "e";
+  key.append(std::to_string(enterprise)).append("id").append(std::to_string(id));
+  return key;
 }
 
 }  // namespace poolflow::ipfix

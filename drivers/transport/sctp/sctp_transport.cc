@@ -19,6 +19,7 @@ namespace {
 constexpr int kConnecting = 0, kUp = 1, kDown = 2;
 // SCTP common header, DATA chunk header, UDP header and an IPv6 header.
 constexpr uint32_t kPacketOverhead = 12 + 16 + 8 + 40;
+constexpr int kShutdownWaitMs = 300;
 
 int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
                struct sctp_rcvinfo, int flags, void* context) {
@@ -104,6 +105,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     // usrsctp has no path-MTU discovery: fix the MTU so that one IPFIX message
     // is one DATA chunk (FORWARD-TSN and fragmented messages do not mix well).
     sctp_paddrparams mtu{};
+    mtu.spp_address.ss_family = peer.ss_family;  // wildcard address: every path
     mtu.spp_hbinterval = o.heartbeat_interval_ms;
     mtu.spp_pathmaxrxt = o.max_retransmissions;
     mtu.spp_pathmtu = options.max_message_size + kPacketOverhead;
@@ -119,8 +121,13 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
 }
 
 SctpTransport::~SctpTransport() {
-  // Graceful SHUTDOWN: queued data still goes out (usrsctp_close does not wait).
-  usrsctp_shutdown(sock_, SHUT_WR);
+  // Graceful SHUTDOWN so that the collector ends the session at once; wait a
+  // little for SHUTDOWN-COMPLETE, as the process may exit right after.
+  if (association_->state.load() == kUp) {
+    usrsctp_shutdown(sock_, SHUT_WR);
+    for (int i = 0; i < kShutdownWaitMs && association_->state.load() == kUp; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   usrsctp_close(sock_);
 }
 
@@ -140,6 +147,14 @@ SendResult SctpTransport::send(std::span<const uint8_t> message, const MessageIn
   if (sent >= 0) return SendResult::sent;
   if (errno == EWOULDBLOCK || errno == EAGAIN) return SendResult::would_block;
   return SendResult::failed;
+}
+
+bool SctpTransport::drained() const {
+  if (association_->state.load() != kUp) return true;  // nothing more will leave
+  sctp_status status{};
+  socklen_t length = sizeof status;
+  if (usrsctp_getsockopt(sock_, IPPROTO_SCTP, SCTP_STATUS, &status, &length) != 0) return true;
+  return status.sstat_unackdata == 0 && status.sstat_penddata == 0;
 }
 
 bool SctpTransport::flush() { return association_->state.load() == kUp; }

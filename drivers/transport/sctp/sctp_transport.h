@@ -24,6 +24,7 @@ class SctpTransport final : public Transport {
   const std::string& name() const override { return name_; }
   TransportTraits traits() const override { return {.streams = true}; }
   uint64_t abandoned_messages() const override;
+  bool drained() const override;
 
   /// The association's state as its notifications last told it.
   struct AssociationState {

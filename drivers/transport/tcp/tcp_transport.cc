@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -97,6 +99,12 @@ SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInf
   // A message is never cut in the stream: its tail waits for the next chance.
   pending_.assign(message.begin() + n, message.end());
   return SendResult::sent;
+}
+
+bool TcpTransport::drained() const {
+  if (state_ != State::connected) return true;
+  int unacknowledged = 0;  // bytes in the kernel's send queue, sent or not
+  return pending_.empty() && ::ioctl(fd_, SIOCOUTQ, &unacknowledged) == 0 && unacknowledged == 0;
 }
 
 bool TcpTransport::flush() {

@@ -26,6 +26,7 @@ class TcpTransport final : public Transport {
   const std::string& name() const override { return name_; }
   uint32_t session_epoch() const override { return epoch_; }
   uint64_t abandoned_messages() const override { return abandoned_; }
+  bool drained() const override;
 
  private:
   using Clock = std::chrono::steady_clock;

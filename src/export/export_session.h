@@ -67,6 +67,8 @@ class ExportSession {
   const Transport& transport() const { return *transport_; }
   const SessionStats& stats() const { return stats_; }
   uint64_t abandoned_by_transport() const { return abandoned_by_transport_.load(); }
+  /// Octets of messages waiting for the transport (aggregation thread only).
+  size_t queued_bytes() const { return queued_bytes_; }
 
  private:
   static constexpr size_t kStreams = 3;  ///< 0: templates (if so configured), 1, 2: data

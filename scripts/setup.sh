@@ -12,7 +12,7 @@ packages=(
   libdpdk-dev libusrsctp-dev libtbb-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev
   # independent checkers and test tools
-  tshark libfixbuf-tools python3 iproute2
+  tshark libfixbuf-tools python3 iproute2 nfdump softflowd
 )
 
 missing=()

@@ -163,5 +163,39 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
 }
 
+TEST(SctpListener, MalformedMessageAbortsOnlyItsAssociation) {
+  const uint16_t port = transport::sctp::start_usrsctp(0, false);
+  collector::Collector collector(collector::CollectorConfig{}, {});
+  ListenerOptions listen;
+  listen.sctp_udp_port = port;
+  auto listener = open_listener("sctp:127.0.0.1:47392", listen, collector);
+  TransportOptions options;
+  options.sctp.local_udp_port = port;
+  options.sctp.remote_udp_port = port;
+  auto good = open_transport("sctp:127.0.0.1:47392", options);
+  auto bad = open_transport("sctp:127.0.0.1:47392", options);
+
+  const std::vector<uint8_t> netflow_v9 = {0x00, 0x09, 0x00, 0x10, 0, 0, 0, 0,
+                                           0,    0,    0,    0,    0, 0, 0, 1};
+  ASSERT_EQ(bad->send(netflow_v9, MessageInfo{}), SendResult::sent);
+  // The collector aborts that association (RFC 7011 §10): sends then fail.
+  SendResult result = SendResult::sent;
+  for (int i = 0; i < 300 && result != SendResult::failed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    result = bad->send(netflow_v9, MessageInfo{});
+  }
+  EXPECT_EQ(result, SendResult::failed);
+
+  ExportSession session(std::move(good), ExportSessionConfig{});
+  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kTcp), 1);
+  session.close(1);
+  for (int i = 0; i < 300 && collector.totals().records < 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const collector::ExporterStats t = collector.totals();
+  EXPECT_EQ(t.records, 100u) << "the other association goes on";
+  EXPECT_EQ(t.errors[static_cast<size_t>(ipfix::DecodeError::wrong_version)], 1u);
+  EXPECT_EQ(t.discarded_messages, 1u);
+}
+
 }  // namespace
 }  // namespace poolflow::exporter

@@ -39,7 +39,10 @@ struct SctpListenerContext {
     sctp_sndinfo info{};
     info.snd_flags = SCTP_ABORT;
     info.snd_assoc_id = id;
-    usrsctp_sendv(sock, nullptr, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0);
+    static const char kNoData = 0;  // usrsctp wants a buffer even for no data
+    if (usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0) <
+        0)
+      spdlog::warn("sctp: cannot abort association {}: {}", id, std::strerror(errno));
   }
 
   std::string peer_of(sctp_assoc_t id) {

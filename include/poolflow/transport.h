@@ -1,7 +1,8 @@
-// The transport interface: where finished IPFIX messages go. One implementation
-// per way out (drivers/transport/*): RFC 5655 file now; SCTP, TCP and UDP next.
-// A transport is one transport session in RFC 7011's sense: templates sent on
-// it belong to it, and a new session starts with templates again.
+// The transport interface: where finished IPFIX messages go, and where a
+// collector's come from. One implementation per way out (drivers/transport/*):
+// RFC 5655 file, SCTP (usrsctp, PR-SCTP), TCP and UDP.
+// A Transport is one transport session in RFC 7011's sense: templates sent on it
+// belong to it, and a new session starts with templates again (session_epoch()).
 #pragma once
 
 #include <cstdint>
@@ -11,27 +12,120 @@
 
 namespace poolflow {
 
+/// How an SCTP message may be abandoned (RFC 3758, RFC 7496 policies).
+enum class Reliability : uint8_t {
+  reliable,  ///< never abandoned
+  ttl,       ///< abandoned once older than `value` milliseconds
+  rtx,       ///< abandoned after `value` retransmissions ("limited retransmission")
+};
+
+/// A reliability class as written in conf files: "reliable", "ttl:MS" or "rtx:N".
+struct ReliabilityPolicy {
+  Reliability kind = Reliability::reliable;
+  uint32_t value = 0;
+  bool operator==(const ReliabilityPolicy&) const = default;
+};
+
+/// Parses "reliable", "ttl:MS" (1..600000) or "rtx:N" (0..100); an empty string
+/// in `error` on success, otherwise what is wrong.
+ReliabilityPolicy parse_reliability(const std::string& text, std::string& error);
+
+/// Per-message metadata. Transports without streams or partial reliability
+/// (file, TCP, UDP) ignore what they cannot express.
+struct MessageInfo {
+  uint16_t stream = 0;
+  ReliabilityPolicy policy;
+  bool templates = false;  ///< holds template sets only (always sent reliably)
+};
+
+enum class SendResult : uint8_t {
+  sent,         ///< handed to the transport (for SCTP/TCP: in its send buffer)
+  would_block,  ///< not taken now, nothing of it sent: try again later
+  failed,       ///< lost (no session, or an error): do not retry
+};
+
+/// What a transport can do; decides how an export session numbers and repeats.
+struct TransportTraits {
+  bool streams = false;                 ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
+  uint32_t template_refresh_ms = 0;     ///< UDP: resend templates this often (0: never)
+  uint32_t template_refresh_messages = 0;  ///< UDP: and every this many messages (0: never)
+};
+
+/// Settings of the network transports, from the conf file.
+struct TransportOptions {
+  struct Sctp {
+    uint16_t local_udp_port = 0;      ///< UDP encapsulation port of this process; 0: a free one
+    uint16_t remote_udp_port = 9899;  ///< the collector's UDP encapsulation port
+    bool raw_ip = false;              ///< no UDP encapsulation (root; see the sctp README)
+    uint16_t streams = 16;            ///< outgoing streams requested
+    uint32_t rto_initial_ms = 60;
+    uint32_t rto_min_ms = 40;
+    uint32_t rto_max_ms = 160;
+    uint16_t max_retransmissions = 3;  ///< association and path (dead peer after that)
+    uint32_t heartbeat_interval_ms = 100;
+    uint32_t connect_timeout_ms = 3000;
+    uint32_t send_buffer_kib = 4096;
+    bool operator==(const Sctp&) const = default;
+  } sctp;
+  struct Tcp {
+    uint32_t reconnect_interval_s = 60;  ///< first wait before reconnecting (RFC 7011 §10.4)
+    uint32_t reconnect_max_s = 480;      ///< back-off doubles up to this
+    uint32_t send_buffer_kib = 4096;
+    bool operator==(const Tcp&) const = default;
+  } tcp;
+  struct Udp {
+    uint32_t template_refresh_s = 600;      ///< templateRefreshTimeout (RFC 7011 §10.3.6)
+    uint32_t template_refresh_messages = 0;  ///< also every N messages; 0: only by time
+    uint32_t send_buffer_kib = 4096;
+    bool operator==(const Udp&) const = default;
+  } udp;
+  uint32_t max_message_size = 1400;  ///< path MTU budget for one IPFIX message
+  bool operator==(const TransportOptions&) const = default;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
 
-  /// Sends one whole IPFIX message; false when it could not be sent.
-  virtual bool send(std::span<const uint8_t> message) = 0;
+  /// Sends one whole IPFIX message without waiting on the network.
+  virtual SendResult send(std::span<const uint8_t> message, const MessageInfo& info) = 0;
 
-  /// Pushes out anything buffered (to the disk, onto the wire).
+  /// Pushes out anything buffered (to the disk, onto the wire); also where a
+  /// transport that reconnects does so. Never waits on the network.
   virtual bool flush() = 0;
 
-  /// The output as the user wrote it, e.g. "file:/var/lib/poolflow/flows.ipfix".
+  /// The output as the user wrote it, e.g. "sctp:127.0.0.1:4739".
   virtual const std::string& name() const = 0;
+
+  virtual TransportTraits traits() const { return {}; }
+
+  /// Changes whenever the transport starts a new transport session (TCP
+  /// reconnect): the caller then sends templates again and restarts sequences.
+  virtual uint32_t session_epoch() const { return 0; }
+
+  /// True once everything accepted has left this process and, where the
+  /// protocol says so, been acknowledged by the peer (SCTP, TCP). Never waits.
+  virtual bool drained() const { return true; }
+
+  /// Messages the transport itself gave up on after accepting them (PR-SCTP
+  /// abandonment, TCP data lost with a connection).
+  virtual uint64_t abandoned_messages() const { return 0; }
 };
 
-/// Parses an output specification ("file:PATH") and opens it. Throws
-/// std::invalid_argument for a malformed or unsupported specification and
-/// std::system_error when the output cannot be opened.
-std::unique_ptr<Transport> open_transport(const std::string& spec);
+/// Parses an output specification ("file:PATH", "sctp:HOST:PORT", "tcp:HOST:PORT",
+/// "udp:HOST:PORT") and opens it. Throws std::invalid_argument for a malformed or
+/// unsupported specification and std::system_error / std::runtime_error when the
+/// output cannot be opened (SCTP: no association within connect_timeout_ms).
+std::unique_ptr<Transport> open_transport(const std::string& spec,
+                                          const TransportOptions& options = {});
 
 /// Checks an output specification without opening it; returns an empty string
 /// when it is valid, otherwise what is wrong with it.
 std::string validate_transport_spec(const std::string& spec);
+
+/// "HOST:PORT" (HOST may be "[v6]") split and checked; false with `error` set
+/// when malformed.
+bool split_host_port(const std::string& where, std::string& host, uint16_t& port,
+                     std::string& error);
 
 }  // namespace poolflow

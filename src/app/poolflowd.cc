@@ -41,9 +41,18 @@ void setup_logging(const std::string& level, int verbosity) {
 std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
     const conf::PoolflowdConf& c) {
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
+  exporter::ExportSessionConfig config;
+  config.observation_domain = c.export_.observation_domain_id;
+  config.max_message_length = c.export_.max_message_size;
+  std::string unused;  // checked when the conf was loaded
+  config.tcp_flows = parse_reliability(c.export_.tcp_flows, unused);
+  config.other_flows = parse_reliability(c.export_.other_flows, unused);
+  config.templates_on_stream_zero = c.export_.templates_on_stream_zero;
+  config.send_queue_bytes = size_t{c.export_.send_queue_kib} * 1024;
+  config.close_timeout_ms = c.export_.close_timeout_ms;
   for (const std::string& output : c.export_.outputs)
-    sessions.push_back(std::make_unique<exporter::ExportSession>(
-        open_transport(output), c.export_.observation_domain_id, c.export_.max_message_size));
+    sessions.push_back(
+        std::make_unique<exporter::ExportSession>(open_transport(output, c.transport), config));
   return sessions;
 }
 

@@ -5,149 +5,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 #include <set>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "poolflow/transport.h"
 
 namespace poolflow::conf {
 
 namespace {
-
-std::string describe(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date or time";
-  }
-}
-
-// Reads typed values out of the merged table, remembers which keys were read so
-// that anything left over is reported as unknown, and names the source of a key
-// (conf file or command line) in every error.
-class Reader {
- public:
-  Reader(const toml::table& root, std::string file, std::set<std::string> command_line_keys)
-      : root_(root), file_(std::move(file)), command_line_keys_(std::move(command_line_keys)) {}
-
-  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    const std::string source = command_line_keys_.count(key) ? "command line"
-                               : file_.empty()                ? "defaults"
-                                                              : file_;
-    throw ConfError(source + ": " + key + ": " + what);
-  }
-
-  void get(const std::string& key, bool& out) {
-    if (const toml::node* n = find(key)) {
-      if (!n->is_boolean()) fail(key, "expected a boolean (true/false), got " + describe(*n));
-      out = n->as_boolean()->get();
-    }
-  }
-  void get(const std::string& key, uint32_t& out) {
-    if (const toml::node* n = find(key)) out = to_u32(key, *n);
-  }
-  void get(const std::string& key, std::string& out) {
-    if (const toml::node* n = find(key)) {
-      if (!n->is_string()) fail(key, "expected a string, got " + describe(*n));
-      out = n->as_string()->get();
-    }
-  }
-  void get(const std::string& key, std::vector<std::string>& out) {
-    if (const toml::node* n = find(key)) {
-      if (!n->is_array()) fail(key, "expected an array of strings, got " + describe(*n));
-      out.clear();
-      for (const toml::node& item : *n->as_array()) {
-        if (!item.is_string()) fail(key, "expected an array of strings, found " + describe(item));
-        out.push_back(item.as_string()->get());
-      }
-    }
-  }
-  void get(const std::string& key, std::vector<uint32_t>& out) {
-    if (const toml::node* n = find(key)) {
-      if (!n->is_array()) fail(key, "expected an array of integers, got " + describe(*n));
-      out.clear();
-      for (const toml::node& item : *n->as_array()) out.push_back(to_u32(key, item));
-    }
-  }
-
-  void reject_unknown_keys() const {
-    for (const auto& [section, node] : root_) {
-      const std::string name(section.str());
-      if (!node.is_table()) fail(name, "unknown key (settings belong in a [section])");
-      bool known_section = false;
-      for (const std::string& key : read_)
-        if (key.compare(0, name.size() + 1, name + ".") == 0) known_section = true;
-      if (!known_section) fail(name, "unknown section");
-      for (const auto& [key, value] : *node.as_table())
-        if (!read_.count(name + "." + std::string(key.str())))
-          fail(name + "." + std::string(key.str()), "unknown key");
-    }
-  }
-
- private:
-  const toml::node* find(const std::string& dotted) {
-    read_.insert(dotted);
-    const auto dot = dotted.find('.');
-    return root_[dotted.substr(0, dot)][dotted.substr(dot + 1)].node();
-  }
-
-  uint32_t to_u32(const std::string& key, const toml::node& n) const {
-    if (!n.is_integer()) fail(key, "expected an integer, got " + describe(n));
-    const int64_t v = n.as_integer()->get();
-    if (v < 0 || v > std::numeric_limits<uint32_t>::max())
-      fail(key, "must be between 0 and 4294967295, got " + std::to_string(v));
-    return static_cast<uint32_t>(v);
-  }
-
-  const toml::table& root_;
-  std::string file_;
-  std::set<std::string> command_line_keys_;
-  std::set<std::string> read_;
-};
-
-// Parses "section.key=value" into `root`; value in TOML syntax, or a bare string.
-std::string apply_set(toml::table& root, const std::string& assignment) {
-  const auto equals = assignment.find('=');
-  const std::string key = assignment.substr(0, std::min(equals, assignment.size()));
-  const auto dot = key.find('.');
-  if (equals == std::string::npos || dot == std::string::npos || dot == 0 ||
-      dot + 1 == key.size() || key.find('.', dot + 1) != std::string::npos)
-    throw ConfError("command line: --set " + assignment + ": expected section.key=value");
-  const std::string value = assignment.substr(equals + 1);
-
-  toml::table parsed;
-  try {
-    parsed = toml::parse("v = " + value);
-  } catch (const toml::parse_error&) {
-    parsed.insert_or_assign("v", value);  // not TOML: take it as a string
-  }
-  const std::string section = key.substr(0, dot);
-  if (!root.contains(section)) root.insert(section, toml::table{});
-  toml::table* table = root[section].as_table();
-  if (table == nullptr) throw ConfError("command line: " + section + ": not a [section]");
-  table->insert_or_assign(key.substr(dot + 1), std::move(*parsed.get("v")));
-  return key;
-}
-
-void check_level(Reader& r, const std::string& level) {
-  static const std::set<std::string> kLevels = {"trace", "debug", "info",    "warn",
-                                                "error", "critical", "off"};
-  if (!kLevels.count(level))
-    r.fail("log.level",
-           "unknown level \"" + level + "\" (trace, debug, info, warn, error, critical, off)");
-}
-
-void check_range(Reader& r, const std::string& key, uint32_t value, uint32_t min, uint32_t max) {
-  if (value < min || value > max)
-    r.fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                    ", got " + std::to_string(value));
-}
 
 void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
@@ -186,8 +51,8 @@ void check_input(Reader& r, const PoolflowdConf& c) {
       r.fail("input.pcaps", pcap + ": a path with ',' cannot be passed to DPDK's net_pcap device");
     if (::access(pcap.c_str(), R_OK) != 0) r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
   }
-  check_range(r, "input.rx_descriptors", in.rx_descriptors, 64, 32768);
-  check_range(r, "input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
+  r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
+  r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
   const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() +
                           uint64_t{in.mbuf_cache_size} * (c.cpu.worker_cores.size() + 1) + 64;
   if (in.mbuf_pool_size < needed)
@@ -203,27 +68,39 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
-  check_range(r, "export.max_message_size", e.max_message_size, 256, 65535);
-  check_range(r, "export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
+  r.check_range("export.max_message_size", e.max_message_size, 256, 65535);
+  r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
+  r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
+  r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
+  std::string error;
+  parse_reliability(e.tcp_flows, error);
+  if (!error.empty()) r.fail("export.tcp_flows", error);
+  parse_reliability(e.other_flows, error);
+  if (!error.empty()) r.fail("export.other_flows", error);
+}
+
+void check_transport(Reader& r, const TransportOptions& t) {
+  r.check_range("sctp.remote_udp_port", t.sctp.remote_udp_port, 1, 65535);
+  r.check_range("sctp.streams", t.sctp.streams, 3, 65535);
+  r.check_range("sctp.rto_min_ms", t.sctp.rto_min_ms, 10, 60000);
+  r.check_range("sctp.rto_initial_ms", t.sctp.rto_initial_ms, t.sctp.rto_min_ms, 60000);
+  r.check_range("sctp.rto_max_ms", t.sctp.rto_max_ms, t.sctp.rto_initial_ms, 120000);
+  r.check_range("sctp.max_retransmissions", t.sctp.max_retransmissions, 1, 100);
+  r.check_range("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms, 10, 3600000);
+  r.check_range("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms, 10, 600000);
+  r.check_range("sctp.send_buffer_kib", t.sctp.send_buffer_kib, 64, 1u << 20);
+  r.check_range("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s, 1, 86400);
+  r.check_range("tcp.reconnect_max_s", t.tcp.reconnect_max_s, t.tcp.reconnect_interval_s, 86400);
+  r.check_range("tcp.send_buffer_kib", t.tcp.send_buffer_kib, 64, 1u << 20);
+  r.check_range("udp.template_refresh_s", t.udp.template_refresh_s, 1, 86400);
+  r.check_range("udp.send_buffer_kib", t.udp.send_buffer_kib, 64, 1u << 20);
 }
 
 }  // namespace
 
 PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOverrides& overrides) {
-  toml::table root;
-  if (!path.empty()) {
-    if (::access(path.c_str(), R_OK) != 0) throw ConfError(path + ": " + std::strerror(errno));
-    try {
-      root = toml::parse_file(path);
-    } catch (const toml::parse_error& e) {
-      const auto& where = e.source().begin;
-      throw ConfError(path + ":" + std::to_string(where.line) + ":" +
-                      std::to_string(where.column) + ": " + std::string(e.description()));
-    }
-  }
   std::set<std::string> command_line_keys;
-  for (const std::string& assignment : overrides.sets)
-    command_line_keys.insert(apply_set(root, assignment));
+  const toml::table root = load_table(path, overrides.sets, command_line_keys);
   if (!overrides.pcaps.empty()) command_line_keys.insert("input.pcaps");
   if (!overrides.outputs.empty()) command_line_keys.insert("export.outputs");
 
@@ -255,6 +132,29 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.observation_domain_id", c.export_.observation_domain_id);
   r.get("export.max_message_size", c.export_.max_message_size);
   r.get("export.flush_interval_ms", c.export_.flush_interval_ms);
+  r.get("export.tcp_flows", c.export_.tcp_flows);
+  r.get("export.other_flows", c.export_.other_flows);
+  r.get("export.templates_on_stream_zero", c.export_.templates_on_stream_zero);
+  r.get("export.send_queue_kib", c.export_.send_queue_kib);
+  r.get("export.close_timeout_ms", c.export_.close_timeout_ms);
+  TransportOptions& t = c.transport;
+  r.get("sctp.local_udp_port", t.sctp.local_udp_port);
+  r.get("sctp.remote_udp_port", t.sctp.remote_udp_port);
+  r.get("sctp.raw_ip", t.sctp.raw_ip);
+  r.get("sctp.streams", t.sctp.streams);
+  r.get("sctp.rto_initial_ms", t.sctp.rto_initial_ms);
+  r.get("sctp.rto_min_ms", t.sctp.rto_min_ms);
+  r.get("sctp.rto_max_ms", t.sctp.rto_max_ms);
+  r.get("sctp.max_retransmissions", t.sctp.max_retransmissions);
+  r.get("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms);
+  r.get("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms);
+  r.get("sctp.send_buffer_kib", t.sctp.send_buffer_kib);
+  r.get("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s);
+  r.get("tcp.reconnect_max_s", t.tcp.reconnect_max_s);
+  r.get("tcp.send_buffer_kib", t.tcp.send_buffer_kib);
+  r.get("udp.template_refresh_s", t.udp.template_refresh_s);
+  r.get("udp.template_refresh_messages", t.udp.template_refresh_messages);
+  r.get("udp.send_buffer_kib", t.udp.send_buffer_kib);
   r.reject_unknown_keys();
 
   if (!overrides.pcaps.empty()) {
@@ -263,18 +163,21 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   }
   if (!overrides.outputs.empty()) c.export_.outputs = overrides.outputs;
 
-  check_level(r, c.log.level);
-  check_range(r, "eal.memory_mb", c.eal.memory_mb, 64, 1u << 20);
+  r.check_log_level("log.level", c.log.level);
+  r.check_range("eal.memory_mb", c.eal.memory_mb, 64, 1u << 20);
   check_cores(r, c.cpu);
   check_input(r, c);
-  check_range(r, "meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
-  check_range(r, "meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 3600);
-  // The flow entry keeps last - first in 23 bits of milliseconds.
-  check_range(r, "meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
-  check_range(r, "meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);
-  check_range(r, "meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll, 1, 1u << 16);
-  check_range(r, "meter.ring_size", c.meter.ring_size, 1024, 1u << 24);
+  r.check_range("meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
+  // The expiry scan's coarse times (4.6 h horizon) and the entry's 23-bit
+  // last-packet offset bound the timeouts.
+  r.check_range("meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 3600);
+  r.check_range("meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
+  r.check_range("meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);
+  r.check_range("meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll, 1, 1u << 16);
+  r.check_range("meter.ring_size", c.meter.ring_size, 1024, 1u << 24);
   check_export(r, c.export_);
+  check_transport(r, c.transport);
+  c.transport.max_message_size = c.export_.max_message_size;
   return c;
 }
 

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "conf/toml_reader.h"
+#include "poolflow/transport.h"
 
 namespace poolflow::conf {
 
@@ -57,17 +59,17 @@ struct PoolflowdConf {
     uint32_t observation_domain_id = 1;
     uint32_t max_message_size = 1400;
     uint32_t flush_interval_ms = 1000;
+    std::string tcp_flows = "reliable";  ///< reliability class of TCP flows' records (SCTP)
+    std::string other_flows = "rtx:2";   ///< and of every other flow's
+    bool templates_on_stream_zero = false;
+    uint32_t send_queue_kib = 4096;
+    uint32_t close_timeout_ms = 2000;
     bool operator==(const Export&) const = default;
   } export_;
 
-  bool operator==(const PoolflowdConf&) const = default;
-};
+  TransportOptions transport;  ///< [sctp], [tcp], [udp]
 
-/// A refused configuration: what() is one line naming where the value came from
-/// (the conf file or the command line), the key and what is wrong.
-class ConfError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+  bool operator==(const PoolflowdConf&) const = default;
 };
 
 /// Settings given on the command line, applied over the conf file.

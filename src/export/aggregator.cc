@@ -62,7 +62,7 @@ int Aggregator::run() {
       std::this_thread::sleep_for(kIdleSleep);
     }
   }
-  flush_sessions(unix_seconds());
+  for (auto& session : sessions_) session->close(unix_seconds());
   return 0;
 }
 

@@ -1,55 +1,244 @@
 #include "export/export_session.h"
 
+#include <spdlog/spdlog.h>
+
 #include <array>
+#include <chrono>
+#include <thread>
 
 #include "ipfix/flow_templates.h"
 
 namespace poolflow::exporter {
 
-ExportSession::ExportSession(std::unique_ptr<Transport> transport, uint32_t observation_domain,
-                             size_t max_message_length)
-    : transport_(std::move(transport)),
-      observation_domain_(observation_domain),
-      writer_(max_message_length) {}
+namespace {
 
-void ExportSession::send_message(uint32_t now_s) {
-  const uint32_t records = writer_.data_records();
-  const auto message = writer_.finish(now_s, sequence_, observation_domain_);
-  // Records of a failed message still advance the sequence number so that the
-  // collector can count the loss (RFC 7011 §3.1).
-  sequence_ += records;
-  if (transport_->send(message)) {
-    stats_.messages_sent.add();
-    stats_.octets_sent.add(message.size());
-    stats_.records_sent.add(records);
-  } else {
-    stats_.send_failures.add();
-    stats_.records_lost.add(records);
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint16_t kTemplateStream = 0;
+constexpr uint16_t kFirstDataStream = 1;
+constexpr uint64_t kDropWarningIntervalMs = 5000;
+
+uint64_t steady_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+}  // namespace
+
+ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
+    : transport_(std::move(transport)),
+      config_(config),
+      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}},
+                Channel{ipfix::MessageWriter(config.max_message_length), {}}},
+      templates_writer_(config.max_message_length) {
+  start_transport_session();
+}
+
+ExportSession::~ExportSession() { delete incoming_.load(); }
+
+void ExportSession::replace_transport(std::unique_ptr<Transport> transport) {
+  delete incoming_.exchange(transport.release(), std::memory_order_acq_rel);
+}
+
+void ExportSession::adopt_new_transport() {
+  Transport* incoming = incoming_.exchange(nullptr, std::memory_order_acq_rel);
+  if (incoming == nullptr) {
+    if (transport_->session_epoch() != epoch_) start_transport_session();
+    return;
   }
-  writer_.reset();
+  spdlog::info("export: switching from {} to {}", transport_->name(), incoming->name());
+  abandoned_by_old_transports_ += transport_->abandoned_messages();
+  transport_.reset(incoming);
+  start_transport_session();
+}
+
+void ExportSession::start_transport_session() {
+  while (!queue_.empty()) drop_queued(queue_.begin());
+  traits_ = transport_->traits();
+  epoch_ = transport_->session_epoch();
+  stats_.transport_sessions.add();
+  sequence_.fill(0);
+  templates_sent_.fill(false);
+  // Records already in the writers belong to no session yet: they keep their
+  // place and go out on the new session after its templates.
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    Channel& c = channels_[i];
+    c.info.stream = traits_.streams ? static_cast<uint16_t>(kFirstDataStream + i) : 0;
+    c.info.policy = !traits_.streams ? ReliabilityPolicy{}
+                    : i == 0         ? config_.tcp_flows
+                                     : config_.other_flows;
+  }
+}
+
+ExportSession::Channel& ExportSession::channel_for(const FlowRecord& record) {
+  return record.key.protocol == kProtoTcp ? channels_[0] : channels_[1];
+}
+
+uint16_t ExportSession::template_stream(const Channel& channel) const {
+  return traits_.streams && !config_.templates_on_stream_zero ? channel.info.stream
+                                                              : kTemplateStream;
+}
+
+void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
+  stats_.messages_not_sent.add();
+  stats_.records_not_sent.add(records);
+  if (info.policy.kind == Reliability::reliable) stats_.reliable_records_not_sent.add(records);
+}
+
+void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
+  static const std::array<const ipfix::Template*, 2> kTemplates = {
+      &ipfix::ipv4_flow_template(), &ipfix::ipv6_flow_template()};
+  MessageInfo info;
+  info.templates = true;
+  info.stream = stream;
+  templates_writer_.reset();
+  templates_writer_.add_template_set(kTemplates);
+  const auto message =
+      templates_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
+  submit(message, info, 0);
+  templates_sent_[stream] = true;
+  stats_.template_messages_sent.add();
+  templates_sent_ms_ = steady_ms();
+  messages_since_templates_ = 0;
+}
+
+void ExportSession::send_data(Channel& channel, uint32_t now_s) {
+  adopt_new_transport();
+  if (traits_.template_refresh_ms != 0 || traits_.template_refresh_messages != 0) {
+    const bool by_time = traits_.template_refresh_ms != 0 &&
+                         steady_ms() - templates_sent_ms_ >= traits_.template_refresh_ms;
+    const bool by_count = traits_.template_refresh_messages != 0 &&
+                          messages_since_templates_ >= traits_.template_refresh_messages;
+    if (by_time || by_count) templates_sent_.fill(false);
+  }
+  if (const uint16_t stream = template_stream(channel); !templates_sent_[stream])
+    send_templates(stream, now_s);
+
+  uint32_t& sequence = sequence_[channel.info.stream];
+  const uint32_t records = channel.writer.data_records();
+  const auto message = channel.writer.finish(now_s, sequence, config_.observation_domain);
+  // Records not sent still advance the sequence number so that the collector
+  // can count the loss (RFC 7011 §3.1).
+  sequence += records;
+  submit(message, channel.info, records);
+  ++messages_since_templates_;
+  channel.writer.reset();
+}
+
+void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& info,
+                           uint32_t records) {
+  if (queue_.empty()) {
+    switch (transport_->send(message, info)) {
+      case SendResult::sent:
+        stats_.messages_sent.add();
+        stats_.octets_sent.add(message.size());
+        stats_.records_sent.add(records);
+        return;
+      case SendResult::failed: count_not_sent(info, records); return;
+      case SendResult::would_block: break;
+    }
+  }
+  make_room(message.size());
+  queue_.push_back(Queued{{message.begin(), message.end()}, info, records, steady_ms()});
+  queued_bytes_ += message.size();
+}
+
+void ExportSession::drop_queued(std::deque<Queued>::iterator it) {
+  count_not_sent(it->info, it->records);
+  queued_bytes_ -= it->bytes.size();
+  queue_.erase(it);
+}
+
+void ExportSession::make_room(size_t bytes) {
+  // Best-effort data goes first, reliable data last, templates never (the data
+  // after them would be undecodable).
+  for (const bool reliable : {false, true}) {
+    for (size_t i = 0; i < queue_.size() && queued_bytes_ + bytes > config_.send_queue_bytes;) {
+      const Queued& q = queue_[i];
+      if (q.info.templates || (q.info.policy.kind == Reliability::reliable) != reliable) {
+        ++i;
+        continue;
+      }
+      const uint64_t now = steady_ms();
+      if (now - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
+        spdlog::warn("{}: send queue full: dropping {} records ({} records not sent so far, "
+                     "{} of them reliable)",
+                     transport_->name(), reliable ? "reliable" : "best-effort",
+                     stats_.records_not_sent.get() + q.records,
+                     stats_.reliable_records_not_sent.get() + (reliable ? q.records : 0));
+        last_drop_warning_ms_ = now;
+      }
+      drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+void ExportSession::drain_queue() {
+  const uint64_t now = steady_ms();
+  // usrsctp does not abandon data still in its send buffer when a TTL expires:
+  // best-effort messages age out here, before they reach it.
+  for (size_t i = 0; i < queue_.size();) {
+    const Queued& q = queue_[i];
+    if (!q.info.templates && q.info.policy.kind == Reliability::ttl &&
+        now - q.queued_ms >= q.info.policy.value)
+      drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
+    else
+      ++i;
+  }
+  while (!queue_.empty()) {
+    Queued& head = queue_.front();
+    const SendResult result = transport_->send(head.bytes, head.info);
+    if (result == SendResult::would_block) return;
+    if (result == SendResult::sent) {
+      stats_.messages_sent.add();
+      stats_.octets_sent.add(head.bytes.size());
+      stats_.records_sent.add(head.records);
+      queued_bytes_ -= head.bytes.size();
+      queue_.pop_front();
+    } else {
+      drop_queued(queue_.begin());
+    }
+  }
 }
 
 void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
-  if (!templates_sent_) {
-    // Templates lead every session, in a message of their own.
-    static const std::array<const ipfix::Template*, 2> kTemplates = {
-        &ipfix::ipv4_flow_template(), &ipfix::ipv6_flow_template()};
-    writer_.add_template_set(kTemplates);
-    send_message(now_s);
-    templates_sent_ = true;
-  }
+  Channel& channel = channel_for(record);
   const ipfix::Template& tmpl = ipfix::flow_template_for(record);
-  uint8_t* out = writer_.add_record(tmpl.id, tmpl.record_length());
+  uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   if (out == nullptr) {
-    send_message(now_s);
-    out = writer_.add_record(tmpl.id, tmpl.record_length());
+    if (!queue_.empty()) drain_queue();
+    send_data(channel, now_s);
+    out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   }
   ipfix::encode_flow_record(record, out);
 }
 
 void ExportSession::flush(uint32_t now_s) {
-  if (!writer_.empty()) send_message(now_s);
+  adopt_new_transport();
+  drain_queue();
+  for (Channel& channel : channels_)
+    if (!channel.writer.empty()) send_data(channel, now_s);
   transport_->flush();
+  abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
+                                std::memory_order_relaxed);
+}
+
+}  // namespace poolflow::exporter
+
+namespace poolflow::exporter {
+
+void ExportSession::close(uint32_t now_s) {
+  const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
+  flush(now_s);
+  while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    drain_queue();
+    transport_->flush();
+  }
+  if (!queue_.empty() || !transport_->drained())
+    spdlog::warn("{}: closing with data not yet delivered ({} messages queued here)",
+                 transport_->name(), queue_.size());
+  while (!queue_.empty()) drop_queued(queue_.begin());
 }
 
 }  // namespace poolflow::exporter

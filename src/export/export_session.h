@@ -1,11 +1,17 @@
-// One IPFIX transport session as the exporter sees it: its transport, its own
-// templates-sent state and sequence number (RFC 7011 §10), and the message being
-// built for it. The control core may replace a session (another collector)
-// while workers run: a new session sends its templates again.
+// One IPFIX exporting session as the exporter sees it: its transport, its
+// templates-sent state and sequence numbers (RFC 7011 §10; per SCTP stream), the
+// messages being built for it, and a bounded queue for when the transport
+// cannot take more. The control core may replace the transport (another
+// collector) while workers and the aggregation thread run: the new transport
+// session starts with templates and sequence numbers from zero.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <vector>
 
 #include "ipfix/message_writer.h"
 #include "poolflow/counter.h"
@@ -14,37 +20,99 @@
 
 namespace poolflow::exporter {
 
+struct ExportSessionConfig {
+  uint32_t observation_domain = 1;
+  size_t max_message_length = 1400;
+  ReliabilityPolicy tcp_flows;    ///< data records of TCP flows
+  ReliabilityPolicy other_flows;  ///< every other flow (UDP, ICMP, ...)
+  bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
+  size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
+  uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
+};
+
 struct SessionStats {
   RelaxedCounter messages_sent;
   RelaxedCounter octets_sent;
   RelaxedCounter records_sent;
-  RelaxedCounter send_failures;  ///< messages the transport refused
-  RelaxedCounter records_lost;   ///< records in those messages
+  RelaxedCounter template_messages_sent;
+  RelaxedCounter records_not_sent;  ///< dropped here or refused by the transport (notSent...)
+  RelaxedCounter messages_not_sent;
+  RelaxedCounter reliable_records_not_sent;  ///< of records_not_sent, those marked reliable
+  RelaxedCounter transport_sessions;         ///< transport sessions started (1 + reconnects/replacements)
 };
 
 class ExportSession {
  public:
-  ExportSession(std::unique_ptr<Transport> transport, uint32_t observation_domain,
-                size_t max_message_length);
+  ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config);
+  ~ExportSession();
 
-  /// Adds one record to the message being built; sends the message when full.
+  /// Adds one record to the message being built for its class; sends the
+  /// message when full. Aggregation thread only.
   void add(const FlowRecord& record, uint32_t now_s);
 
-  /// Sends the message being built, if it holds records, and flushes the transport.
+  /// Sends partly filled messages, retries queued ones, drops expired
+  /// best-effort ones, flushes the transport. Aggregation thread only.
   void flush(uint32_t now_s);
 
+  /// At shutdown: sends everything and waits, at most close_timeout_ms, until
+  /// the queue is empty and the transport drained. Aggregation thread only.
+  void close(uint32_t now_s);
+
+  /// Hands over a new transport (any thread, e.g. the control core); the
+  /// aggregation thread switches to it at its next message or flush and closes
+  /// the old one. Messages still queued for the old one are counted as not sent.
+  void replace_transport(std::unique_ptr<Transport> transport);
+
+  /// The transport in use; read it from the aggregation thread or once it stopped.
   const Transport& transport() const { return *transport_; }
   const SessionStats& stats() const { return stats_; }
+  uint64_t abandoned_by_transport() const { return abandoned_by_transport_.load(); }
+  /// Octets of messages waiting for the transport (aggregation thread only).
+  size_t queued_bytes() const { return queued_bytes_; }
 
  private:
-  void send_message(uint32_t now_s);
+  static constexpr size_t kStreams = 3;  ///< 0: templates (if so configured), 1, 2: data
+  struct Channel {
+    ipfix::MessageWriter writer;
+    MessageInfo info;
+  };
+  struct Queued {
+    std::vector<uint8_t> bytes;
+    MessageInfo info;
+    uint32_t records;
+    uint64_t queued_ms;
+  };
+
+  void adopt_new_transport();
+  void start_transport_session();
+  Channel& channel_for(const FlowRecord& record);
+  uint16_t template_stream(const Channel& channel) const;
+  void send_templates(uint16_t stream, uint32_t now_s);
+  void send_data(Channel& channel, uint32_t now_s);
+  void submit(std::span<const uint8_t> message, const MessageInfo& info, uint32_t records);
+  void drain_queue();
+  void drop_queued(std::deque<Queued>::iterator it);
+  void make_room(size_t bytes);
+  void count_not_sent(const MessageInfo& info, uint32_t records);
 
   std::unique_ptr<Transport> transport_;
-  uint32_t observation_domain_;
-  ipfix::MessageWriter writer_;
-  uint32_t sequence_ = 0;  ///< data records sent before the next message, mod 2^32
-  bool templates_sent_ = false;
+  std::atomic<Transport*> incoming_{nullptr};
+  ExportSessionConfig config_;
+  TransportTraits traits_;
+  uint32_t epoch_ = 0;
+  std::array<Channel, 2> channels_;  ///< TCP flows, other flows
+  /// Per stream (all 0 without streams): data records sent before the next message.
+  std::array<uint32_t, kStreams> sequence_{};
+  std::array<bool, kStreams> templates_sent_{};
+  ipfix::MessageWriter templates_writer_;
+  uint64_t templates_sent_ms_ = 0;
+  uint32_t messages_since_templates_ = 0;
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
+  uint64_t last_drop_warning_ms_ = 0;
   SessionStats stats_;
+  uint64_t abandoned_by_old_transports_ = 0;
+  std::atomic<uint64_t> abandoned_by_transport_{0};
 };
 
 }  // namespace poolflow::exporter

@@ -125,7 +125,26 @@ TEST(PoolflowdConf, BadOutput) {
   CommandLineOverrides o = runnable();
   o.outputs = {"ftp:somewhere"};
   EXPECT_EQ(error_of("", o),
-            "command line: export.outputs: unknown output kind \"ftp\" (expected file)");
+            "command line: export.outputs: unknown output kind \"ftp\" (expected file, sctp, tcp "
+            "or udp)");
+  o.outputs = {"sctp:127.0.0.1"};
+  EXPECT_EQ(error_of("", o),
+            "command line: export.outputs: sctp: expected HOST:PORT (port 1-65535), got "
+            "\"127.0.0.1\"");
+  o.outputs = {"udp:::1:4739"};
+  EXPECT_NE(error_of("", o).find("IPv6 address in brackets"), std::string::npos);
+}
+
+TEST(PoolflowdConf, ReliabilityClasses) {
+  CommandLineOverrides o = runnable({"export.tcp_flows=\"ttl:250\"", "export.other_flows=rtx:3"});
+  EXPECT_EQ(error_of("", o), "");
+  o.sets = {"export.other_flows=partial"};
+  EXPECT_EQ(error_of("", runnable(o.sets)),
+            "command line: export.other_flows: expected \"reliable\", \"ttl:MS\" (1-600000) or "
+            "\"rtx:N\" (0-100), got \"partial\"");
+  EXPECT_NE(error_of("", runnable({"sctp.remote_udp_port=70000"})).find("sctp.remote_udp_port: must "
+                                                                       "be between 0 and 65535"),
+            std::string::npos);
 }
 
 TEST(PoolflowdConf, MalformedSet) {

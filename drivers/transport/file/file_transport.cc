@@ -12,8 +12,10 @@ FileTransport::FileTransport(std::string name, const std::string& path)
 
 FileTransport::~FileTransport() { std::fclose(file_); }
 
-bool FileTransport::send(std::span<const uint8_t> message) {
-  return std::fwrite(message.data(), 1, message.size(), file_) == message.size();
+SendResult FileTransport::send(std::span<const uint8_t> message, const MessageInfo&) {
+  return std::fwrite(message.data(), 1, message.size(), file_) == message.size()
+             ? SendResult::sent
+             : SendResult::failed;
 }
 
 bool FileTransport::flush() { return std::fflush(file_) == 0; }

@@ -14,7 +14,7 @@ class FileTransport final : public Transport {
   FileTransport(std::string name, const std::string& path);
   ~FileTransport() override;
 
-  bool send(std::span<const uint8_t> message) override;
+  SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override;
   bool flush() override;
   const std::string& name() const override { return name_; }
 

@@ -1,0 +1,30 @@
+// The process's one usrsctp stack (usrsctp_init runs once per process) and
+// what every SCTP socket of poolflow shares: addresses, socket options and the
+// contexts that usrsctp callbacks point at.
+#pragma once
+
+#include <usrsctp.h>
+
+#include <cstdint>
+#include <string>
+
+namespace poolflow::transport::sctp {
+
+/// Starts usrsctp on the first call: with UDP encapsulation (RFC 6951) on local
+/// UDP port `udp_port` (0: a free port is chosen), or raw IP when `raw_ip`.
+/// Later calls must not ask for another mode or a different non-zero port
+/// (std::runtime_error). Returns the local UDP encapsulation port (0 for raw IP).
+uint16_t start_usrsctp(uint16_t udp_port, bool raw_ip);
+
+/// Sets one SCTP-level option; throws std::runtime_error naming it on failure.
+void set_option(struct socket* sock, int option, const void* value, socklen_t length,
+                const char* name);
+
+/// Asks for the notifications this module handles (association changes,
+/// shutdown) to be delivered to the receive callback.
+void subscribe_events(struct socket* sock);
+
+/// Sets the socket's remote UDP encapsulation port (RFC 6951).
+void set_remote_udp_port(struct socket* sock, int family, uint16_t port);
+
+}  // namespace poolflow::transport::sctp

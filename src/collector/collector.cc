@@ -1,0 +1,208 @@
+#include "collector/collector.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <bit>
+
+#include "ipfix/byte_order.h"
+
+namespace poolflow::collector {
+
+void ExporterStats::add(const ExporterStats& o) {
+  messages += o.messages;
+  octets += o.octets;
+  records += o.records;
+  lost_records += o.lost_records;
+  gaps += o.gaps;
+  out_of_order += o.out_of_order;
+  discarded_messages += o.discarded_messages;
+  templates_added += o.templates_added;
+  templates_withdrawn += o.templates_withdrawn;
+  for (size_t i = 0; i < errors.size(); ++i) errors[i] += o.errors[i];
+}
+
+class Collector::Visitor final : public ipfix::RecordVisitor {
+ public:
+  Visitor(const std::vector<std::unique_ptr<Output>>& outputs, const std::string& exporter)
+      : outputs_(outputs), exporter_(exporter) {}
+  void record(const ipfix::MessageHeader& header, const ipfix::DecodedTemplate& tmpl,
+              std::span<const uint8_t> record) override {
+    for (const auto& output : outputs_) output->record(exporter_, header, tmpl, record);
+  }
+
+ private:
+  const std::vector<std::unique_ptr<Output>>& outputs_;
+  const std::string& exporter_;
+};
+
+Collector::Collector(CollectorConfig config, std::vector<std::unique_ptr<Output>> outputs)
+    : config_(config), reader_(config.limits), outputs_(std::move(outputs)) {
+  replay_ = [this](const auto& write) { replay_templates(write); };
+}
+
+void Collector::session_started(uint64_t session, const std::string& exporter) {
+  std::lock_guard lock(mutex_);
+  sessions_[session].exporter = exporter;
+  spdlog::info("session {} started: {}", session, exporter);
+}
+
+void Collector::session_ended(uint64_t session) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  spdlog::info("session {} ended: {}: {} records, {} lost", session, it->second.exporter,
+               it->second.stats.records, it->second.stats.lost_records);
+  closed_.emplace_back(it->second.exporter + " [closed]", it->second.stats);
+  ++closed_count_;
+  if (closed_.size() > config_.closed_sessions_kept) {
+    older_closed_.add(closed_.front().second);
+    closed_.pop_front();
+  }
+  sessions_.erase(it);
+}
+
+bool Collector::message(uint64_t id, uint16_t stream, std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  Session& s = it->second;
+  Visitor visitor(outputs_, s.exporter);
+  const ipfix::DecodeResult result = reader_.decode(bytes, s.templates, &visitor);
+  s.stats.messages += 1;
+  s.stats.octets += bytes.size();
+  s.stats.records += result.data_records;
+  s.stats.templates_added += result.templates_added;
+  s.stats.templates_withdrawn += result.templates_withdrawn;
+  for (size_t i = 0; i < result.errors.size(); ++i) s.stats.errors[i] += result.errors[i];
+  if (result.first_error != ipfix::DecodeError::count_) log_errors(id, s, result);
+  if (result.discarded) {
+    s.stats.discarded_messages += 1;
+    return false;
+  }
+  count_sequence(s, stream, result);
+  for (const auto& output : outputs_) output->message(bytes, replay_);
+  return true;
+}
+
+void Collector::count_sequence(Session& s, uint16_t stream, const ipfix::DecodeResult& result) {
+  const uint64_t key = uint64_t{stream} << 32 | result.header.observation_domain;
+  auto it = s.sequences.find(key);
+  if (it == s.sequences.end()) {
+    if (s.sequences.size() >= config_.max_sequence_keys) return;
+    it = s.sequences.emplace(key, Sequence{}).first;
+  }
+  Sequence& q = it->second;
+  if (q.known && result.header.sequence != q.next) {
+    const uint32_t ahead = result.header.sequence - q.next;
+    if (ahead < (1u << 31)) {
+      s.stats.lost_records += ahead;
+      s.stats.gaps += 1;
+    } else {
+      s.stats.out_of_order += 1;
+    }
+  }
+  // Records we could not decode leave the next number unknown.
+  q.known = result.records_complete;
+  q.next = result.header.sequence + result.data_records;
+}
+
+void Collector::log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result) {
+  // Each kind of error is logged the 1st, 2nd, 4th, 8th... time per session:
+  // a flood of bad input costs a few lines, not one per message.
+  const size_t kind = static_cast<size_t>(result.first_error);
+  const uint64_t count = s.stats.errors[kind];
+  if (!std::has_single_bit(count)) return;
+  spdlog::warn("session {} ({}): {}{} (seen {} times){}", id, s.exporter,
+               ipfix::kDecodeErrorNames[kind],
+               result.discarded ? ": message discarded" : "", count,
+               result.discarded ? "" : "; the rest of the message was used");
+}
+
+void Collector::replay_templates(
+    const std::function<void(std::span<const uint8_t>)>& write) const {
+  std::vector<uint8_t> message;
+  for (const auto& [id, s] : sessions_) {
+    // One message per (domain, set kind): the template store is ordered by domain.
+    uint32_t domain = 0;
+    uint16_t set_id = 0;
+    size_t set_start = 0;
+    const auto finish = [&] {
+      if (message.empty()) return;
+      ipfix::store_be16(&message[set_start + 2], static_cast<uint16_t>(message.size() - set_start));
+      ipfix::store_be16(&message[2], static_cast<uint16_t>(message.size()));
+      write(message);
+      message.clear();
+    };
+    s.templates.for_each([&](uint32_t d, const ipfix::DecodedTemplate& t) {
+      const uint16_t kind = t.scope_fields > 0 ? ipfix::kOptionsTemplateSetId
+                                               : ipfix::kTemplateSetId;
+      if (!message.empty() &&
+          (d != domain || kind != set_id || message.size() + t.encoded.size() > 65535))
+        finish();
+      if (message.empty()) {
+        message.resize(ipfix::kMessageHeaderLength + ipfix::kSetHeaderLength);
+        ipfix::store_be16(&message[0], ipfix::kVersion);
+        ipfix::store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
+        ipfix::store_be32(&message[8], 0);
+        ipfix::store_be32(&message[12], d);
+        set_start = ipfix::kMessageHeaderLength;
+        ipfix::store_be16(&message[set_start], kind);
+        domain = d;
+        set_id = kind;
+      }
+      message.insert(message.end(), t.encoded.begin(), t.encoded.end());
+    });
+    finish();
+  }
+}
+
+void Collector::tick() {
+  std::lock_guard lock(mutex_);
+  for (const auto& output : outputs_) output->tick(replay_);
+}
+
+namespace {
+
+std::string errors_text(const ExporterStats& s) {
+  std::string out;
+  for (size_t i = 0; i < s.errors.size(); ++i)
+    if (s.errors[i] != 0)
+      out += fmt::format("{}{} {}", out.empty() ? "" : ", ", ipfix::kDecodeErrorNames[i],
+                         s.errors[i]);
+  return out.empty() ? "none" : out;
+}
+
+std::string stats_line(const std::string& who, const ExporterStats& s) {
+  return fmt::format("  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order "
+                     "{}, discarded messages {}, templates {} (withdrawn {}), errors: {}\n",
+                     who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
+                     s.discarded_messages, s.templates_added, s.templates_withdrawn,
+                     errors_text(s));
+}
+
+}  // namespace
+
+ExporterStats Collector::totals() const {
+  std::lock_guard lock(mutex_);
+  ExporterStats total = older_closed_;
+  for (const auto& [id, s] : sessions_) total.add(s.stats);
+  for (const auto& [name, stats] : closed_) total.add(stats);
+  return total;
+}
+
+std::string Collector::report() const {
+  const ExporterStats total = totals();
+  std::lock_guard lock(mutex_);
+  std::string out = fmt::format("poolflow-collector statistics: {} sessions open, {} closed\n",
+                                sessions_.size(), closed_count_);
+  for (const auto& [id, s] : sessions_) out += stats_line(s.exporter, s.stats);
+  for (const auto& [name, stats] : closed_) out += stats_line(name, stats);
+  if (closed_count_ > closed_.size())
+    out += stats_line(fmt::format("{} older closed sessions", closed_count_ - closed_.size()),
+                      older_closed_);
+  out += stats_line("total", total);
+  return out;
+}
+
+}  // namespace poolflow::collector

@@ -1,0 +1,90 @@
+// The collecting process: receives messages from every listener, decodes them
+// with templates kept per transport session and observation domain (a template
+// never outlives its session), counts sequence-number gaps per session, stream
+// and domain as loss, counts and logs bad input, and feeds the outputs.
+// Listeners call it from several threads; one lock serialises whole messages.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collector/output.h"
+#include "ipfix/message_reader.h"
+#include "poolflow/listener.h"
+
+namespace poolflow::collector {
+
+struct CollectorConfig {
+  ipfix::DecoderLimits limits;
+  uint32_t max_sequence_keys = 1024;   ///< (stream, domain) pairs tracked per session
+  uint32_t closed_sessions_kept = 256;  ///< closed sessions still listed in the statistics
+};
+
+/// Counters of one transport session (or of all of them).
+struct ExporterStats {
+  uint64_t messages = 0;
+  uint64_t octets = 0;
+  uint64_t records = 0;
+  uint64_t lost_records = 0;  ///< by sequence-number gaps (RFC 7011 §3.1)
+  uint64_t gaps = 0;
+  uint64_t out_of_order = 0;  ///< a message numbered before the one expected
+  uint64_t discarded_messages = 0;
+  uint64_t templates_added = 0;
+  uint64_t templates_withdrawn = 0;
+  std::array<uint64_t, ipfix::kDecodeErrorCount> errors{};
+
+  void add(const ExporterStats& other);
+};
+
+class Collector final : public MessageSink {
+ public:
+  Collector(CollectorConfig config, std::vector<std::unique_ptr<Output>> outputs);
+
+  void session_started(uint64_t session, const std::string& exporter) override;
+  bool message(uint64_t session, uint16_t stream, std::span<const uint8_t> bytes) override;
+  void session_ended(uint64_t session) override;
+
+  /// Flushes and rotates the outputs; call about once a second.
+  void tick();
+
+  /// Per-session statistics and totals, several lines.
+  std::string report() const;
+
+  /// Totals over every session, open and closed.
+  ExporterStats totals() const;
+
+ private:
+  struct Sequence {
+    uint32_t next = 0;
+    bool known = false;
+  };
+  struct Session {
+    std::string exporter;
+    ipfix::TemplateStore templates;
+    std::map<uint64_t, Sequence> sequences;  ///< by stream << 32 | domain
+    ExporterStats stats;
+  };
+  class Visitor;
+
+  void count_sequence(Session& s, uint16_t stream, const ipfix::DecodeResult& result);
+  void log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result);
+  void replay_templates(const std::function<void(std::span<const uint8_t>)>& write) const;
+
+  CollectorConfig config_;
+  ipfix::MessageReader reader_;
+  std::vector<std::unique_ptr<Output>> outputs_;
+  TemplateReplay replay_;
+  mutable std::mutex mutex_;
+  std::map<uint64_t, Session> sessions_;
+  std::deque<std::pair<std::string, ExporterStats>> closed_;
+  ExporterStats older_closed_;  ///< sessions closed before the ones kept in closed_
+  uint64_t closed_count_ = 0;
+};
+
+}  // namespace poolflow::collector

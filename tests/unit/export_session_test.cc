@@ -1,0 +1,201 @@
+// Export sessions over real transports: a file, a TCP peer that never reads,
+// and an SCTP association (usrsctp, UDP encapsulation on 127.0.0.1) to the
+// collector's own SCTP listener and decoder, all in this process.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "collector/collector.h"
+#include "export/export_session.h"
+#include "ipfix/byte_order.h"
+#include "ipfix/message_reader.h"
+#include "poolflow/listener.h"
+#include "transport/sctp/usrsctp_stack.h"
+
+namespace poolflow::exporter {
+namespace {
+
+constexpr uint8_t kTcp = 6, kUdp = 17;
+
+FlowRecord flow(uint32_t n, uint8_t protocol) {
+  FlowRecord r;
+  r.key.ip_version = 4;
+  r.key.protocol = protocol;
+  r.key.src_addr[0] = 10;
+  r.key.src_addr[3] = static_cast<uint8_t>(n);
+  r.key.src_port = static_cast<uint16_t>(n);
+  r.packets = n + 1;
+  r.octets = 100 * (n + 1);
+  return r;
+}
+
+struct Message {
+  uint32_t sequence;
+  uint32_t records;
+  uint32_t templates;
+};
+
+// Splits an RFC 5655 file into messages and decodes each.
+std::vector<Message> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> data{std::istreambuf_iterator<char>(in), {}};
+  ipfix::MessageReader reader{ipfix::DecoderLimits{}};
+  ipfix::TemplateStore store;
+  std::vector<Message> messages;
+  for (size_t offset = 0; offset + 16 <= data.size();) {
+    const uint16_t length = ipfix::load_be16(&data[offset + 2]);
+    const auto r = reader.decode({&data[offset], length}, store, nullptr);
+    EXPECT_FALSE(r.discarded);
+    messages.push_back({r.header.sequence, r.data_records, r.templates_added});
+    offset += length;
+  }
+  return messages;
+}
+
+std::string temp_path(const char* name) {
+  return std::string(::testing::TempDir()) + "/" + name + std::to_string(::getpid());
+}
+
+TEST(ExportSession, ReplacedTransportStartsANewSessionWithTemplates) {
+  const std::string a = temp_path("first.ipfix"), b = temp_path("second.ipfix");
+  ExportSession session(open_transport("file:" + a), ExportSessionConfig{});
+  for (uint32_t i = 0; i < 10; ++i) session.add(flow(i, i % 2 ? kTcp : kUdp), 1);
+  session.flush(1);
+  // As the control core would: hand over another collector's transport.
+  session.replace_transport(open_transport("file:" + b));
+  for (uint32_t i = 0; i < 5; ++i) session.add(flow(i, kTcp), 2);
+  session.flush(2);
+  EXPECT_EQ(session.transport().name(), "file:" + b);
+  EXPECT_EQ(session.stats().transport_sessions.get(), 2u);
+  EXPECT_EQ(session.stats().records_sent.get(), 15u);
+
+  const auto first = read_file(a);
+  ASSERT_GE(first.size(), 2u);
+  EXPECT_EQ(first[0].templates, 2u);
+  const auto second = read_file(b);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].templates, 2u) << "a new session starts with its templates";
+  EXPECT_EQ(second[0].sequence, 0u);
+  EXPECT_EQ(second[1].sequence, 0u) << "and with sequence numbers from zero";
+  EXPECT_EQ(second[1].records, 5u);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
+TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+
+  TransportOptions options;
+  options.tcp.send_buffer_kib = 64;
+  ExportSessionConfig config;
+  config.send_queue_bytes = 256 * 1024;
+  ExportSession session(
+      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options),
+      config);
+  const auto started = std::chrono::steady_clock::now();
+  constexpr uint32_t kRecords = 200000;  // ~11 MB of records, the peer takes a few hundred KB
+  for (uint32_t i = 0; i < kRecords; ++i) session.add(flow(i, kTcp), 1);
+  session.flush(1);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const SessionStats& s = session.stats();
+  EXPECT_LT(seconds, 5.0) << "the aggregation thread must never wait on the network";
+  EXPECT_LE(session.queued_bytes(), config.send_queue_bytes);
+  EXPECT_GT(s.records_not_sent.get(), kRecords / 2);
+  EXPECT_EQ(s.reliable_records_not_sent.get(), s.records_not_sent.get())
+      << "over TCP every record is reliable, and its loss is counted as such";
+  EXPECT_GT(s.records_sent.get(), 0u);
+  EXPECT_LE(s.records_sent.get() + s.records_not_sent.get(), kRecords);
+  ::close(listener);
+}
+
+TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
+  // One usrsctp stack per process: the listener and the exporter share its port.
+  const uint16_t port = transport::sctp::start_usrsctp(0, false);
+  collector::Collector collector(collector::CollectorConfig{}, {});
+  ListenerOptions listen;
+  listen.sctp_udp_port = port;
+  auto listener = open_listener("sctp:127.0.0.1:47391", listen, collector);
+
+  TransportOptions options;
+  options.sctp.local_udp_port = port;
+  options.sctp.remote_udp_port = port;
+  ExportSessionConfig config;
+  config.tcp_flows = {Reliability::reliable, 0};
+  config.other_flows = {Reliability::rtx, 2};
+  {
+    ExportSession session(open_transport("sctp:127.0.0.1:47391", options), config);
+    EXPECT_TRUE(session.transport().traits().streams);
+    for (uint32_t i = 0; i < 3000; ++i) {
+      session.add(flow(i, i % 3 ? kTcp : kUdp), 1);
+      if (i % 500 == 0) session.flush(1);
+    }
+    session.close(1);
+    EXPECT_EQ(session.stats().records_sent.get(), 3000u);
+    EXPECT_EQ(session.stats().records_not_sent.get(), 0u);
+  }
+  // The association shuts down; wait (bounded) until the collector saw it all.
+  for (int i = 0; i < 300 && collector.totals().records < 3000; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const collector::ExporterStats t = collector.totals();
+  EXPECT_EQ(t.records, 3000u);
+  EXPECT_EQ(t.lost_records, 0u);
+  EXPECT_EQ(t.out_of_order, 0u);
+  EXPECT_EQ(t.discarded_messages, 0u);
+  // RFC 6526: templates on each data stream, so each stream's session has both.
+  EXPECT_EQ(t.templates_added, 4u);
+  EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
+}
+
+TEST(SctpListener, MalformedMessageAbortsOnlyItsAssociation) {
+  const uint16_t port = transport::sctp::start_usrsctp(0, false);
+  collector::Collector collector(collector::CollectorConfig{}, {});
+  ListenerOptions listen;
+  listen.sctp_udp_port = port;
+  auto listener = open_listener("sctp:127.0.0.1:47392", listen, collector);
+  TransportOptions options;
+  options.sctp.local_udp_port = port;
+  options.sctp.remote_udp_port = port;
+  auto good = open_transport("sctp:127.0.0.1:47392", options);
+  auto bad = open_transport("sctp:127.0.0.1:47392", options);
+
+  const std::vector<uint8_t> netflow_v9 = {0x00, 0x09, 0x00, 0x10, 0, 0, 0, 0,
+                                           0,    0,    0,    0,    0, 0, 0, 1};
+  ASSERT_EQ(bad->send(netflow_v9, MessageInfo{}), SendResult::sent);
+  // The collector aborts that association (RFC 7011 §10): sends then fail.
+  SendResult result = SendResult::sent;
+  for (int i = 0; i < 300 && result != SendResult::failed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    result = bad->send(netflow_v9, MessageInfo{});
+  }
+  EXPECT_EQ(result, SendResult::failed);
+
+  ExportSession session(std::move(good), ExportSessionConfig{});
+  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kTcp), 1);
+  session.close(1);
+  for (int i = 0; i < 300 && collector.totals().records < 100; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const collector::ExporterStats t = collector.totals();
+  EXPECT_EQ(t.records, 100u) << "the other association goes on";
+  EXPECT_EQ(t.errors[static_cast<size_t>(ipfix::DecodeError::wrong_version)], 1u);
+  EXPECT_EQ(t.discarded_messages, 1u);
+}
+
+}  // namespace
+}  // namespace poolflow::exporter

@@ -12,7 +12,7 @@ packages=(
   libdpdk-dev libusrsctp-dev libtbb-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev
   # independent checkers and test tools
-  tshark libfixbuf-tools python3 iproute2 clang libclang-rt-14-dev softflowd nfdump tcpreplay
+  tshark libfixbuf-tools python3 iproute2 clang libclang-rt-14-dev softflowd nfdump tcpreplay dpdk-dev
 )
 
 missing=()

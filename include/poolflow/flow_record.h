@@ -42,19 +42,24 @@ static_assert(sizeof(FlowKey) == 44);
 /// label (20 bits), traffic class (3), bottom of stack (1), big-endian.
 using MplsLabelSection = std::array<uint8_t, 3>;
 
-/// One ended flow, as exported.
+/// One ended flow, as exported. A biflow (RFC 5103) is keyed in the direction
+/// of its first packet (the initiator's); the reverse_* counters count the other.
 struct FlowRecord {
   FlowKey key;
   uint8_t tcp_flags = 0;  ///< union of the TCP flags seen
   FlowEndReason end_reason = FlowEndReason::none;
   MplsLabelSection mpls_top_label{};  ///< of the flow's first packet; zero without MPLS
-  uint8_t reserved[3] = {};
+  bool biflow = false;                ///< reverse_* are meaningful
+  uint8_t reverse_tcp_flags = 0;
+  uint8_t reserved = 0;
   uint64_t first_ms = 0;  ///< first packet, milliseconds since the Unix epoch
   uint64_t last_ms = 0;   ///< last packet
   uint64_t packets = 0;
   uint64_t octets = 0;  ///< IP header + payload, as octetDeltaCount defines it
+  uint64_t reverse_packets = 0;
+  uint64_t reverse_octets = 0;
 };
-static_assert(sizeof(FlowRecord) == 88);
+static_assert(sizeof(FlowRecord) == 104);
 static_assert(sizeof(FlowRecord) % 4 == 0, "rte_ring element size must be a multiple of 4");
 
 }  // namespace poolflow

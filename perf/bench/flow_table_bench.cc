@@ -113,7 +113,7 @@ void BM_PoolflowTable(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kBurst);
   state.counters["flows"] = table->size();
-  state.counters["bytes_per_flow"] = static_cast<double>(FlowTable::bytes_per_flow());
+  state.counters["bytes_per_flow"] = static_cast<double>(table->bytes_per_flow());
 }
 
 // rte_hash in lock-free read/write mode with bulk lookups, counters beside it.

@@ -169,7 +169,7 @@ int main(int argc, char** argv) {
       "table {} bytes/flow, {} flows active, {} ring drops\n",
       o.flows, o.zipf > 0 ? fmt::format("Zipf s={}", o.zipf) : "uniform", full.mpps,
       full.cycles_per_packet, parse_only.mpps, parse_only.cycles_per_packet,
-      full.mpps / parse_only.mpps, meter::FlowTable::bytes_per_flow(), worker.table().size(),
+      full.mpps / parse_only.mpps, worker.table().bytes_per_flow(), worker.table().size(),
       worker.stats().ring_drops.get());
   return 0;
 }

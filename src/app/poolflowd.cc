@@ -85,6 +85,7 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
       if (k % workers == id)
         w.queues.push_back({ports[p].id, q, p < replay_packets.size() ? replay_packets[p] : 0});
   w.flow_capacity = c.meter.flow_table_size;
+  w.biflow = c.meter.biflow;
   w.timeouts.idle_ms = uint64_t{c.meter.idle_timeout_s} * 1000;
   w.timeouts.active_ms = uint64_t{c.meter.active_timeout_s} * 1000;
   w.timeouts.tcp_end_grace_ms = c.meter.tcp_end_grace_ms;

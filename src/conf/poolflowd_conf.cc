@@ -68,7 +68,8 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
-  r.check_range("export.max_message_size", e.max_message_size, 256, 65535);
+  // The template set (four flow templates) must fit in one message.
+  r.check_range("export.max_message_size", e.max_message_size, 512, 65535);
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
@@ -128,6 +129,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms);
   r.get("meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll);
   r.get("meter.ring_size", c.meter.ring_size);
+  r.get("meter.biflow", c.meter.biflow);
   r.get("export.outputs", c.export_.outputs);
   r.get("export.observation_domain_id", c.export_.observation_domain_id);
   r.get("export.max_message_size", c.export_.max_message_size);

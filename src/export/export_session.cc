@@ -86,13 +86,11 @@ void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
-  static const std::array<const ipfix::Template*, 2> kTemplates = {
-      &ipfix::ipv4_flow_template(), &ipfix::ipv6_flow_template()};
   MessageInfo info;
   info.templates = true;
   info.stream = stream;
   templates_writer_.reset();
-  templates_writer_.add_template_set(kTemplates);
+  templates_writer_.add_template_set(ipfix::flow_templates());
   const auto message =
       templates_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
   submit(message, info, 0);

@@ -52,15 +52,67 @@ constexpr std::array<FieldSpec, 16> kIPv6Fields = {{
     {ie::flowEndReason, 1},
 }};
 
+// Biflows: the uniflow fields, then reverse octets, packets and TCP flags.
+constexpr std::array<FieldSpec, 19> kIPv4BiflowFields = {{
+    {ie::flowStartMilliseconds, 8},
+    {ie::flowEndMilliseconds, 8},
+    {ie::octetDeltaCount, 8},
+    {ie::packetDeltaCount, 8},
+    {ie::sourceIPv4Address, 4},
+    {ie::destinationIPv4Address, 4},
+    {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
+    {ie::sourceTransportPort, 2},
+    {ie::destinationTransportPort, 2},
+    {ie::icmpTypeCodeIPv4, 2},
+    {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
+    {ie::tcpControlBits, 2},
+    {ie::protocolIdentifier, 1},
+    {ie::flowEndReason, 1},
+    {ie::octetDeltaCount, 8, kReversePen},
+    {ie::packetDeltaCount, 8, kReversePen},
+    {ie::tcpControlBits, 2, kReversePen},
+}};
+
+constexpr std::array<FieldSpec, 19> kIPv6BiflowFields = {{
+    {ie::flowStartMilliseconds, 8},
+    {ie::flowEndMilliseconds, 8},
+    {ie::octetDeltaCount, 8},
+    {ie::packetDeltaCount, 8},
+    {ie::sourceIPv6Address, 16},
+    {ie::destinationIPv6Address, 16},
+    {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
+    {ie::sourceTransportPort, 2},
+    {ie::destinationTransportPort, 2},
+    {ie::icmpTypeCodeIPv6, 2},
+    {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
+    {ie::tcpControlBits, 2},
+    {ie::protocolIdentifier, 1},
+    {ie::flowEndReason, 1},
+    {ie::octetDeltaCount, 8, kReversePen},
+    {ie::packetDeltaCount, 8, kReversePen},
+    {ie::tcpControlBits, 2, kReversePen},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
 static_assert(kIPv4Template.record_length() == 61);
 static_assert(kIPv6Template.record_length() == 85);
+constexpr Template kIPv4BiflowTemplate{kIPv4BiflowTemplateId, kIPv4BiflowFields};
+constexpr Template kIPv6BiflowTemplate{kIPv6BiflowTemplateId, kIPv6BiflowFields};
+constexpr std::array<const Template*, 4> kAllTemplates = {&kIPv4Template, &kIPv6Template,
+                                                          &kIPv4BiflowTemplate, &kIPv6BiflowTemplate};
 
 }  // namespace
 
 const Template& ipv4_flow_template() { return kIPv4Template; }
 const Template& ipv6_flow_template() { return kIPv6Template; }
+const Template& ipv4_biflow_template() { return kIPv4BiflowTemplate; }
+const Template& ipv6_biflow_template() { return kIPv6BiflowTemplate; }
+std::span<const Template* const> flow_templates() { return kAllTemplates; }
 
 void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   const FlowKey& key = record.key;
@@ -86,6 +138,11 @@ void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   store_be16(p + 10, record.tcp_flags);
   p[12] = key.protocol;
   p[13] = static_cast<uint8_t>(record.end_reason);
+  if (record.biflow) {
+    store_be64(p + 14, record.reverse_octets);
+    store_be64(p + 22, record.reverse_packets);
+    store_be16(p + 30, record.reverse_tcp_flags);
+  }
 }
 
 }  // namespace poolflow::ipfix

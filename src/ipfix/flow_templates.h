@@ -1,5 +1,6 @@
-// The templates of poolflow's flow records, one for IPv4 and one for IPv6, and
-// the encoding of a FlowRecord into a data record of either.
+// The templates of poolflow's flow records: IPv4 and IPv6, each uniflow or
+// biflow (RFC 5103, reverse elements under PEN 29305); and the encoding of a
+// FlowRecord into a data record of its template.
 #pragma once
 
 #include <cstdint>
@@ -11,12 +12,22 @@ namespace poolflow::ipfix {
 
 inline constexpr uint16_t kIPv4FlowTemplateId = 256;
 inline constexpr uint16_t kIPv6FlowTemplateId = 257;
+inline constexpr uint16_t kIPv4BiflowTemplateId = 258;
+inline constexpr uint16_t kIPv6BiflowTemplateId = 259;
+inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse information elements
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
+const Template& ipv4_biflow_template();
+const Template& ipv6_biflow_template();
+
+/// Every flow template, as a session announces them.
+std::span<const Template* const> flow_templates();
 
 /// The template a record is exported with.
 inline const Template& flow_template_for(const FlowRecord& record) {
+  if (record.biflow)
+    return record.key.ip_version == 6 ? ipv6_biflow_template() : ipv4_biflow_template();
   return record.key.ip_version == 6 ? ipv6_flow_template() : ipv4_flow_template();
 }
 

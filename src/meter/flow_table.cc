@@ -6,14 +6,24 @@
 
 namespace poolflow::meter {
 
-FlowTable::FlowTable(uint32_t capacity)
+FlowTable::FlowTable(uint32_t capacity, bool biflow)
     : bucket_count_(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays)),
+      biflow_(biflow),
       buckets_(bucket_count_),
-      entries_(size_t{bucket_count_} * kWays) {}
+      entries_(size_t{bucket_count_} * kWays),
+      reverse_(biflow ? size_t{bucket_count_} * kWays : 0) {}
 
-FlowRecord FlowTable::to_record(const FlowEntry& e, uint64_t now_ms, FlowEndReason reason) {
+FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse,
+                                uint64_t now_ms, FlowEndReason reason) {
   FlowRecord r;
   r.key = e.key;
+  if (reverse != nullptr) {
+    r.biflow = true;
+    r.reverse_packets = reverse->packets;
+    r.reverse_octets = reverse->octets();
+    r.reverse_tcp_flags = reverse->tcp_flags;
+    if (reverse->initiator_swapped) swap_ends(r.key);  // back to the initiator's direction
+  }
   r.tcp_flags = static_cast<uint8_t>(e.tcp_flags);
   r.end_reason = reason;
   r.mpls_top_label = e.mpls_top_label;
@@ -39,6 +49,7 @@ uint32_t FlowTable::displace(Probe& p) {
         const uint32_t from_way = from % kWays;
         WriteGuard guard(dst);
         entries_[to] = entries_[from];
+        if (biflow_) reverse_[to] = reverse_[from];
         dst.first_tick[to_way] = src.first_tick[from_way];
         dst.last_tick[to_way] = src.last_tick[from_way];
         const bool ending = (src.tcp_end_mask >> from_way) & 1;
@@ -66,15 +77,17 @@ bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const
       }
       bool found = false;
       FlowEntry copy;
+      ReverseCounters reverse_copy{};
       for (uint32_t way = 0; way < kWays && !found; ++way) {
         if (bucket.signatures[way] != p.signature) continue;
         copy = entries_[b * kWays + way];
+        if (biflow_) reverse_copy = reverse_[b * kWays + way];
         found = copy.key == key;
       }
       std::atomic_thread_fence(std::memory_order_acquire);
       if (bucket.version.load(std::memory_order_relaxed) != before) continue;  // torn: again
       if (found) {
-        out = to_record(copy, now_ms, FlowEndReason::none);
+        out = to_record(copy, biflow_ ? &reverse_copy : nullptr, now_ms, FlowEndReason::none);
         return true;
       }
       break;

@@ -51,6 +51,19 @@ struct alignas(64) FlowEntry {
 };
 static_assert(sizeof(FlowEntry) == 64);
 
+/// Counters of a biflow's reverse direction, in an array beside the entries
+/// (biflow metering only).
+struct ReverseCounters {
+  uint32_t packets;
+  uint32_t octets_low;
+  uint8_t octets_high;
+  uint8_t tcp_flags;
+  uint8_t initiator_swapped;  ///< the first packet's key was swapped into canonical order
+  uint8_t reserved;
+
+  uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
+};
+
 /// Longest active timeout the entry layout can express.
 inline constexpr uint64_t kMaxActiveTimeoutMs = (1u << 23) - 1;
 /// Longest idle timeout the expiry scan's coarse times can express safely.
@@ -74,13 +87,18 @@ class FlowTable {
     uint32_t slot = kNotFound;  ///< a slot whose signature matched, if any
   };
 
-  /// `capacity` is rounded up to a whole number of buckets (at least two).
-  explicit FlowTable(uint32_t capacity);
+  /// `capacity` is rounded up to a whole number of buckets (at least two). With
+  /// `biflow`, keys are in canonical order (make_canonical) and each flow also
+  /// counts its reverse direction (RFC 5103).
+  explicit FlowTable(uint32_t capacity, bool biflow = false);
 
   uint32_t capacity() const { return bucket_count_ * kWays; }
   uint32_t size() const { return size_; }
-  /// Table memory per slot: the entry and its share of bucket metadata.
-  static constexpr size_t bytes_per_flow() { return sizeof(FlowEntry) + sizeof(Bucket) / kWays; }
+  /// Table memory per slot: the entry and its share of bucket metadata (and the
+  /// reverse counters of biflow metering).
+  size_t bytes_per_flow() const {
+    return sizeof(FlowEntry) + sizeof(Bucket) / kWays + (biflow_ ? sizeof(ReverseCounters) : 0);
+  }
 
   /// Hash of a key: three independent CRC32-C chains (so their latencies
   /// overlap) folded together.
@@ -134,8 +152,10 @@ class FlowTable {
   /// Why `entry` should end at `now_ms`, or FlowEndReason::none.
   static FlowEndReason due_end_reason(const FlowEntry& entry, uint64_t now_ms,
                                       const FlowTimeouts& timeouts);
-  /// `entry` as an exported record; `now_ms` recovers its full timestamps.
-  static FlowRecord to_record(const FlowEntry& entry, uint64_t now_ms, FlowEndReason reason);
+  /// `entry` (with its reverse counters for a biflow) as an exported record;
+  /// `now_ms` recovers its full timestamps.
+  static FlowRecord to_record(const FlowEntry& entry, const ReverseCounters* reverse,
+                              uint64_t now_ms, FlowEndReason reason);
 
  private:
   struct alignas(64) Bucket {
@@ -188,9 +208,15 @@ class FlowTable {
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
 
+  FlowRecord record_of(uint32_t slot, uint64_t now_ms, FlowEndReason reason) const {
+    return to_record(entries_[slot], biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
+  }
+
   uint32_t bucket_count_;
+  bool biflow_;
   HugeArray<Bucket> buckets_;
   HugeArray<FlowEntry> entries_;
+  HugeArray<ReverseCounters> reverse_;  ///< empty unless biflow_
   uint32_t size_ = 0;
   uint32_t scan_cursor_ = 0;
 };
@@ -275,6 +301,7 @@ inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uin
   e.octets_low = packet.ip_octets;
   e.octets_high = 0;
   e.mpls_top_label = packet.mpls_top_label;
+  if (biflow_) reverse_[slot] = ReverseCounters{0, 0, 0, 0, packet.swapped, 0};
 }
 
 template <class Sink>
@@ -285,7 +312,7 @@ void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, S
     bucket.signatures[slot % kWays] = 0;
   }
   --size_;
-  sink(to_record(entries_[slot], now_ms, reason));
+  sink(record_of(slot, now_ms, reason));
 }
 
 template <class Sink>
@@ -298,24 +325,33 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
 
   if (slot != kNotFound) {
     FlowEntry& e = entries_[slot];
+    ReverseCounters* reverse =
+        biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot] : nullptr;
     FlowEndReason due = due_end_reason(e, now_ms, timeouts);
     // Counters about to overflow end the record early, as an active timeout would.
-    if (due == FlowEndReason::none &&
-        (e.packets == UINT32_MAX || e.octets() + packet.ip_octets > kMaxOctets))
+    const uint32_t packets = reverse ? reverse->packets : e.packets;
+    const uint64_t octets = (reverse ? reverse->octets() : e.octets()) + packet.ip_octets;
+    if (due == FlowEndReason::none && (packets == UINT32_MAX || octets > kMaxOctets))
       due = FlowEndReason::active_timeout;
     Bucket& bucket = buckets_[slot / kWays];
     WriteGuard guard(bucket);
     if (due != FlowEndReason::none) {
       // The flow ended before this packet: export it, this packet starts a new one.
-      sink(to_record(e, now_ms, due));
+      sink(record_of(slot, now_ms, due));
       start_flow(slot, packet, now_ms);
       return Accounted::created_after_expiry;
     }
-    const uint64_t octets = e.octets() + packet.ip_octets;
-    e.packets += 1;
-    e.octets_low = static_cast<uint32_t>(octets);
-    e.octets_high = static_cast<uint8_t>(octets >> 32);
-    e.tcp_flags |= packet.tcp_flags;
+    if (reverse != nullptr) {
+      reverse->packets += 1;
+      reverse->octets_low = static_cast<uint32_t>(octets);
+      reverse->octets_high = static_cast<uint8_t>(octets >> 32);
+      reverse->tcp_flags |= packet.tcp_flags;
+    } else {
+      e.packets += 1;
+      e.octets_low = static_cast<uint32_t>(octets);
+      e.octets_high = static_cast<uint8_t>(octets >> 32);
+      e.tcp_flags |= packet.tcp_flags;
+    }
     const uint32_t offset = static_cast<uint32_t>(now_ms) - e.first_ms32;
     if (offset > e.last_offset_ms) e.last_offset_ms = offset;
     bucket.last_tick[slot % kWays] = tick(now_ms);

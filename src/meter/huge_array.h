@@ -17,12 +17,15 @@ class HugeArray {
 
  public:
   explicit HugeArray(size_t count) : count_(count), bytes_(count * sizeof(T)) {
+    if (bytes_ == 0) return;
     void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     madvise(p, bytes_, MADV_HUGEPAGE);  // a hint: fine if refused
     data_ = static_cast<T*>(p);  // mmap memory is zero: a valid empty T for our element types
   }
-  ~HugeArray() { munmap(data_, bytes_); }
+  ~HugeArray() {
+    if (data_ != nullptr) munmap(data_, bytes_);
+  }
   HugeArray(const HugeArray&) = delete;
   HugeArray& operator=(const HugeArray&) = delete;
 
@@ -33,7 +36,7 @@ class HugeArray {
  private:
   size_t count_;
   size_t bytes_;
-  T* data_;
+  T* data_ = nullptr;
 };
 
 }  // namespace poolflow::meter

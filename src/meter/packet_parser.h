@@ -37,7 +37,10 @@ struct ParsedPacket {
   uint32_t ip_octets = 0;  ///< IP header(s) + payload, from the IP length fields
   uint8_t tcp_flags = 0;
   MplsLabelSection mpls_top_label{};  ///< zero when the packet has no MPLS
+  /// Biflow metering: the key was put in canonical order by swapping its ends.
+  bool swapped = false;
 };
+
 
 namespace detail {
 
@@ -255,6 +258,26 @@ inline bool parse_packet(const uint8_t* frame, uint32_t header_bytes, uint32_t f
       why = IgnoreReason::non_ip;
       return false;
   }
+}
+
+inline bool is_icmp(const FlowKey& k) {
+  return k.protocol == detail::kProtoIcmp || k.protocol == detail::kProtoIcmpV6;
+}
+
+/// Swaps the key's two ends; ICMP keeps its type/code, only the addresses move.
+inline void swap_ends(FlowKey& k) {
+  std::swap(k.src_addr, k.dst_addr);
+  if (!is_icmp(k)) std::swap(k.src_port, k.dst_port);
+}
+
+/// Biflow metering: orders the key's two ends (address, then port) so that both
+/// directions of a connection share one key; sets `swapped` when it swapped them.
+inline void make_canonical(ParsedPacket& p) {
+  FlowKey& k = p.key;
+  const int by_address = std::memcmp(k.src_addr.data(), k.dst_addr.data(), k.src_addr.size());
+  if (by_address < 0 || (by_address == 0 && (is_icmp(k) || k.src_port <= k.dst_port))) return;
+  swap_ends(k);
+  p.swapped = true;
 }
 
 }  // namespace poolflow::meter

@@ -40,7 +40,10 @@ void Worker::RecordSink::flush() {
 }
 
 Worker::Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& stop)
-    : config_(std::move(config)), records_(records), stop_(stop), table_(config_.flow_capacity) {}
+    : config_(std::move(config)),
+      records_(records),
+      stop_(stop),
+      table_(config_.flow_capacity, config_.biflow) {}
 
 void Worker::note_lateness(const FlowRecord& record) {
   uint64_t due_ms;
@@ -93,6 +96,7 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
       stats_.ignored[static_cast<size_t>(why)].add();
       continue;
     }
+    if (config_.biflow) make_canonical(p);
     if (config_.replay) times[metered] = packet_time_ms(mbuf);
     probes[metered] = table_.probe(FlowTable::hash(p.key));
     ++metered;

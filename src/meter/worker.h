@@ -43,6 +43,7 @@ struct WorkerConfig {
   unsigned id = 0;
   std::vector<RxQueue> queues;
   uint32_t flow_capacity = 1 << 20;
+  bool biflow = false;  ///< RFC 5103 biflows: both directions of a connection in one record
   FlowTimeouts timeouts;
   uint32_t expiry_slots_per_poll = 64;
   /// The expiry scan covers the whole table at least this often (flow time), so

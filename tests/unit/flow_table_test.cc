@@ -42,7 +42,8 @@ TEST_F(FlowTableTest, CapacityRoundsUpToBuckets) {
   EXPECT_EQ(FlowTable(100).capacity(), 104u);
   EXPECT_EQ(FlowTable(1).capacity(), 16u);
   EXPECT_EQ(sizeof(FlowEntry), 64u) << "one cache line of state per flow";
-  EXPECT_EQ(FlowTable::bytes_per_flow(), 72u);
+  EXPECT_EQ(FlowTable(64).bytes_per_flow(), 72u);
+  EXPECT_EQ(FlowTable(64, true).bytes_per_flow(), 84u);
 }
 
 TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
@@ -159,6 +160,50 @@ TEST_F(FlowTableTest, InnerVlanIsKeyAndMplsLabelIsCarried) {
   ASSERT_EQ(ended.size(), 2u);
   const FlowRecord& ra = ended[0].key.inner_vlan_id == 7 ? ended[0] : ended[1];
   EXPECT_EQ(ra.mpls_top_label, (MplsLabelSection{0x01, 0x23, 0x45}));
+}
+
+TEST_F(FlowTableTest, BiflowCountsBothDirectionsFromTheInitiator) {
+  FlowTable t(64, true);
+  // The initiator is the end that sorts last, so its packets are swapped.
+  ParsedPacket request = packet(5000, 100, 0x02);
+  request.key.src_addr = {192, 168, 0, 9};
+  request.key.dst_addr = {10, 0, 0, 1};
+  ParsedPacket reply = request;
+  std::swap(reply.key.src_addr, reply.key.dst_addr);
+  std::swap(reply.key.src_port, reply.key.dst_port);
+  reply.ip_octets = 1500;
+  reply.tcp_flags = 0x12;
+  for (ParsedPacket* p : {&request, &reply, &reply, &request}) {
+    ParsedPacket canonical = *p;
+    make_canonical(canonical);
+    account(t, canonical, 10);
+  }
+  EXPECT_EQ(t.size(), 1u);
+  t.flush_all(20, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), 1u);
+  const FlowRecord& r = ended[0];
+  EXPECT_TRUE(r.biflow);
+  EXPECT_EQ(r.key.src_addr[0], 192) << "keyed from the initiator";
+  EXPECT_EQ(r.key.src_port, 5000);
+  EXPECT_EQ(r.packets, 2u);
+  EXPECT_EQ(r.octets, 200u);
+  EXPECT_EQ(r.reverse_packets, 2u);
+  EXPECT_EQ(r.reverse_octets, 3000u);
+  EXPECT_EQ(r.reverse_tcp_flags, 0x12);
+  EXPECT_EQ(r.tcp_flags, 0x02);
+}
+
+TEST_F(FlowTableTest, IcmpBiflowKeepsTypeCode) {
+  ParsedPacket echo = packet(0);
+  echo.key.protocol = 1;
+  echo.key.dst_port = 0x0800;
+  echo.key.src_addr = {200, 16, 0, 1};  // sorts after the destination (192...)
+  ParsedPacket canonical = echo;
+  make_canonical(canonical);
+  EXPECT_TRUE(canonical.swapped);
+  EXPECT_EQ(canonical.key.dst_port, 0x0800) << "type/code stays";
+  EXPECT_EQ(canonical.key.src_port, 0);
+  EXPECT_EQ(canonical.key.src_addr[0], 192);
 }
 
 TEST_F(FlowTableTest, LockFreeReaderNeverSeesATornFlow) {

@@ -112,6 +112,30 @@ TEST(MessageWriter, IcmpV6RecordCarriesTypeCodeNotPorts) {
   EXPECT_TRUE(std::equal(expected_tail.begin(), expected_tail.end(), rec + 64));
 }
 
+TEST(MessageWriter, BiflowRecordEndsWithReverseCounters) {
+  FlowRecord r;
+  r.key.ip_version = 4;
+  r.biflow = true;
+  r.reverse_octets = 0x0102030405;
+  r.reverse_packets = 7;
+  r.reverse_tcp_flags = 0x12;
+  const Template& t = flow_template_for(r);
+  ASSERT_EQ(t.id, kIPv4BiflowTemplateId);
+  ASSERT_EQ(t.record_length(), 61u + 18u);
+  EXPECT_EQ(t.fields.back().enterprise, kReversePen);
+  std::vector<uint8_t> out(t.record_length());
+  encode_flow_record(r, out.data());
+  const std::vector<uint8_t> tail(out.begin() + 61, out.end());
+  EXPECT_EQ(tail, (std::vector<uint8_t>{0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05,  // reverse octets
+                                        0, 0, 0, 0, 0, 0, 0, 7,              // reverse packets
+                                        0x00, 0x12}));                        // reverse flags
+}
+
+TEST(MessageWriter, AllFourTemplatesFitTheSmallestMessage) {
+  MessageWriter w(512);
+  EXPECT_TRUE(w.add_template_set(flow_templates()));
+}
+
 TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
   MessageWriter w(16 + 4 + 56 + 4 + 80);
   EXPECT_NE(w.add_record(256, 56), nullptr);

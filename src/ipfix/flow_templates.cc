@@ -53,49 +53,23 @@ constexpr std::array<FieldSpec, 16> kIPv6Fields = {{
 }};
 
 // Biflows: the uniflow fields, then reverse octets, packets and TCP flags.
-constexpr std::array<FieldSpec, 19> kIPv4BiflowFields = {{
-    {ie::flowStartMilliseconds, 8},
-    {ie::flowEndMilliseconds, 8},
-    {ie::octetDeltaCount, 8},
-    {ie::packetDeltaCount, 8},
-    {ie::sourceIPv4Address, 4},
-    {ie::destinationIPv4Address, 4},
-    {ie::ingressInterface, 4},
-    {ie::mplsTopLabelStackSection, 3},
-    {ie::sourceTransportPort, 2},
-    {ie::destinationTransportPort, 2},
-    {ie::icmpTypeCodeIPv4, 2},
-    {ie::vlanId, 2},
-    {ie::dot1qCustomerVlanId, 2},
-    {ie::tcpControlBits, 2},
-    {ie::protocolIdentifier, 1},
-    {ie::flowEndReason, 1},
+constexpr std::array<FieldSpec, 3> kReverseFields = {{
     {ie::octetDeltaCount, 8, kReversePen},
     {ie::packetDeltaCount, 8, kReversePen},
     {ie::tcpControlBits, 2, kReversePen},
 }};
 
-constexpr std::array<FieldSpec, 19> kIPv6BiflowFields = {{
-    {ie::flowStartMilliseconds, 8},
-    {ie::flowEndMilliseconds, 8},
-    {ie::octetDeltaCount, 8},
-    {ie::packetDeltaCount, 8},
-    {ie::sourceIPv6Address, 16},
-    {ie::destinationIPv6Address, 16},
-    {ie::ingressInterface, 4},
-    {ie::mplsTopLabelStackSection, 3},
-    {ie::sourceTransportPort, 2},
-    {ie::destinationTransportPort, 2},
-    {ie::icmpTypeCodeIPv6, 2},
-    {ie::vlanId, 2},
-    {ie::dot1qCustomerVlanId, 2},
-    {ie::tcpControlBits, 2},
-    {ie::protocolIdentifier, 1},
-    {ie::flowEndReason, 1},
-    {ie::octetDeltaCount, 8, kReversePen},
-    {ie::packetDeltaCount, 8, kReversePen},
-    {ie::tcpControlBits, 2, kReversePen},
-}};
+template <size_t N, size_t M>
+constexpr std::array<FieldSpec, N + M> concat(const std::array<FieldSpec, N>& a,
+                                              const std::array<FieldSpec, M>& b) {
+  std::array<FieldSpec, N + M> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = a[i];
+  for (size_t i = 0; i < M; ++i) out[N + i] = b[i];
+  return out;
+}
+
+constexpr auto kIPv4BiflowFields = concat(kIPv4Fields, kReverseFields);
+constexpr auto kIPv6BiflowFields = concat(kIPv6Fields, kReverseFields);
 
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};

@@ -39,7 +39,7 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
   rte_eth_conf conf{};
   port.rx_queues = std::min<uint16_t>(settings.rx_queues, info.max_rx_queues);
   const uint64_t hash_types = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
-                                                              RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
+                                                             RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
   if (hash_types == 0) {
     port.rx_queues = 1;  // without RSS one queue, one worker: a flow never splits
   } else if (port.rx_queues > 1) {
@@ -59,8 +59,8 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
   if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &descriptors, &tx_descriptors); rc != 0)
     fail(port.name + ": descriptors", rc);
   for (uint16_t q = 0; q < port.rx_queues; ++q) {
-    const int rc = rte_eth_rx_queue_setup(port_id, q, descriptors,
-                                          rte_eth_dev_socket_id(port_id), nullptr, pool);
+    const int rc = rte_eth_rx_queue_setup(port_id, q, descriptors, rte_eth_dev_socket_id(port_id),
+                                          nullptr, pool);
     if (rc != 0) fail(port.name + ": rx queue " + std::to_string(q), rc);
   }
   if (int rc = rte_eth_tx_queue_setup(port_id, 0, tx_descriptors, rte_eth_dev_socket_id(port_id),
@@ -73,10 +73,10 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
 
   spdlog::info("port {} ({}): {} rx queue(s) of {} descriptors{}", port_id, port.name,
                port.rx_queues, descriptors,
-               port.rss                ? ", symmetric RSS"
-               : hash_types == 0       ? "; no RSS: one worker polls it"
+               port.rss                              ? ", symmetric RSS"
+               : hash_types == 0                     ? "; no RSS: one worker polls it"
                : port.rx_queues < settings.rx_queues ? ", fewer queues than workers"
-                                                      : "");
+                                                     : "");
   return port;
 }
 

@@ -23,8 +23,8 @@ enum class FlowEndReason : uint8_t {
 struct FlowKey {
   std::array<uint8_t, 16> src_addr{};  ///< IPv4: first 4 bytes, rest zero
   std::array<uint8_t, 16> dst_addr{};
-  uint16_t src_port = 0;  ///< host byte order; 0 when the protocol has no ports
-  uint16_t dst_port = 0;  ///< ICMP/ICMPv6: type << 8 | code
+  uint16_t src_port = 0;       ///< host byte order; 0 when the protocol has no ports
+  uint16_t dst_port = 0;       ///< ICMP/ICMPv6: type << 8 | code
   uint16_t vlan_id = 0;        ///< outer 802.1Q/802.1ad VLAN id; 0 when untagged
   uint16_t inner_vlan_id = 0;  ///< inner (customer) VLAN id of QinQ; 0 when none
   uint8_t ingress_port = 0;    ///< DPDK port id (exported as ingressInterface)

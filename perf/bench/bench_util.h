@@ -17,8 +17,15 @@ namespace poolflow::bench {
 
 /// Starts DPDK's EAL on CPUs `lcores` ("1" or "0,1") with `memory_mb` of memory.
 inline void start_eal(const std::string& lcores, unsigned memory_mb) {
-  std::vector<std::string> args = {"bench", "-l", lcores, "--no-huge", "--no-pci", "--no-shconf",
-                                   "-m", std::to_string(memory_mb), "--log-level=error"};
+  std::vector<std::string> args = {"bench",
+                                   "-l",
+                                   lcores,
+                                   "--no-huge",
+                                   "--no-pci",
+                                   "--no-shconf",
+                                   "-m",
+                                   std::to_string(memory_mb),
+                                   "--log-level=error"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0)
@@ -54,8 +61,8 @@ inline std::vector<uint32_t> popularity(uint32_t flows, size_t count, double zip
   std::uniform_real_distribution<double> unit(0, sum);
   // Rank 0 is the most popular; scatter ranks over the key space.
   for (auto& v : seq) {
-    const auto rank = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), unit(rng)) -
-                                            cdf.begin());
+    const auto rank =
+        static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), unit(rng)) - cdf.begin());
     v = static_cast<uint32_t>((uint64_t{rank} * 2654435761u) % flows);
   }
   return seq;

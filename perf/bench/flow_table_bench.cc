@@ -32,8 +32,9 @@ void append(std::vector<uint8_t>& f, std::initializer_list<uint8_t> bytes) {
 std::vector<uint8_t> tcp_ipv4_frame(bool vlan) {
   std::vector<uint8_t> f(12, 0xaa);
   if (vlan) append(f, {0x81, 0x00, 0x00, 0x64});
-  append(f, {0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 192, 168, 1, 2,
-             0x04, 0xd2, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0});
+  append(f, {0x08, 0x00, 0x45, 0, 0,   40,  0,    1,    0,    0,    64, 6,  0, 0,
+             10,   0,    0,    1, 192, 168, 1,    2,    0x04, 0xd2, 0,  80, 0, 0,
+             0,    0,    0,    0, 0,   0,   0x50, 0x10, 0xff, 0xff, 0,  0,  0, 0});
   while (f.size() < 60) f.push_back(0);
   return f;
 }

@@ -13,10 +13,10 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "bench_util.h"
 #include "meter/worker.h"
@@ -29,7 +29,7 @@ struct Options {
   uint32_t flows = 1'000'000;
   double zipf = 0;
   uint32_t sequence = 1u << 23;  // flow draws, replayed in a loop
-  uint32_t mbufs = 1024;          // the "RX ring"
+  uint32_t mbufs = 1024;         // the "RX ring"
   double seconds = 3;
 };
 
@@ -119,8 +119,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   bench::start_eal("0,1", 2048);
-  rte_mempool* pool = rte_pktmbuf_pool_create("bench_mbufs", o.mbufs, 0, 0,
-                                              RTE_PKTMBUF_HEADROOM + 64, 0);
+  rte_mempool* pool =
+      rte_pktmbuf_pool_create("bench_mbufs", o.mbufs, 0, 0, RTE_PKTMBUF_HEADROOM + 64, 0);
   if (pool == nullptr || o.mbufs < 2 * meter::kBurstSize) {
     fmt::print(stderr, "worker_bench: cannot have {} mbufs\n", o.mbufs);
     return 1;

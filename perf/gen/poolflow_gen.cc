@@ -8,12 +8,12 @@
 //                --ipv6 0.3 --vlan 0.5 --sizes imix --tcp-syn-fin --rate 1e6 --seed 7
 #include <pcap/pcap.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <fmt/format.h>
 #include <random>
 #include <set>
 #include <string>
@@ -93,7 +93,8 @@ std::vector<Flow> make_flows(const Options& o, std::mt19937_64& rng) {
       f.src[0] = 0xfd;
       f.dst[0] = 0xfd;
       f.dst[1] = 0x01;
-      for (int i = 8; i < 16; ++i) f.src[i] = static_cast<uint8_t>(rng()), f.dst[i] = static_cast<uint8_t>(rng());
+      for (int i = 8; i < 16; ++i)
+        f.src[i] = static_cast<uint8_t>(rng()), f.dst[i] = static_cast<uint8_t>(rng());
     }
     if (f.protocol == kTcp || f.protocol == kUdp) {
       f.src_port = static_cast<uint16_t>(1024 + rng() % 64000);
@@ -106,7 +107,8 @@ std::vector<Flow> make_flows(const Options& o, std::mt19937_64& rng) {
     if (unit(rng) < o.vlan_share) f.vlan = static_cast<uint16_t>(1 + rng() % 4094);
     std::string key(f.src.begin(), f.src.end());
     key.insert(key.end(), f.dst.begin(), f.dst.end());
-    for (uint16_t v : {uint16_t{f.protocol}, f.src_port, f.dst_port, f.vlan, uint16_t{f.ip_version}})
+    for (uint16_t v :
+         {uint16_t{f.protocol}, f.src_port, f.dst_port, f.vlan, uint16_t{f.ip_version}})
       key += static_cast<char>(v >> 8), key += static_cast<char>(v);
     if (keys.insert(key).second) flows.push_back(f);
   }
@@ -176,8 +178,10 @@ size_t build_frame(Flow& f, size_t frame_size, uint8_t* buf, bool tcp_syn_fin, b
   if (f.protocol == kTcp) {
     l4[12] = 0x50;  // data offset 5
     uint8_t flags = kAck | kPsh;
-    if (tcp_syn_fin && f.sent_packets == 0) flags = kSyn;
-    else if (tcp_syn_fin && f.sent_packets + 1 == f.planned_packets) flags = kFin | kAck;
+    if (tcp_syn_fin && f.sent_packets == 0)
+      flags = kSyn;
+    else if (tcp_syn_fin && f.sent_packets + 1 == f.planned_packets)
+      flags = kFin | kAck;
     l4[13] = flags;
     put16(l4 + 14, 65535);
   } else if (f.protocol == kUdp) {
@@ -287,8 +291,9 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "poolflow-gen: {}: cannot write\n", o.manifest);
       return 1;
     }
-    fmt::print(m, "ip_version,src,dst,protocol,src_port,dst_port,vlan,packets,octets,"
-                  "reverse_packets,reverse_octets\n");
+    fmt::print(m,
+               "ip_version,src,dst,protocol,src_port,dst_port,vlan,packets,octets,"
+               "reverse_packets,reverse_octets\n");
     for (const Flow& f : flows)
       fmt::print(m, "{},{},{},{},{},{},{},{},{},{},{}\n", f.ip_version, address_text(f, f.src),
                  address_text(f, f.dst), f.protocol, f.src_port, f.dst_port, f.vlan, f.packets,

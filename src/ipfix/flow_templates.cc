@@ -77,8 +77,8 @@ static_assert(kIPv4Template.record_length() == 61);
 static_assert(kIPv6Template.record_length() == 85);
 constexpr Template kIPv4BiflowTemplate{kIPv4BiflowTemplateId, kIPv4BiflowFields};
 constexpr Template kIPv6BiflowTemplate{kIPv6BiflowTemplateId, kIPv6BiflowFields};
-constexpr std::array<const Template*, 4> kAllTemplates = {&kIPv4Template, &kIPv6Template,
-                                                          &kIPv4BiflowTemplate, &kIPv6BiflowTemplate};
+constexpr std::array<const Template*, 4> kAllTemplates = {
+    &kIPv4Template, &kIPv6Template, &kIPv4BiflowTemplate, &kIPv6BiflowTemplate};
 
 }  // namespace
 

@@ -13,8 +13,8 @@ FlowTable::FlowTable(uint32_t capacity, bool biflow)
       entries_(size_t{bucket_count_} * kWays),
       reverse_(biflow ? size_t{bucket_count_} * kWays : 0) {}
 
-FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse,
-                                uint64_t now_ms, FlowEndReason reason) {
+FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse, uint64_t now_ms,
+                                FlowEndReason reason) {
   FlowRecord r;
   r.key = e.key;
   if (reverse != nullptr) {
@@ -53,7 +53,8 @@ uint32_t FlowTable::displace(Probe& p) {
         dst.first_tick[to_way] = src.first_tick[from_way];
         dst.last_tick[to_way] = src.last_tick[from_way];
         const bool ending = (src.tcp_end_mask >> from_way) & 1;
-        dst.tcp_end_mask = static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
+        dst.tcp_end_mask =
+            static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
         dst.signatures[to_way] = other.signature;
       }
       WriteGuard guard(buckets_[b]);

@@ -199,7 +199,8 @@ class FlowTable {
   uint32_t find(const FlowKey& key, Probe& probe) const;
   uint32_t free_slot(uint32_t bucket) const {
     const uint32_t empty = match_mask(buckets_[bucket], 0);
-    return empty == 0 ? kNotFound : bucket * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
+    return empty == 0 ? kNotFound
+                      : bucket * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
   }
   /// Makes room in a full pair of buckets by moving one of their flows to its
   /// own other bucket; returns the freed slot, or kNotFound.

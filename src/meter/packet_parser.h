@@ -41,7 +41,6 @@ struct ParsedPacket {
   bool swapped = false;
 };
 
-
 namespace detail {
 
 inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }

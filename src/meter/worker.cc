@@ -27,8 +27,8 @@ void Worker::RecordSink::operator()(const FlowRecord& record) {
 
 void Worker::RecordSink::flush() {
   if (count_ == 0) return;
-  unsigned queued = rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_,
-                                                   sizeof(FlowRecord), count_, nullptr);
+  unsigned queued = rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_, sizeof(FlowRecord),
+                                                   count_, nullptr);
   while (queued < count_ && wait_for_space_) {
     rte_pause();
     queued += rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_ + queued,
@@ -48,9 +48,14 @@ Worker::Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& 
 void Worker::note_lateness(const FlowRecord& record) {
   uint64_t due_ms;
   switch (record.end_reason) {
-    case FlowEndReason::idle_timeout: due_ms = record.last_ms + config_.timeouts.idle_ms; break;
-    case FlowEndReason::active_timeout: due_ms = record.first_ms + config_.timeouts.active_ms; break;
-    default: return;
+    case FlowEndReason::idle_timeout:
+      due_ms = record.last_ms + config_.timeouts.idle_ms;
+      break;
+    case FlowEndReason::active_timeout:
+      due_ms = record.first_ms + config_.timeouts.active_ms;
+      break;
+    default:
+      return;
   }
   stats_.expiry_lateness_max_ms.raise_to(now_ms_ > due_ms ? now_ms_ - due_ms : 0);
 }
@@ -124,8 +129,8 @@ void Worker::expire_step() {
   const uint64_t elapsed = now_ms_ > last_expiry_ms_ ? now_ms_ - last_expiry_ms_ : 0;
   last_expiry_ms_ = now_ms_;
   const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
-  const uint32_t slots = static_cast<uint32_t>(
-      std::min<uint64_t>(table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
+  const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
+      table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
   table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
   sink_.flush();
   active_flows_.store(table_.size(), std::memory_order_relaxed);

@@ -102,13 +102,13 @@ TEST(MessageWriter, IcmpV6RecordCarriesTypeCodeNotPorts) {
   encode_flow_record(r, out);
   const auto m = w.finish(0, 0, 0);
   const uint8_t* rec = m.data() + 20;
-  const std::array<uint8_t, 21> expected_tail = {0, 0, 0, 0,     // ingressInterface
-                                                 0, 0, 0,        // MPLS label section
-                                                 0, 0, 0, 0,     // ports
-                                                 0x80, 0x00,     // icmpTypeCodeIPv6
-                                                 0, 0, 0, 0,     // VLANs
-                                                 0, 0,           // tcp flags
-                                                 58, 0};         // protocol, end reason
+  const std::array<uint8_t, 21> expected_tail = {0,    0,    0, 0,  // ingressInterface
+                                                 0,    0,    0,     // MPLS label section
+                                                 0,    0,    0, 0,  // ports
+                                                 0x80, 0x00,        // icmpTypeCodeIPv6
+                                                 0,    0,    0, 0,  // VLANs
+                                                 0,    0,           // tcp flags
+                                                 58,   0};          // protocol, end reason
   EXPECT_TRUE(std::equal(expected_tail.begin(), expected_tail.end(), rec + 64));
 }
 
@@ -127,8 +127,8 @@ TEST(MessageWriter, BiflowRecordEndsWithReverseCounters) {
   encode_flow_record(r, out.data());
   const std::vector<uint8_t> tail(out.begin() + 61, out.end());
   EXPECT_EQ(tail, (std::vector<uint8_t>{0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05,  // reverse octets
-                                        0, 0, 0, 0, 0, 0, 0, 7,              // reverse packets
-                                        0x00, 0x12}));                        // reverse flags
+                                        0, 0, 0, 0, 0, 0, 0, 7,                 // reverse packets
+                                        0x00, 0x12}));                          // reverse flags
 }
 
 TEST(MessageWriter, AllFourTemplatesFitTheSmallestMessage) {

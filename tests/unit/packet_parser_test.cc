@@ -188,8 +188,9 @@ TEST(PacketParser, IcmpV6TypeCode) {
 }
 
 TEST(PacketParser, IPv6ExtensionHeadersWalkedToTransport) {
-  Bytes payload = {60, 0, 1, 4, 0, 0, 0, 0};           // hop-by-hop, next: destination options
-  append(payload, {17, 1, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0});  // dest opts (16 B), next: UDP
+  Bytes payload = {60, 0, 1, 4, 0, 0, 0, 0};  // hop-by-hop, next: destination options
+  append(payload,
+         {17, 1, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0});  // dest opts (16 B), next: UDP
   const Bytes u = udp(7, 9);
   append(payload, u);
   const Result r = parse(frame(ethernet(0x86dd), ipv6(0, payload)));

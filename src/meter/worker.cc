@@ -150,8 +150,10 @@ int Worker::run() {
   timestamp_flag_ = flag_bit < 0 ? 0 : RTE_BIT64(flag_bit);
 
   const TscClock clock;
-  // On replay the first packet sets the flow clock.
+  // On replay the first packet sets the flow clock, and a full ring is waited
+  // on: the capture cannot overrun, so nothing need be lost.
   now_ms_ = config_.replay ? 0 : clock.now_ms();
+  sink_.wait_for_space(config_.replay);
   // A worker without a queue (ports with fewer queues than workers) has nothing to do.
   while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {
     const uint64_t before = stats_.rx_packets.get();

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Bad input and overload: a capture of random bytes (most claiming IPv4/IPv6), and all-new flows through a
-# flow table far too small. The worker neither crashes nor stalls; random frames
-# are counted as ignored; evictions are counted (lack of resources) and the
-# evicted flows' records still add up to every flow's totals.
+# Bad input and overload: a capture of random bytes (most claiming IPv4/IPv6),
+# and all-new flows through a flow table far too small and the smallest record
+# ring. The worker neither crashes nor stalls; random frames are counted as
+# ignored; evictions are counted (lack of resources); a replay waits for ring
+# space rather than dropping; every flow's records still add up to its totals.
 source "$(dirname "$0")/common.sh"
 
 /usr/bin/python3 - "$WORK/random.pcap" <<'PY'
@@ -27,7 +28,7 @@ ipfixDump -i "$WORK/random.ipfix" >/dev/null
 "$GEN" --out "$WORK/flood.pcap" --manifest "$WORK/flood.csv" --packets 200000 --flows 100000 \
   --tcp-syn-fin --seed 41 >/dev/null
 timeout 120 "$POOLFLOWD" --pcap "$WORK/flood.pcap" --output "file:$WORK/flood.ipfix" \
-  --set meter.flow_table_size=1024 >"$WORK/flood.txt" 2>"$WORK/log.txt" ||
+  --set meter.flow_table_size=1024 --set meter.ring_size=1024 >"$WORK/flood.txt" 2>"$WORK/log.txt" ||
   { cat "$WORK/log.txt" >&2; die "poolflowd failed on the flood"; }
 cat "$WORK/flood.txt"
 expect_line "$WORK/flood.txt" "flows ended .*lack_of_resources [0-9]+"

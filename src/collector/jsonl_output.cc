@@ -39,8 +39,8 @@ void append_hex(std::string& out, std::span<const uint8_t> bytes) {
 void append_json_value(std::string& out, const ipfix::DecodedField& field,
                        std::span<const uint8_t> value) {
   using ipfix::ElementType;
-  const ipfix::ElementInfo* info = field.enterprise == 0 ? ipfix::find_element(field.element_id)
-                                                         : nullptr;
+  const ipfix::ElementInfo* info =
+      field.enterprise == 0 ? ipfix::find_element(field.element_id) : nullptr;
   const ElementType type = info != nullptr ? info->type : ElementType::octets;
   char text[INET6_ADDRSTRLEN];
   switch (type) {

@@ -85,14 +85,14 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
                      pipeline.aggregator->records_received());
   for (const auto& session : pipeline.aggregator->sessions()) {
     const exporter::SessionStats& s = session->stats();
-    out += fmt::format("  exported to {}: {} records in {} messages ({} octets, {} template "
-                       "messages), {} messages not sent ({} records, {} of them reliable), "
-                       "{} abandoned by the transport, {} transport sessions\n",
-                       session->transport().name(), s.records_sent.get(), s.messages_sent.get(),
-                       s.octets_sent.get(), s.template_messages_sent.get(),
-                       s.messages_not_sent.get(), s.records_not_sent.get(),
-                       s.reliable_records_not_sent.get(), session->abandoned_by_transport(),
-                       s.transport_sessions.get());
+    out += fmt::format(
+        "  exported to {}: {} records in {} messages ({} octets, {} template "
+        "messages), {} messages not sent ({} records, {} of them reliable), "
+        "{} abandoned by the transport, {} transport sessions\n",
+        session->transport().name(), s.records_sent.get(), s.messages_sent.get(),
+        s.octets_sent.get(), s.template_messages_sent.get(), s.messages_not_sent.get(),
+        s.records_not_sent.get(), s.reliable_records_not_sent.get(),
+        session->abandoned_by_transport(), s.transport_sessions.get());
   }
   return out;
 }

@@ -86,8 +86,8 @@ void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
-  static const std::array<const ipfix::Template*, 2> kTemplates = {
-      &ipfix::ipv4_flow_template(), &ipfix::ipv6_flow_template()};
+  static const std::array<const ipfix::Template*, 2> kTemplates = {&ipfix::ipv4_flow_template(),
+                                                                   &ipfix::ipv6_flow_template()};
   MessageInfo info;
   info.templates = true;
   info.stream = stream;
@@ -161,11 +161,12 @@ void ExportSession::make_room(size_t bytes) {
       }
       const uint64_t now = steady_ms();
       if (now - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
-        spdlog::warn("{}: send queue full: dropping {} records ({} records not sent so far, "
-                     "{} of them reliable)",
-                     transport_->name(), reliable ? "reliable" : "best-effort",
-                     stats_.records_not_sent.get() + q.records,
-                     stats_.reliable_records_not_sent.get() + (reliable ? q.records : 0));
+        spdlog::warn(
+            "{}: send queue full: dropping {} records ({} records not sent so far, "
+            "{} of them reliable)",
+            transport_->name(), reliable ? "reliable" : "best-effort",
+            stats_.records_not_sent.get() + q.records,
+            stats_.reliable_records_not_sent.get() + (reliable ? q.records : 0));
         last_drop_warning_ms_ = now;
       }
       drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -182,8 +183,7 @@ void ExportSession::drain_queue() {
     if (!q.info.templates && q.info.policy.kind == Reliability::ttl &&
         now - q.queued_ms >= q.info.policy.value)
       drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-    else
-      ++i;
+    else ++i;
   }
   while (!queue_.empty()) {
     Queued& head = queue_.front();

@@ -23,8 +23,8 @@ namespace poolflow::exporter {
 struct ExportSessionConfig {
   uint32_t observation_domain = 1;
   size_t max_message_length = 1400;
-  ReliabilityPolicy tcp_flows;    ///< data records of TCP flows
-  ReliabilityPolicy other_flows;  ///< every other flow (UDP, ICMP, ...)
+  ReliabilityPolicy tcp_flows;            ///< data records of TCP flows
+  ReliabilityPolicy other_flows;          ///< every other flow (UDP, ICMP, ...)
   bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
   size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
   uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
@@ -38,7 +38,7 @@ struct SessionStats {
   RelaxedCounter records_not_sent;  ///< dropped here or refused by the transport (notSent...)
   RelaxedCounter messages_not_sent;
   RelaxedCounter reliable_records_not_sent;  ///< of records_not_sent, those marked reliable
-  RelaxedCounter transport_sessions;         ///< transport sessions started (1 + reconnects/replacements)
+  RelaxedCounter transport_sessions;  ///< transport sessions started (1 + reconnects/replacements)
 };
 
 class ExportSession {

@@ -106,8 +106,7 @@ TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
   ExportSessionConfig config;
   config.send_queue_bytes = 256 * 1024;
   ExportSession session(
-      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options),
-      config);
+      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options), config);
   const auto started = std::chrono::steady_clock::now();
   constexpr uint32_t kRecords = 200000;  // ~11 MB of records, the peer takes a few hundred KB
   for (uint32_t i = 0; i < kRecords; ++i) session.add(flow(i, kTcp), 1);

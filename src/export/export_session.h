@@ -54,6 +54,11 @@ class ExportSession {
   /// best-effort ones, flushes the transport. Aggregation thread only.
   void flush(uint32_t now_s);
 
+  /// Retries the messages the transport refused earlier. Aggregation thread only.
+  void send_queued() {
+    if (!queue_.empty()) drain_queue();
+  }
+
   /// At shutdown: sends everything and waits, at most close_timeout_ms, until
   /// the queue is empty and the transport drained. Aggregation thread only.
   void close(uint32_t now_s);

@@ -84,7 +84,8 @@ bool TcpTransport::write_pending() {
 }
 
 SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInfo&) {
-  flush();
+  // Connecting happens in flush() only: a message built for one transport
+  // session must not become the first of the next one, before its templates.
   if (state_ != State::connected) return SendResult::failed;
   if (!write_pending())
     return state_ == State::connected ? SendResult::would_block : SendResult::failed;

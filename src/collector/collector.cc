@@ -15,6 +15,7 @@ void ExporterStats::add(const ExporterStats& o) {
   messages += o.messages;
   octets += o.octets;
   records += o.records;
+  options_records += o.options_records;
   lost_records += o.lost_records;
   gaps += o.gaps;
   out_of_order += o.out_of_order;
@@ -91,7 +92,8 @@ bool Collector::message(uint64_t id, uint16_t stream, std::span<const uint8_t> b
   s.stats.octets += bytes.size();
   s.stats.last_message_us = steady_us();
   if (s.stats.first_message_us == 0) s.stats.first_message_us = s.stats.last_message_us;
-  s.stats.records += result.data_records;
+  s.stats.records += result.data_records - result.options_records;
+  s.stats.options_records += result.options_records;
   s.stats.templates_added += result.templates_added;
   s.stats.templates_withdrawn += result.templates_withdrawn;
   for (size_t i = 0; i < result.errors.size(); ++i) s.stats.errors[i] += result.errors[i];
@@ -193,12 +195,13 @@ std::string errors_text(const ExporterStats& s) {
 
 std::string stats_line(const std::string& who, const ExporterStats& s) {
   return fmt::format(
-      "  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order "
-      "{}, discarded messages {}, templates {} (withdrawn {}), {:.0f} records/s "
-      "over {:.3f} s, errors: {}\n",
+      "  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order {}, discarded "
+      "messages {}, templates {} (withdrawn {}), options records {}, {:.0f} records/s over {:.3f} "
+      "s, errors: {}\n",
       who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
-      s.discarded_messages, s.templates_added, s.templates_withdrawn, s.records_per_second(),
-      static_cast<double>(s.last_message_us - s.first_message_us) / 1e6, errors_text(s));
+      s.discarded_messages, s.templates_added, s.templates_withdrawn, s.options_records,
+      s.records_per_second(), static_cast<double>(s.last_message_us - s.first_message_us) / 1e6,
+      errors_text(s));
 }
 
 }  // namespace

@@ -30,7 +30,8 @@ struct CollectorConfig {
 struct ExporterStats {
   uint64_t messages = 0;
   uint64_t octets = 0;
-  uint64_t records = 0;
+  uint64_t records = 0;  ///< flow (non-options) data records
+  uint64_t options_records = 0;
   uint64_t lost_records = 0;  ///< by sequence-number gaps (RFC 7011 §3.1)
   uint64_t gaps = 0;
   uint64_t out_of_order = 0;  ///< a message numbered before the one expected

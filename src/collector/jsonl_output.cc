@@ -95,8 +95,7 @@ void JsonlOutput::record(const std::string& exporter, const ipfix::MessageHeader
   line_.clear();
   line_ += "{\"exporter\":";
   append_string(line_, {reinterpret_cast<const uint8_t*>(exporter.data()), exporter.size()});
-  line_ += fmt::format(",\"observationDomainId\":{},\"templateId\":{}", header.observation_domain,
-                       tmpl.id);
+  line_ += fmt::format(",\"domain\":{},\"template\":{}", header.observation_domain, tmpl.id);
   size_t offset = 0;
   for (const ipfix::DecodedField& field : tmpl.fields) {
     size_t prefix = 0, length = field.length;

@@ -65,7 +65,8 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
-  r.check_range("export.max_message_size", e.max_message_size, 256, 65535);
+  // Room for the largest template message: 4 flow templates and their options records.
+  r.check_range("export.max_message_size", e.max_message_size, 512, 65535);
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);

@@ -28,8 +28,14 @@ uint64_t steady_ms() {
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
     : transport_(std::move(transport)),
       config_(config),
-      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}},
-                Channel{ipfix::MessageWriter(config.max_message_length), {}}},
+      channels_{Channel{ipfix::MessageWriter(config.max_message_length),
+                        {},
+                        ipfix::ipv4_flow_template(),
+                        ipfix::ipv6_flow_template()},
+                Channel{ipfix::MessageWriter(config.max_message_length),
+                        {},
+                        ipfix::ipv4_flow_template(),
+                        ipfix::ipv6_flow_template()}},
       templates_writer_(config.max_message_length) {
   start_transport_session();
 }
@@ -68,6 +74,12 @@ void ExportSession::start_transport_session() {
                     : i == 0         ? config_.tcp_flows
                                      : config_.other_flows;
   }
+  // Over SCTP each reliability class has its own templates, so that the
+  // collector accounts loss per template and knows which may lose records.
+  Channel& other = channels_[1];
+  const bool own_templates = traits_.streams;
+  other.ipv4.id = own_templates ? ipfix::kPartialIPv4FlowTemplateId : ipfix::kIPv4FlowTemplateId;
+  other.ipv6.id = own_templates ? ipfix::kPartialIPv6FlowTemplateId : ipfix::kIPv6FlowTemplateId;
 }
 
 ExportSession::Channel& ExportSession::channel_for(const FlowRecord& record) {
@@ -86,15 +98,37 @@ void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
-  static const std::array<const ipfix::Template*, 2> kTemplates = {&ipfix::ipv4_flow_template(),
-                                                                   &ipfix::ipv6_flow_template()};
+  std::array<const ipfix::Template*, 4> templates{};
+  std::array<bool, 4> reliable{};
+  size_t count = 0;
+  for (const Channel& c : channels_) {
+    if (template_stream(c) != stream) continue;
+    if (count > 0 && templates[0]->id == c.ipv4.id) continue;  // one set of templates
+    for (const ipfix::Template* t : {&c.ipv4, &c.ipv6}) {
+      reliable[count] = c.info.policy.kind == Reliability::reliable;
+      templates[count++] = t;
+    }
+  }
   MessageInfo info;
   info.templates = true;
   info.stream = stream;
   templates_writer_.reset();
-  templates_writer_.add_template_set(kTemplates);
+  templates_writer_.add_template_set({templates.data(), count});
+  uint32_t records = 0;
+  if (traits_.streams) {
+    // RFC 6526 §4.3: say which templates' data may be lost (dataRecordsReliability).
+    const ipfix::Template* options[] = {&ipfix::reliability_template()};
+    templates_writer_.add_template_set(options);
+    for (size_t i = 0; i < count; ++i)
+      ipfix::encode_reliability_record(
+          templates[i]->id, reliable[i],
+          templates_writer_.add_record(ipfix::kReliabilityTemplateId,
+                                       ipfix::kReliabilityRecordLength));
+    records = static_cast<uint32_t>(count);
+  }
   const auto message =
       templates_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
+  sequence_[stream] += records;  // options records are data records too (RFC 7011 §3.1)
   submit(message, info, 0);
   templates_sent_[stream] = true;
   stats_.template_messages_sent.add();
@@ -203,7 +237,7 @@ void ExportSession::drain_queue() {
 
 void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
   Channel& channel = channel_for(record);
-  const ipfix::Template& tmpl = ipfix::flow_template_for(record);
+  const ipfix::Template& tmpl = record.key.ip_version == 6 ? channel.ipv6 : channel.ipv4;
   uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   if (out == nullptr) {
     if (!queue_.empty()) drain_queue();

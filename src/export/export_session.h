@@ -80,6 +80,8 @@ class ExportSession {
   struct Channel {
     ipfix::MessageWriter writer;
     MessageInfo info;
+    ipfix::Template ipv4;  ///< the templates of this channel's records
+    ipfix::Template ipv6;
   };
   struct Queued {
     std::vector<uint8_t> bytes;

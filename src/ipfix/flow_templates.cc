@@ -48,7 +48,14 @@ constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
     {ie::flowEndReason, 1},
 }};
 
+constexpr std::array<FieldSpec, 2> kReliabilityFields = {{
+    {ie::templateId, 2},
+    {ie::dataRecordsReliability, 1},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
+constexpr Template kReliabilityTemplate{kReliabilityTemplateId, kReliabilityFields, 1};
+static_assert(kReliabilityTemplate.record_length() == kReliabilityRecordLength);
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
 static_assert(kIPv4Template.record_length() == 56);
 static_assert(kIPv6Template.record_length() == 80);
@@ -57,6 +64,12 @@ static_assert(kIPv6Template.record_length() == 80);
 
 const Template& ipv4_flow_template() { return kIPv4Template; }
 const Template& ipv6_flow_template() { return kIPv6Template; }
+const Template& reliability_template() { return kReliabilityTemplate; }
+
+void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out) {
+  store_be16(out, template_id);
+  out[2] = reliable ? 1 : 2;  // IPFIX boolean: 1 true, 2 false (RFC 7011 §6.1.5)
+}
 
 void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   const FlowKey& key = record.key;

@@ -11,6 +11,11 @@ namespace poolflow::ipfix {
 
 inline constexpr uint16_t kIPv4FlowTemplateId = 256;
 inline constexpr uint16_t kIPv6FlowTemplateId = 257;
+/// Over SCTP the flows of the second reliability class use their own templates
+/// (RFC 6526: loss is accounted per template), announced with this options template.
+inline constexpr uint16_t kPartialIPv4FlowTemplateId = 258;
+inline constexpr uint16_t kPartialIPv6FlowTemplateId = 259;
+inline constexpr uint16_t kReliabilityTemplateId = 260;
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
@@ -19,6 +24,13 @@ const Template& ipv6_flow_template();
 inline const Template& flow_template_for(const FlowRecord& record) {
   return record.key.ip_version == 6 ? ipv6_flow_template() : ipv4_flow_template();
 }
+
+/// Options template: scope templateId (145), dataRecordsReliability (276).
+const Template& reliability_template();
+inline constexpr size_t kReliabilityRecordLength = 3;
+
+/// Writes a dataRecordsReliability record (RFC 6526 §4.3) for `template_id` at `out`.
+void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out);
 
 /// Writes `record` as a data record of flow_template_for(record) at `out`, which
 /// has room for that template's record_length() octets.

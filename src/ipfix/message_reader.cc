@@ -203,6 +203,7 @@ void MessageReader::read_data_set(std::span<const uint8_t> set, uint16_t set_id,
       }
     }
     ++result.data_records;
+    if (t->scope_fields > 0) ++result.options_records;
     if (visitor != nullptr) visitor->record(result.header, *t, {p, length});
     p += length;
   }

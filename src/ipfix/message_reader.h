@@ -16,7 +16,6 @@
 
 namespace poolflow::ipfix {
 
-inline constexpr uint16_t kOptionsTemplateSetId = 3;
 inline constexpr uint16_t kVariableLength = 65535;
 
 enum class DecodeError : uint8_t {
@@ -100,7 +99,8 @@ struct DecodeResult {
   MessageHeader header;
   bool discarded = false;        ///< a fatal error: nothing of the message was used
   bool records_complete = true;  ///< false: some data records could not be decoded
-  uint32_t data_records = 0;
+  uint32_t data_records = 0;     ///< all of them, options records included
+  uint32_t options_records = 0;  ///< of data_records, those of options templates
   uint32_t templates_added = 0;
   uint32_t templates_withdrawn = 0;
   std::array<uint32_t, kDecodeErrorCount> errors{};

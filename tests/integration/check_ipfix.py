@@ -83,6 +83,8 @@ def main():
         records, messages = read_ipfixdump(args.ipfix)
     except RuntimeError as e:
         fail(str(e))
+    # Options records (dataRecordsReliability over SCTP) describe templates, not flows.
+    records = [r for r in records if "packetDeltaCount" in r]
     seen = collections.defaultdict(lambda: [0, 0])
     for r in records:
         totals = seen[record_key(r)]

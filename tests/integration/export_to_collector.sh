@@ -99,15 +99,22 @@ sequence=()
 [[ $kind == sctp ]] && sequence=(--no-sequence-check)  # several streams interleave
 $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" "${sequence[@]}"
 
-/usr/bin/python3 - "$WORK/records.jsonl" "$WORK/manifest.csv" "$records" <<'PY'
+/usr/bin/python3 - "$WORK/records.jsonl" "$WORK/manifest.csv" "$records" "$kind" <<'PY'
 import csv, json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
+options = [l for l in lines if "dataRecordsReliability" in l]
+lines = [l for l in lines if "packetDeltaCount" in l]
 manifest = list(csv.DictReader(open(sys.argv[2])))
 assert len(lines) == int(sys.argv[3]), f"{len(lines)} JSON lines, {sys.argv[3]} records sent"
 for field, column in (("packetDeltaCount", "packets"), ("octetDeltaCount", "octets")):
     got, want = sum(l[field] for l in lines), sum(int(r[column]) for r in manifest)
     assert got == want, f"JSON lines {field} {got} != manifest {want}"
-print(f"jsonl: {len(lines)} records, totals equal the manifest")
+announced = sorted((o["templateId"], o["dataRecordsReliability"]) for o in options)
+# Over SCTP: TCP flows (templates 256/257) reliable, the others (258/259) partial.
+want = [(256, True), (257, True), (258, False), (259, False)] if sys.argv[4] == "sctp" else []
+assert announced == want, f"dataRecordsReliability {announced}, expected {want}"
+print(f"jsonl: {len(lines)} records, totals equal the manifest; reliability announced: "
+      f"{sorted((o['templateId'], o['dataRecordsReliability']) for o in options)}")
 PY
 
 if [[ -n $capture_sctp ]]; then

@@ -157,8 +157,10 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   EXPECT_EQ(t.lost_records, 0u);
   EXPECT_EQ(t.out_of_order, 0u);
   EXPECT_EQ(t.discarded_messages, 0u);
-  // RFC 6526: templates on each data stream, so each stream's session has both.
-  EXPECT_EQ(t.templates_added, 4u);
+  // RFC 6526: on each data stream its class's flow templates (256/257 reliable,
+  // 258/259 partial) and the options template announcing their reliability.
+  EXPECT_EQ(t.templates_added, 6u);
+  EXPECT_EQ(t.options_records, 4u);
   EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
 }
 

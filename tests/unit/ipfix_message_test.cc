@@ -123,5 +123,26 @@ TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
   EXPECT_EQ(w.data_records(), 0u);
 }
 
+TEST(MessageWriter, ReliabilityOptionsTemplateAndRecord) {
+  MessageWriter w(1400);
+  const Template* options[] = {&reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  encode_reliability_record(258, false, w.add_record(kReliabilityTemplateId, 3));
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x29,  // version 10, length 41
+      0x00, 0x00, 0x00, 0x01,  // export time
+      0x00, 0x00, 0x00, 0x00,  // sequence number 0
+      0x00, 0x00, 0x00, 0x01,  // observation domain 1
+      0x00, 0x03, 0x00, 0x12,  // options template set, length 18
+      0x01, 0x04, 0x00, 0x02,  // template 260, 2 fields
+      0x00, 0x01,              // 1 scope field
+      0x00, 0x91, 0x00, 0x02,  // templateId, 2 octets (scope)
+      0x01, 0x14, 0x00, 0x01,  // dataRecordsReliability, 1 octet
+      0x01, 0x04, 0x00, 0x07,  // data set 260, length 7
+      0x01, 0x02, 0x02,        // template 258: false (RFC 7011 §6.1.5: 2)
+  };
+  EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
+}
+
 }  // namespace
 }  // namespace poolflow::ipfix

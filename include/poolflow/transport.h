@@ -65,6 +65,7 @@ struct TransportOptions {
     uint32_t heartbeat_interval_ms = 100;
     uint32_t connect_timeout_ms = 3000;
     uint32_t send_buffer_kib = 4096;
+    uint32_t reconnect_interval_s = 5;  ///< a lost association is reopened this often; 0: never
     bool operator==(const Sctp&) const = default;
   } sctp;
   struct Tcp {

@@ -149,6 +149,8 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
       pipeline.stop_aggregator);
 
+  pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
+
   spdlog::info("{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
                "output {}",
                pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,

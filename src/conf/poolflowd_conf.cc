@@ -87,6 +87,7 @@ void check_transport(Reader& r, const TransportOptions& t) {
   r.check_range("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms, 10, 3600000);
   r.check_range("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms, 10, 600000);
   r.check_range("sctp.send_buffer_kib", t.sctp.send_buffer_kib, 64, 1u << 20);
+  r.check_range("sctp.reconnect_interval_s", t.sctp.reconnect_interval_s, 0, 86400);
   r.check_range("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s, 1, 86400);
   r.check_range("tcp.reconnect_max_s", t.tcp.reconnect_max_s, t.tcp.reconnect_interval_s, 86400);
   r.check_range("tcp.send_buffer_kib", t.tcp.send_buffer_kib, 64, 1u << 20);
@@ -146,6 +147,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms);
   r.get("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms);
   r.get("sctp.send_buffer_kib", t.sctp.send_buffer_kib);
+  r.get("sctp.reconnect_interval_s", t.sctp.reconnect_interval_s);
   r.get("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s);
   r.get("tcp.reconnect_max_s", t.tcp.reconnect_max_s);
   r.get("tcp.send_buffer_kib", t.tcp.send_buffer_kib);

@@ -27,6 +27,7 @@ uint64_t steady_ms() {
 
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
     : transport_(std::move(transport)),
+      output_(transport_->name()),
       config_(config),
       channels_{Channel{ipfix::MessageWriter(config.max_message_length),
                         {},
@@ -252,7 +253,7 @@ void ExportSession::flush(uint32_t now_s) {
   drain_queue();
   for (Channel& channel : channels_)
     if (!channel.writer.empty()) send_data(channel, now_s);
-  transport_->flush();
+  transport_up_.store(transport_->flush(), std::memory_order_relaxed);
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
 }

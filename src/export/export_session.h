@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ipfix/message_writer.h"
@@ -68,6 +69,16 @@ class ExportSession {
   /// the old one. Messages still queued for the old one are counted as not sent.
   void replace_transport(std::unique_ptr<Transport> transport);
 
+  /// The output as configured ("sctp:HOST:PORT"); any thread.
+  const std::string& output() const { return output_; }
+
+  /// Whether the transport had a session at the last flush (an SCTP association
+  /// up, a TCP connection); any thread.
+  bool transport_up() const { return transport_up_.load(std::memory_order_relaxed); }
+
+  /// A transport handed over by replace_transport() not yet taken; any thread.
+  bool replacement_pending() const { return incoming_.load() != nullptr; }
+
   /// The transport in use; read it from the aggregation thread or once it stopped.
   const Transport& transport() const { return *transport_; }
   const SessionStats& stats() const { return stats_; }
@@ -103,7 +114,9 @@ class ExportSession {
   void count_not_sent(const MessageInfo& info, uint32_t records);
 
   std::unique_ptr<Transport> transport_;
+  const std::string output_;
   std::atomic<Transport*> incoming_{nullptr};
+  std::atomic<bool> transport_up_{true};
   ExportSessionConfig config_;
   TransportTraits traits_;
   uint32_t epoch_ = 0;

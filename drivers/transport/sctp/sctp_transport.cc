@@ -100,7 +100,9 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
       throw std::runtime_error(
           "no SCTP association with " + host + ":" + std::to_string(port) +
           (o.raw_ip ? "" : " (UDP encapsulation port " + std::to_string(o.remote_udp_port) + ")") +
-          " within " + std::to_string(o.connect_timeout_ms) + " ms");
+          (association_->state.load() == kDown
+               ? ": refused or unanswered"
+               : " within " + std::to_string(o.connect_timeout_ms) + " ms"));
 
     // usrsctp has no path-MTU discovery: fix the MTU so that one IPFIX message
     // is one DATA chunk (FORWARD-TSN and fragmented messages do not mix well).

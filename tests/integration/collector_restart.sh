@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# TCP export survives a collector restart: poolflowd (live port) loses the
-# connection, counts what it could not send, reconnects after the back-off and
-# starts the new transport session with templates, so the new collector decodes
-# every record (no data set without its template). An SCTP exporter whose
-# collector dies counts its records as not sent and keeps running.
+# Export survives a collector restart, over TCP and SCTP at once: poolflowd (live
+# port) loses the connection and the association, counts what it could not send,
+# and gets a new transport session while workers and the aggregation thread run
+# on: TCP reconnects itself after its back-off, the control core opens a new
+# SCTP association and hands it to the aggregation thread. Each new session
+# starts with its templates, so the new collector decodes every record.
 source "$(dirname "$0")/common.sh"
 COLLECTOR=$BUILD/src/poolflow-collector
 port=47425
@@ -29,7 +30,7 @@ start_collector first
 "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
   --output "tcp:127.0.0.1:$port" --output "sctp:127.0.0.1:$port" \
   --set meter.active_timeout_s=1 --set export.flush_interval_ms=100 \
-  --set tcp.reconnect_interval_s=1 --set tcp.reconnect_max_s=2 \
+  --set tcp.reconnect_interval_s=1 --set tcp.reconnect_max_s=2 --set sctp.reconnect_interval_s=1 \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 poolflowd=$!
 trap 'kill -KILL $collector $poolflowd 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -39,7 +40,8 @@ kill -INT "$collector"
 wait "$collector" || true
 sleep 2  # poolflowd goes on without a collector
 start_collector second
-wait_for "$WORK/second.log" "session 1 started: tcp" 20
+wait_for "$WORK/second.log" "session [12] started: tcp" 20
+wait_for "$WORK/second.log" "session [12] started: sctp" 20
 sleep 3
 kill -USR1 "$collector"
 sleep 0.5
@@ -59,7 +61,16 @@ tcp=$(grep -E "^  tcp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $tcp == *"templates 2 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
 [[ $tcp == *"errors: none" ]] || die "the new session had bad input: $tcp"
 [[ $tcp == *"lost 0 in 0 gaps"* ]] || die "the new session numbered its records wrongly: $tcp"
-# The SCTP association died with the first collector: its records are counted as not sent.
+# While no collector ran, SCTP records were counted as not sent; then a new
+# association carried a new session: templates (flow and options) first.
 sctp=$(grep "exported to sctp" "$WORK/summary.txt")
 [[ $sctp =~ \(([0-9]+)\ records, ]] && ((BASH_REMATCH[1] > 0)) || die "SCTP loss not counted: $sctp"
-echo "TCP reconnected with templates; SCTP loss after the collector died counted"
+[[ $sctp == *" 2 transport sessions"* ]] || die "no second SCTP session: $sctp"
+expect_line "$WORK/log.txt" "sctp:127.0.0.1:$port: association lost; a new one is up"
+expect_line "$WORK/log.txt" "export: switching from sctp:127.0.0.1:$port to sctp:127.0.0.1:$port"
+sctp=$(grep -E "^  sctp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
+[[ $sctp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $sctp"
+[[ $sctp == *"templates 6 (withdrawn 0), options records 4"* ]] ||
+  die "the new association did not start with templates: $sctp"
+[[ $sctp == *"lost 0 in 0 gaps"* && $sctp == *"errors: none" ]] || die "new association: $sctp"
+echo "TCP and SCTP reconnected with templates; loss while no collector ran counted"

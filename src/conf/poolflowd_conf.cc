@@ -70,6 +70,7 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
+  r.check_range("export.statistics_interval_s", e.statistics_interval_s, 0, 86400);
   std::string error;
   parse_reliability(e.tcp_flows, error);
   if (!error.empty()) r.fail("export.tcp_flows", error);
@@ -135,6 +136,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.templates_on_stream_zero", c.export_.templates_on_stream_zero);
   r.get("export.send_queue_kib", c.export_.send_queue_kib);
   r.get("export.close_timeout_ms", c.export_.close_timeout_ms);
+  r.get("export.statistics_interval_s", c.export_.statistics_interval_s);
   TransportOptions& t = c.transport;
   r.get("sctp.local_udp_port", t.sctp.local_udp_port);
   r.get("sctp.remote_udp_port", t.sctp.remote_udp_port);

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
 #include "ipfix/flow_templates.h"
 
 namespace poolflow::exporter {
@@ -32,12 +34,15 @@ ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSession
       channels_{Channel{ipfix::MessageWriter(config.max_message_length),
                         {},
                         ipfix::ipv4_flow_template(),
-                        ipfix::ipv6_flow_template()},
+                        ipfix::ipv6_flow_template(),
+                        {}},
                 Channel{ipfix::MessageWriter(config.max_message_length),
                         {},
                         ipfix::ipv4_flow_template(),
-                        ipfix::ipv6_flow_template()}},
-      templates_writer_(config.max_message_length) {
+                        ipfix::ipv6_flow_template(),
+                        {}}},
+      templates_writer_(config.max_message_length),
+      statistics_sent_ms_(steady_ms()) {
   start_transport_session();
 }
 
@@ -66,6 +71,7 @@ void ExportSession::start_transport_session() {
   stats_.transport_sessions.add();
   sequence_.fill(0);
   templates_sent_.fill(false);
+  statistics_template_sent_ = false;
   // Records already in the writers belong to no session yet: they keep their
   // place and go out on the new session after its templates.
   for (size_t i = 0; i < channels_.size(); ++i) {
@@ -92,10 +98,13 @@ uint16_t ExportSession::template_stream(const Channel& channel) const {
                                                               : kTemplateStream;
 }
 
-void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
+void ExportSession::count_not_sent(const MessageInfo& info, const Content& content) {
   stats_.messages_not_sent.add();
-  stats_.records_not_sent.add(records);
-  if (info.policy.kind == Reliability::reliable) stats_.reliable_records_not_sent.add(records);
+  stats_.records_not_sent.add(content.records);
+  stats_.packets_not_sent.add(content.packets);
+  stats_.octets_not_sent.add(content.octets);
+  if (info.policy.kind == Reliability::reliable)
+    stats_.reliable_records_not_sent.add(content.records);
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
@@ -130,7 +139,7 @@ void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
   const auto message =
       templates_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
   sequence_[stream] += records;  // options records are data records too (RFC 7011 §3.1)
-  submit(message, info, 0);
+  submit(message, info, {});
   templates_sent_[stream] = true;
   stats_.template_messages_sent.add();
   templates_sent_ms_ = steady_ms();
@@ -150,36 +159,36 @@ void ExportSession::send_data(Channel& channel, uint32_t now_s) {
     send_templates(stream, now_s);
 
   uint32_t& sequence = sequence_[channel.info.stream];
-  const uint32_t records = channel.writer.data_records();
   const auto message = channel.writer.finish(now_s, sequence, config_.observation_domain);
   // Records not sent still advance the sequence number so that the collector
   // can count the loss (RFC 7011 §3.1).
-  sequence += records;
-  submit(message, channel.info, records);
+  sequence += channel.writer.data_records();
+  submit(message, channel.info, channel.content);
   ++messages_since_templates_;
   channel.writer.reset();
+  channel.content = {};
 }
 
 void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& info,
-                           uint32_t records) {
+                           const Content& content) {
   if (queue_.empty()) {
     switch (transport_->send(message, info)) {
       case SendResult::sent:
         stats_.messages_sent.add();
         stats_.octets_sent.add(message.size());
-        stats_.records_sent.add(records);
+        stats_.records_sent.add(content.records);
         return;
-      case SendResult::failed: count_not_sent(info, records); return;
+      case SendResult::failed: count_not_sent(info, content); return;
       case SendResult::would_block: break;
     }
   }
   make_room(message.size());
-  queue_.push_back(Queued{{message.begin(), message.end()}, info, records, steady_ms()});
+  queue_.push_back(Queued{{message.begin(), message.end()}, info, content, steady_ms()});
   queued_bytes_ += message.size();
 }
 
 void ExportSession::drop_queued(std::deque<Queued>::iterator it) {
-  count_not_sent(it->info, it->records);
+  count_not_sent(it->info, it->content);
   queued_bytes_ -= it->bytes.size();
   queue_.erase(it);
 }
@@ -200,8 +209,8 @@ void ExportSession::make_room(size_t bytes) {
             "{}: send queue full: dropping {} records ({} records not sent so far, "
             "{} of them reliable)",
             transport_->name(), reliable ? "reliable" : "best-effort",
-            stats_.records_not_sent.get() + q.records,
-            stats_.reliable_records_not_sent.get() + (reliable ? q.records : 0));
+            stats_.records_not_sent.get() + q.content.records,
+            stats_.reliable_records_not_sent.get() + (reliable ? q.content.records : 0));
         last_drop_warning_ms_ = now;
       }
       drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -227,7 +236,7 @@ void ExportSession::drain_queue() {
     if (result == SendResult::sent) {
       stats_.messages_sent.add();
       stats_.octets_sent.add(head.bytes.size());
-      stats_.records_sent.add(head.records);
+      stats_.records_sent.add(head.content.records);
       queued_bytes_ -= head.bytes.size();
       queue_.pop_front();
     } else {
@@ -246,6 +255,9 @@ void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
     out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   }
   ipfix::encode_flow_record(record, out);
+  channel.content.records += 1;
+  channel.content.packets += record.packets;
+  channel.content.octets += record.octets;
 }
 
 void ExportSession::flush(uint32_t now_s) {
@@ -253,6 +265,9 @@ void ExportSession::flush(uint32_t now_s) {
   drain_queue();
   for (Channel& channel : channels_)
     if (!channel.writer.empty()) send_data(channel, now_s);
+  if (config_.statistics_interval_ms != 0 &&
+      steady_ms() - statistics_sent_ms_ >= config_.statistics_interval_ms)
+    send_statistics(now_s);
   transport_up_.store(transport_->flush(), std::memory_order_relaxed);
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
@@ -262,9 +277,35 @@ void ExportSession::flush(uint32_t now_s) {
 
 namespace poolflow::exporter {
 
+void ExportSession::send_statistics(uint32_t now_s) {
+  statistics_sent_ms_ = steady_ms();
+  // Exporting Process Reliability Statistics (RFC 7011 §4.3), reliably, on
+  // stream 0: what this session could not send, in records, packets and octets.
+  MessageInfo info;
+  info.stream = 0;
+  templates_writer_.reset();
+  if (!statistics_template_sent_) {
+    const ipfix::Template* options[] = {&ipfix::exporting_reliability_template()};
+    templates_writer_.add_template_set(options);
+    info.templates = true;  // never dropped: the records after it need it
+  }
+  ipfix::encode_exporting_reliability_record(
+      static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
+      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
+      templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
+                                   ipfix::kExportingReliabilityRecordLength));
+  const auto message = templates_writer_.finish(now_s, sequence_[0], config_.observation_domain);
+  sequence_[0] += 1;
+  submit(message, info, {});
+  statistics_template_sent_ = true;
+}
+
 void ExportSession::close(uint32_t now_s) {
   const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
   flush(now_s);
+  // The last word on loss, when there was any.
+  if (config_.statistics_interval_ms != 0 && stats_.records_not_sent.get() != 0)
+    send_statistics(now_s);
   while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     drain_queue();

@@ -29,6 +29,7 @@ struct ExportSessionConfig {
   bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
   size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
   uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
+  uint32_t statistics_interval_ms = 60000;  ///< Exporting Process Reliability record; 0: never
 };
 
 struct SessionStats {
@@ -37,6 +38,8 @@ struct SessionStats {
   RelaxedCounter records_sent;
   RelaxedCounter template_messages_sent;
   RelaxedCounter records_not_sent;  ///< dropped here or refused by the transport (notSent...)
+  RelaxedCounter packets_not_sent;  ///< their packetDeltaCount sum
+  RelaxedCounter octets_not_sent;   ///< their octetDeltaCount sum
   RelaxedCounter messages_not_sent;
   RelaxedCounter reliable_records_not_sent;  ///< of records_not_sent, those marked reliable
   RelaxedCounter transport_sessions;  ///< transport sessions started (1 + reconnects/replacements)
@@ -88,16 +91,23 @@ class ExportSession {
 
  private:
   static constexpr size_t kStreams = 3;  ///< 0: templates (if so configured), 1, 2: data
+  /// What a message carries, for the statistics of what was (not) sent.
+  struct Content {
+    uint32_t records = 0;
+    uint64_t packets = 0;
+    uint64_t octets = 0;
+  };
   struct Channel {
     ipfix::MessageWriter writer;
     MessageInfo info;
     ipfix::Template ipv4;  ///< the templates of this channel's records
     ipfix::Template ipv6;
+    Content content;  ///< of the message being built
   };
   struct Queued {
     std::vector<uint8_t> bytes;
     MessageInfo info;
-    uint32_t records;
+    Content content;
     uint64_t queued_ms;
   };
 
@@ -107,11 +117,12 @@ class ExportSession {
   uint16_t template_stream(const Channel& channel) const;
   void send_templates(uint16_t stream, uint32_t now_s);
   void send_data(Channel& channel, uint32_t now_s);
-  void submit(std::span<const uint8_t> message, const MessageInfo& info, uint32_t records);
+  void submit(std::span<const uint8_t> message, const MessageInfo& info, const Content& content);
+  void send_statistics(uint32_t now_s);
   void drain_queue();
   void drop_queued(std::deque<Queued>::iterator it);
   void make_room(size_t bytes);
-  void count_not_sent(const MessageInfo& info, uint32_t records);
+  void count_not_sent(const MessageInfo& info, const Content& content);
 
   std::unique_ptr<Transport> transport_;
   const std::string output_;
@@ -126,6 +137,8 @@ class ExportSession {
   std::array<bool, kStreams> templates_sent_{};
   ipfix::MessageWriter templates_writer_;
   uint64_t templates_sent_ms_ = 0;
+  bool statistics_template_sent_ = false;
+  uint64_t statistics_sent_ms_ = 0;
   uint32_t messages_since_templates_ = 0;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;

@@ -53,7 +53,17 @@ constexpr std::array<FieldSpec, 2> kReliabilityFields = {{
     {ie::dataRecordsReliability, 1},
 }};
 
+constexpr std::array<FieldSpec, 4> kExportingReliabilityFields = {{
+    {ie::exportingProcessId, 4},
+    {ie::notSentFlowTotalCount, 8},
+    {ie::notSentPacketTotalCount, 8},
+    {ie::notSentOctetTotalCount, 8},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
+constexpr Template kExportingReliabilityTemplate{kExportingReliabilityTemplateId,
+                                                 kExportingReliabilityFields, 1};
+static_assert(kExportingReliabilityTemplate.record_length() == kExportingReliabilityRecordLength);
 constexpr Template kReliabilityTemplate{kReliabilityTemplateId, kReliabilityFields, 1};
 static_assert(kReliabilityTemplate.record_length() == kReliabilityRecordLength);
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
@@ -65,6 +75,15 @@ static_assert(kIPv6Template.record_length() == 80);
 const Template& ipv4_flow_template() { return kIPv4Template; }
 const Template& ipv6_flow_template() { return kIPv6Template; }
 const Template& reliability_template() { return kReliabilityTemplate; }
+const Template& exporting_reliability_template() { return kExportingReliabilityTemplate; }
+
+void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
+                                         uint64_t packets, uint64_t octets, uint8_t* out) {
+  store_be32(out, exporting_process);
+  store_be64(out + 4, flows);
+  store_be64(out + 12, packets);
+  store_be64(out + 20, octets);
+}
 
 void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out) {
   store_be16(out, template_id);

@@ -16,6 +16,7 @@ inline constexpr uint16_t kIPv6FlowTemplateId = 257;
 inline constexpr uint16_t kPartialIPv4FlowTemplateId = 258;
 inline constexpr uint16_t kPartialIPv6FlowTemplateId = 259;
 inline constexpr uint16_t kReliabilityTemplateId = 260;
+inline constexpr uint16_t kExportingReliabilityTemplateId = 261;
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
@@ -31,6 +32,15 @@ inline constexpr size_t kReliabilityRecordLength = 3;
 
 /// Writes a dataRecordsReliability record (RFC 6526 §4.3) for `template_id` at `out`.
 void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out);
+
+/// Options template of the Exporting Process Reliability Statistics (RFC 7011
+/// §4.3): scope exportingProcessId (144); notSentFlowTotalCount (166),
+/// notSentPacketTotalCount (167), notSentOctetTotalCount (168).
+const Template& exporting_reliability_template();
+inline constexpr size_t kExportingReliabilityRecordLength = 28;
+
+void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
+                                         uint64_t packets, uint64_t octets, uint8_t* out);
 
 /// Writes `record` as a data record of flow_template_for(record) at `out`, which
 /// has room for that template's record_length() octets.

@@ -21,7 +21,7 @@ wait_for() {
 "$GEN" --out "$WORK/loop.pcap" --packets 2000 --flows 100 >/dev/null
 start_collector() {  # start_collector NAME
   "$COLLECTOR" --listen "tcp:127.0.0.1:$port" --listen "sctp:127.0.0.1:$port" \
-    >"$WORK/$1.txt" 2>"$WORK/$1.log" &
+    --write "jsonl:$WORK/$1.jsonl" >"$WORK/$1.txt" 2>"$WORK/$1.log" &
   collector=$!
   wait_for "$WORK/$1.log" "listening on" 10
 }
@@ -30,6 +30,7 @@ start_collector first
 "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
   --output "tcp:127.0.0.1:$port" --output "sctp:127.0.0.1:$port" \
   --set meter.active_timeout_s=1 --set export.flush_interval_ms=100 \
+  --set export.statistics_interval_s=1 \
   --set tcp.reconnect_interval_s=1 --set tcp.reconnect_max_s=2 --set sctp.reconnect_interval_s=1 \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 poolflowd=$!
@@ -58,7 +59,8 @@ expect_line "$WORK/log.txt" "tcp:127.0.0.1:$port: TCP connected \(transport sess
 expect_line "$WORK/summary.txt" "exported to tcp:127.0.0.1:$port: .* 2 transport sessions"
 tcp=$(grep -E "^  tcp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $tcp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $tcp"
-[[ $tcp == *"templates 2 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
+# Flow templates 256/257 and the reliability statistics' options template 261.
+[[ $tcp == *"templates 3 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
 [[ $tcp == *"errors: none" ]] || die "the new session had bad input: $tcp"
 [[ $tcp == *"lost 0 in 0 gaps"* ]] || die "the new session numbered its records wrongly: $tcp"
 # While no collector ran, SCTP records were counted as not sent; then a new
@@ -70,7 +72,20 @@ expect_line "$WORK/log.txt" "sctp:127.0.0.1:$port: association lost; a new one i
 expect_line "$WORK/log.txt" "export: switching from sctp:127.0.0.1:$port to sctp:127.0.0.1:$port"
 sctp=$(grep -E "^  sctp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $sctp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $sctp"
-[[ $sctp == *"templates 6 (withdrawn 0), options records 4"* ]] ||
+# 256/257 and 258/259 with their reliability options template 260 on streams 1 and 2, 261 on 0.
+[[ $sctp == *"templates 7 (withdrawn 0)"* ]] ||
   die "the new association did not start with templates: $sctp"
 [[ $sctp == *"lost 0 in 0 gaps"* && $sctp == *"errors: none" ]] || die "new association: $sctp"
-echo "TCP and SCTP reconnected with templates; loss while no collector ran counted"
+# The Exporting Process Reliability Statistics the new collector received say what
+# the exporter's summary says it could not send (records, for each output).
+for kind in tcp sctp; do
+  not_sent=$(grep -oP "exported to $kind:\S+ .* \(\K\d+(?= records, )" "$WORK/summary.txt")
+  reported=$(/usr/bin/python3 -c '
+import json, sys
+values = [r["notSentFlowTotalCount"] for r in map(json.loads, open(sys.argv[1]))
+          if "notSentFlowTotalCount" in r and r["exporter"].startswith(sys.argv[2] + " ")]
+print(max(values) if values else -1)' "$WORK/second.jsonl" "$kind")
+  [[ $reported -eq $not_sent ]] ||
+    die "$kind: notSentFlowTotalCount $reported at the collector, $not_sent records not sent"
+done
+echo "TCP and SCTP reconnected with templates; loss while no collector ran counted and reported"

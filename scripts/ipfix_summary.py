@@ -48,6 +48,7 @@ def main():
         records, messages = read_ipfixdump(args.file)
     except RuntimeError as e:
         sys.exit(f"ipfix_summary: {e}")
+    records = [r for r in records if "packetDeltaCount" in r]  # flow records, not options
     packets = sum(int(r["packetDeltaCount"]) for r in records)
     octets = sum(int(r["octetDeltaCount"]) for r in records)
     print(f"{args.file}: {len(messages)} IPFIX messages, {len(records)} flow records, "

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build
-  g++ meson ninja-build pkg-config
+  g++ meson ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libdpdk-dev libusrsctp-dev libtbb-dev libspdlog-dev libfmt-dev
   libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -39,8 +39,7 @@ bool split_host_port(const std::string& where, std::string& host, uint16_t& port
   const auto colon = where.rfind(':');
   uint32_t value = 0;
   if (colon == std::string::npos || colon == 0 ||
-      !parse_u32(std::string_view(where).substr(colon + 1), value) || value == 0 ||
-      value > 65535) {
+      !parse_u32(std::string_view(where).substr(colon + 1), value) || value == 0 || value > 65535) {
     error = "expected HOST:PORT (port 1-65535), got \"" + where + "\"";
     return false;
   }

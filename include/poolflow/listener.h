@@ -33,7 +33,7 @@ struct ListenerOptions {
   bool sctp_raw_ip = false;
   uint16_t sctp_streams = 64;          ///< inbound streams accepted per association
   uint32_t receive_buffer_kib = 4096;  ///< per socket
-  uint32_t max_sessions = 1024;        ///< per listener; more are refused (TCP, SCTP) or dropped (UDP)
+  uint32_t max_sessions = 1024;  ///< per listener; more are refused (TCP, SCTP) or dropped (UDP)
 };
 
 class Listener {
@@ -43,8 +43,8 @@ class Listener {
   virtual const std::string& description() const = 0;
 };
 
-/// Opens "sctp:HOST:PORT", "tcp:HOST:PORT" or "udp:HOST:PORT". Throws std::invalid_argument for a bad
-/// specification and std::runtime_error when it cannot listen.
+/// Opens "sctp:HOST:PORT", "tcp:HOST:PORT" or "udp:HOST:PORT". Throws std::invalid_argument for a
+/// bad specification and std::runtime_error when it cannot listen.
 std::unique_ptr<Listener> open_listener(const std::string& spec, const ListenerOptions& options,
                                         MessageSink& sink);
 

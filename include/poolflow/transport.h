@@ -46,8 +46,8 @@ enum class SendResult : uint8_t {
 
 /// What a transport can do; decides how an export session numbers and repeats.
 struct TransportTraits {
-  bool streams = false;                 ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
-  uint32_t template_refresh_ms = 0;     ///< UDP: resend templates this often (0: never)
+  bool streams = false;                    ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
+  uint32_t template_refresh_ms = 0;        ///< UDP: resend templates this often (0: never)
   uint32_t template_refresh_messages = 0;  ///< UDP: and every this many messages (0: never)
 };
 
@@ -65,6 +65,7 @@ struct TransportOptions {
     uint32_t heartbeat_interval_ms = 100;
     uint32_t connect_timeout_ms = 3000;
     uint32_t send_buffer_kib = 4096;
+    uint32_t reconnect_interval_s = 5;  ///< a lost association is reopened this often; 0: never
     bool operator==(const Sctp&) const = default;
   } sctp;
   struct Tcp {
@@ -74,7 +75,7 @@ struct TransportOptions {
     bool operator==(const Tcp&) const = default;
   } tcp;
   struct Udp {
-    uint32_t template_refresh_s = 600;      ///< templateRefreshTimeout (RFC 7011 §10.3.6)
+    uint32_t template_refresh_s = 600;       ///< templateRefreshTimeout (RFC 7011 §10.3.6)
     uint32_t template_refresh_messages = 0;  ///< also every N messages; 0: only by time
     uint32_t send_buffer_kib = 4096;
     bool operator==(const Udp&) const = default;

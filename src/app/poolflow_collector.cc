@@ -37,8 +37,7 @@ std::vector<std::unique_ptr<collector::Output>> open_outputs(const conf::Collect
     if (spec.starts_with("file:"))
       outputs.push_back(std::make_unique<collector::FileOutput>(
           spec, where, uint64_t{c.write.file_rotate_mib} << 20, c.write.file_rotate_s));
-    else
-      outputs.push_back(std::make_unique<collector::JsonlOutput>(spec, where));
+    else outputs.push_back(std::make_unique<collector::JsonlOutput>(spec, where));
   }
   return outputs;
 }

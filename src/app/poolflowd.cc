@@ -50,6 +50,7 @@ std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
   config.templates_on_stream_zero = c.export_.templates_on_stream_zero;
   config.send_queue_bytes = size_t{c.export_.send_queue_kib} * 1024;
   config.close_timeout_ms = c.export_.close_timeout_ms;
+  config.statistics_interval_ms = c.export_.statistics_interval_s * 1000;
   for (const std::string& output : c.export_.outputs)
     sessions.push_back(
         std::make_unique<exporter::ExportSession>(open_transport(output, c.transport), config));
@@ -157,6 +158,8 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   pipeline.aggregator = std::make_unique<exporter::Aggregator>(
       exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
       pipeline.stop_aggregator);
+
+  pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
 
   spdlog::info("{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
                "output {}",

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <bit>
+#include <chrono>
 
 #include "ipfix/byte_order.h"
 
@@ -13,6 +15,7 @@ void ExporterStats::add(const ExporterStats& o) {
   messages += o.messages;
   octets += o.octets;
   records += o.records;
+  options_records += o.options_records;
   lost_records += o.lost_records;
   gaps += o.gaps;
   out_of_order += o.out_of_order;
@@ -20,7 +23,23 @@ void ExporterStats::add(const ExporterStats& o) {
   templates_added += o.templates_added;
   templates_withdrawn += o.templates_withdrawn;
   for (size_t i = 0; i < errors.size(); ++i) errors[i] += o.errors[i];
+  if (o.first_message_us != 0 && (first_message_us == 0 || o.first_message_us < first_message_us))
+    first_message_us = o.first_message_us;
+  last_message_us = std::max(last_message_us, o.last_message_us);
 }
+
+double ExporterStats::records_per_second() const {
+  const uint64_t span = last_message_us - first_message_us;
+  return span < 1000 ? 0.0 : static_cast<double>(records) * 1e6 / static_cast<double>(span);
+}
+
+namespace {
+uint64_t steady_us() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+}  // namespace
 
 class Collector::Visitor final : public ipfix::RecordVisitor {
  public:
@@ -71,7 +90,10 @@ bool Collector::message(uint64_t id, uint16_t stream, std::span<const uint8_t> b
   const ipfix::DecodeResult result = reader_.decode(bytes, s.templates, &visitor);
   s.stats.messages += 1;
   s.stats.octets += bytes.size();
-  s.stats.records += result.data_records;
+  s.stats.last_message_us = steady_us();
+  if (s.stats.first_message_us == 0) s.stats.first_message_us = s.stats.last_message_us;
+  s.stats.records += result.data_records - result.options_records;
+  s.stats.options_records += result.options_records;
   s.stats.templates_added += result.templates_added;
   s.stats.templates_withdrawn += result.templates_withdrawn;
   for (size_t i = 0; i < result.errors.size(); ++i) s.stats.errors[i] += result.errors[i];
@@ -114,13 +136,11 @@ void Collector::log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& r
   const uint64_t count = s.stats.errors[kind];
   if (!std::has_single_bit(count)) return;
   spdlog::warn("session {} ({}): {}{} (seen {} times){}", id, s.exporter,
-               ipfix::kDecodeErrorNames[kind],
-               result.discarded ? ": message discarded" : "", count,
+               ipfix::kDecodeErrorNames[kind], result.discarded ? ": message discarded" : "", count,
                result.discarded ? "" : "; the rest of the message was used");
 }
 
-void Collector::replay_templates(
-    const std::function<void(std::span<const uint8_t>)>& write) const {
+void Collector::replay_templates(const std::function<void(std::span<const uint8_t>)>& write) const {
   std::vector<uint8_t> message;
   for (const auto& [id, s] : sessions_) {
     // One message per (domain, set kind): the template store is ordered by domain.
@@ -135,8 +155,8 @@ void Collector::replay_templates(
       message.clear();
     };
     s.templates.for_each([&](uint32_t d, const ipfix::DecodedTemplate& t) {
-      const uint16_t kind = t.scope_fields > 0 ? ipfix::kOptionsTemplateSetId
-                                               : ipfix::kTemplateSetId;
+      const uint16_t kind =
+          t.scope_fields > 0 ? ipfix::kOptionsTemplateSetId : ipfix::kTemplateSetId;
       if (!message.empty() &&
           (d != domain || kind != set_id || message.size() + t.encoded.size() > 65535))
         finish();
@@ -168,17 +188,20 @@ std::string errors_text(const ExporterStats& s) {
   std::string out;
   for (size_t i = 0; i < s.errors.size(); ++i)
     if (s.errors[i] != 0)
-      out += fmt::format("{}{} {}", out.empty() ? "" : ", ", ipfix::kDecodeErrorNames[i],
-                         s.errors[i]);
+      out +=
+          fmt::format("{}{} {}", out.empty() ? "" : ", ", ipfix::kDecodeErrorNames[i], s.errors[i]);
   return out.empty() ? "none" : out;
 }
 
 std::string stats_line(const std::string& who, const ExporterStats& s) {
-  return fmt::format("  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order "
-                     "{}, discarded messages {}, templates {} (withdrawn {}), errors: {}\n",
-                     who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
-                     s.discarded_messages, s.templates_added, s.templates_withdrawn,
-                     errors_text(s));
+  return fmt::format(
+      "  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order {}, discarded "
+      "messages {}, templates {} (withdrawn {}), options records {}, {:.0f} records/s over {:.3f} "
+      "s, errors: {}\n",
+      who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
+      s.discarded_messages, s.templates_added, s.templates_withdrawn, s.options_records,
+      s.records_per_second(), static_cast<double>(s.last_message_us - s.first_message_us) / 1e6,
+      errors_text(s));
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace poolflow::collector {
 
 struct CollectorConfig {
   ipfix::DecoderLimits limits;
-  uint32_t max_sequence_keys = 1024;   ///< (stream, domain) pairs tracked per session
+  uint32_t max_sequence_keys = 1024;    ///< (stream, domain) pairs tracked per session
   uint32_t closed_sessions_kept = 256;  ///< closed sessions still listed in the statistics
 };
 
@@ -30,7 +30,8 @@ struct CollectorConfig {
 struct ExporterStats {
   uint64_t messages = 0;
   uint64_t octets = 0;
-  uint64_t records = 0;
+  uint64_t records = 0;  ///< flow (non-options) data records
+  uint64_t options_records = 0;
   uint64_t lost_records = 0;  ///< by sequence-number gaps (RFC 7011 §3.1)
   uint64_t gaps = 0;
   uint64_t out_of_order = 0;  ///< a message numbered before the one expected
@@ -38,8 +39,12 @@ struct ExporterStats {
   uint64_t templates_added = 0;
   uint64_t templates_withdrawn = 0;
   std::array<uint64_t, ipfix::kDecodeErrorCount> errors{};
+  uint64_t first_message_us = 0;  ///< steady clock; 0: no message yet
+  uint64_t last_message_us = 0;
 
   void add(const ExporterStats& other);
+  /// Records per second between the first and the last message (0 if under 1 ms).
+  double records_per_second() const;
 };
 
 class Collector final : public MessageSink {

@@ -39,8 +39,8 @@ void append_hex(std::string& out, std::span<const uint8_t> bytes) {
 void append_json_value(std::string& out, const ipfix::DecodedField& field,
                        std::span<const uint8_t> value) {
   using ipfix::ElementType;
-  const ipfix::ElementInfo* info = field.enterprise == 0 ? ipfix::find_element(field.element_id)
-                                                         : nullptr;
+  const ipfix::ElementInfo* info =
+      field.enterprise == 0 ? ipfix::find_element(field.element_id) : nullptr;
   const ElementType type = info != nullptr ? info->type : ElementType::octets;
   char text[INET6_ADDRSTRLEN];
   switch (type) {
@@ -95,8 +95,7 @@ void JsonlOutput::record(const std::string& exporter, const ipfix::MessageHeader
   line_.clear();
   line_ += "{\"exporter\":";
   append_string(line_, {reinterpret_cast<const uint8_t*>(exporter.data()), exporter.size()});
-  line_ += fmt::format(",\"observationDomainId\":{},\"templateId\":{}", header.observation_domain,
-                       tmpl.id);
+  line_ += fmt::format(",\"domain\":{},\"template\":{}", header.observation_domain, tmpl.id);
   size_t offset = 0;
   for (const ipfix::DecodedField& field : tmpl.fields) {
     size_t prefix = 0, length = field.length;

@@ -1,5 +1,6 @@
 // JSON lines: one object per data record, information element names as keys
-// (ipfix/element_registry), plus "exporter", "observationDomainId" and "templateId".
+// (ipfix/element_registry), plus "exporter", "domain" (observation domain) and
+// "template" (template id), names no information element has.
 #pragma once
 
 #include <cstdio>

@@ -13,7 +13,8 @@ namespace poolflow::conf {
 namespace {
 
 void check_endpoints(Reader& r, const std::vector<std::string>& endpoints) {
-  if (endpoints.empty()) r.fail("listen.endpoints", "nothing to listen on (--listen sctp:HOST:PORT)");
+  if (endpoints.empty())
+    r.fail("listen.endpoints", "nothing to listen on (--listen sctp:HOST:PORT)");
   for (const std::string& e : endpoints) {
     const auto colon = e.find(':');
     const std::string kind = e.substr(0, colon == std::string::npos ? e.size() : colon);

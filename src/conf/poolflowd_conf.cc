@@ -68,11 +68,12 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
-  // The template set (four flow templates) must fit in one message.
-  r.check_range("export.max_message_size", e.max_message_size, 512, 65535);
+  // Room for the largest template message: the flow templates and their options records.
+  r.check_range("export.max_message_size", e.max_message_size, 1024, 65535);
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
+  r.check_range("export.statistics_interval_s", e.statistics_interval_s, 0, 86400);
   std::string error;
   parse_reliability(e.tcp_flows, error);
   if (!error.empty()) r.fail("export.tcp_flows", error);
@@ -90,6 +91,7 @@ void check_transport(Reader& r, const TransportOptions& t) {
   r.check_range("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms, 10, 3600000);
   r.check_range("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms, 10, 600000);
   r.check_range("sctp.send_buffer_kib", t.sctp.send_buffer_kib, 64, 1u << 20);
+  r.check_range("sctp.reconnect_interval_s", t.sctp.reconnect_interval_s, 0, 86400);
   r.check_range("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s, 1, 86400);
   r.check_range("tcp.reconnect_max_s", t.tcp.reconnect_max_s, t.tcp.reconnect_interval_s, 86400);
   r.check_range("tcp.send_buffer_kib", t.tcp.send_buffer_kib, 64, 1u << 20);
@@ -139,6 +141,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.templates_on_stream_zero", c.export_.templates_on_stream_zero);
   r.get("export.send_queue_kib", c.export_.send_queue_kib);
   r.get("export.close_timeout_ms", c.export_.close_timeout_ms);
+  r.get("export.statistics_interval_s", c.export_.statistics_interval_s);
   TransportOptions& t = c.transport;
   r.get("sctp.local_udp_port", t.sctp.local_udp_port);
   r.get("sctp.remote_udp_port", t.sctp.remote_udp_port);
@@ -151,6 +154,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms);
   r.get("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms);
   r.get("sctp.send_buffer_kib", t.sctp.send_buffer_kib);
+  r.get("sctp.reconnect_interval_s", t.sctp.reconnect_interval_s);
   r.get("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s);
   r.get("tcp.reconnect_max_s", t.tcp.reconnect_max_s);
   r.get("tcp.send_buffer_kib", t.tcp.send_buffer_kib);

@@ -65,6 +65,7 @@ struct PoolflowdConf {
     bool templates_on_stream_zero = false;
     uint32_t send_queue_kib = 4096;
     uint32_t close_timeout_ms = 2000;
+    uint32_t statistics_interval_s = 60;
     bool operator==(const Export&) const = default;
   } export_;
 

@@ -57,8 +57,8 @@ toml::table load_table(const std::string& path, const std::vector<std::string>& 
       root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
       const auto& where = e.source().begin;
-      throw ConfError(path + ":" + std::to_string(where.line) + ":" +
-                      std::to_string(where.column) + ": " + std::string(e.description()));
+      throw ConfError(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+                      ": " + std::string(e.description()));
     }
   }
   for (const std::string& assignment : sets) command_line_keys.insert(apply_set(root, assignment));
@@ -67,8 +67,8 @@ toml::table load_table(const std::string& path, const std::vector<std::string>& 
 
 void Reader::fail(const std::string& key, const std::string& what) const {
   const std::string source = command_line_keys_.count(key) ? "command line"
-                             : file_.empty()                ? "defaults"
-                                                            : file_;
+                             : file_.empty()               ? "defaults"
+                                                           : file_;
   throw ConfError(source + ": " + key + ": " + what);
 }
 
@@ -132,15 +132,14 @@ void Reader::reject_unknown_keys() const {
   }
 }
 
-void Reader::check_range(const std::string& key, uint32_t value, uint32_t min,
-                         uint32_t max) const {
+void Reader::check_range(const std::string& key, uint32_t value, uint32_t min, uint32_t max) const {
   if (value < min || value > max)
-    fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                  ", got " + std::to_string(value));
+    fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
+                  std::to_string(value));
 }
 
 void Reader::check_log_level(const std::string& key, const std::string& level) const {
-  static const std::set<std::string> kLevels = {"trace", "debug", "info",    "warn",
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (!kLevels.count(level))
     fail(key, "unknown level \"" + level + "\" (trace, debug, info, warn, error, critical, off)");

@@ -31,6 +31,8 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
       spdlog::info("signal {}: ending every flow and closing the outputs", sig);
       pipeline.stop_workers.store(true);
     }
+    if (pipeline.outputs && !pipeline.stop_workers.load())
+      pipeline.outputs->tick(pipeline.aggregator->sessions());
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - last_report).count();
     if (stats_interval_s != 0 && elapsed >= stats_interval_s) {

@@ -1,6 +1,7 @@
 // The control core's loop: watches for stop signals and the end of a replay,
 // stops the pipeline in order (workers flush, then the aggregation thread
-// drains), and logs progress. ASAP and failover join it later.
+// drains), keeps SCTP outputs connected, and logs progress. ASAP and failover
+// join it later.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "control/output_keeper.h"
 #include "export/aggregator.h"
 #include "meter/worker.h"
 
@@ -17,6 +19,7 @@ namespace poolflow::control {
 struct Pipeline {
   std::vector<std::unique_ptr<meter::Worker>> workers;
   std::unique_ptr<exporter::Aggregator> aggregator;
+  std::unique_ptr<OutputKeeper> outputs;  ///< may be null
   std::atomic<bool> stop_workers{false};
   std::atomic<bool> stop_aggregator{false};
 };

@@ -59,6 +59,8 @@ int Aggregator::run() {
     }
     if (drained == 0) {
       if (stopping) break;
+      // Nothing new: a good moment for messages the transport refused earlier.
+      for (auto& session : sessions_) session->send_queued();
       std::this_thread::sleep_for(kIdleSleep);
     }
   }

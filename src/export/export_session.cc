@@ -6,6 +6,8 @@
 #include <chrono>
 #include <thread>
 
+#include <unistd.h>
+
 #include "ipfix/flow_templates.h"
 
 namespace poolflow::exporter {
@@ -25,12 +27,23 @@ uint64_t steady_ms() {
 
 }  // namespace
 
+namespace {
+std::array<ipfix::Template, 4> flow_templates() {
+  std::array<ipfix::Template, 4> copies{};
+  const auto templates = ipfix::flow_templates();
+  for (size_t i = 0; i < copies.size(); ++i) copies[i] = *templates[i];
+  return copies;
+}
+}  // namespace
+
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
     : transport_(std::move(transport)),
+      output_(transport_->name()),
       config_(config),
-      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}},
-                Channel{ipfix::MessageWriter(config.max_message_length), {}}},
-      templates_writer_(config.max_message_length) {
+      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}},
+                Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}}},
+      templates_writer_(config.max_message_length),
+      statistics_sent_ms_(steady_ms()) {
   start_transport_session();
 }
 
@@ -59,6 +72,7 @@ void ExportSession::start_transport_session() {
   stats_.transport_sessions.add();
   sequence_.fill(0);
   templates_sent_.fill(false);
+  statistics_template_sent_ = false;
   // Records already in the writers belong to no session yet: they keep their
   // place and go out on the new session after its templates.
   for (size_t i = 0; i < channels_.size(); ++i) {
@@ -68,6 +82,12 @@ void ExportSession::start_transport_session() {
                     : i == 0         ? config_.tcp_flows
                                      : config_.other_flows;
   }
+  // Over SCTP each reliability class has its own templates, so that the
+  // collector accounts loss per template and knows which may lose records.
+  const uint16_t offset = traits_.streams ? ipfix::kPartialTemplateOffset : 0;
+  const auto flow_templates = ipfix::flow_templates();
+  for (size_t i = 0; i < flow_templates.size(); ++i)
+    channels_[1].templates[i].id = static_cast<uint16_t>(flow_templates[i]->id + offset);
 }
 
 ExportSession::Channel& ExportSession::channel_for(const FlowRecord& record) {
@@ -79,21 +99,48 @@ uint16_t ExportSession::template_stream(const Channel& channel) const {
                                                               : kTemplateStream;
 }
 
-void ExportSession::count_not_sent(const MessageInfo& info, uint32_t records) {
+void ExportSession::count_not_sent(const MessageInfo& info, const Content& content) {
   stats_.messages_not_sent.add();
-  stats_.records_not_sent.add(records);
-  if (info.policy.kind == Reliability::reliable) stats_.reliable_records_not_sent.add(records);
+  stats_.records_not_sent.add(content.records);
+  stats_.packets_not_sent.add(content.packets);
+  stats_.octets_not_sent.add(content.octets);
+  if (info.policy.kind == Reliability::reliable)
+    stats_.reliable_records_not_sent.add(content.records);
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
+  std::array<const ipfix::Template*, 8> templates{};
+  std::array<bool, 8> reliable{};
+  size_t count = 0;
+  for (const Channel& c : channels_) {
+    if (template_stream(c) != stream) continue;
+    if (count > 0 && templates[0]->id == c.templates[0].id) continue;  // one set of templates
+    for (const ipfix::Template& t : c.templates) {
+      reliable[count] = c.info.policy.kind == Reliability::reliable;
+      templates[count++] = &t;
+    }
+  }
   MessageInfo info;
   info.templates = true;
   info.stream = stream;
   templates_writer_.reset();
-  templates_writer_.add_template_set(ipfix::flow_templates());
+  templates_writer_.add_template_set({templates.data(), count});
+  uint32_t records = 0;
+  if (traits_.streams) {
+    // RFC 6526 §4.3: say which templates' data may be lost (dataRecordsReliability).
+    const ipfix::Template* options[] = {&ipfix::reliability_template()};
+    templates_writer_.add_template_set(options);
+    for (size_t i = 0; i < count; ++i)
+      ipfix::encode_reliability_record(
+          templates[i]->id, reliable[i],
+          templates_writer_.add_record(ipfix::kReliabilityTemplateId,
+                                       ipfix::kReliabilityRecordLength));
+    records = static_cast<uint32_t>(count);
+  }
   const auto message =
       templates_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
-  submit(message, info, 0);
+  sequence_[stream] += records;  // options records are data records too (RFC 7011 §3.1)
+  submit(message, info, {});
   templates_sent_[stream] = true;
   stats_.template_messages_sent.add();
   templates_sent_ms_ = steady_ms();
@@ -113,36 +160,36 @@ void ExportSession::send_data(Channel& channel, uint32_t now_s) {
     send_templates(stream, now_s);
 
   uint32_t& sequence = sequence_[channel.info.stream];
-  const uint32_t records = channel.writer.data_records();
   const auto message = channel.writer.finish(now_s, sequence, config_.observation_domain);
   // Records not sent still advance the sequence number so that the collector
   // can count the loss (RFC 7011 §3.1).
-  sequence += records;
-  submit(message, channel.info, records);
+  sequence += channel.writer.data_records();
+  submit(message, channel.info, channel.content);
   ++messages_since_templates_;
   channel.writer.reset();
+  channel.content = {};
 }
 
 void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& info,
-                           uint32_t records) {
+                           const Content& content) {
   if (queue_.empty()) {
     switch (transport_->send(message, info)) {
       case SendResult::sent:
         stats_.messages_sent.add();
         stats_.octets_sent.add(message.size());
-        stats_.records_sent.add(records);
+        stats_.records_sent.add(content.records);
         return;
-      case SendResult::failed: count_not_sent(info, records); return;
+      case SendResult::failed: count_not_sent(info, content); return;
       case SendResult::would_block: break;
     }
   }
   make_room(message.size());
-  queue_.push_back(Queued{{message.begin(), message.end()}, info, records, steady_ms()});
+  queue_.push_back(Queued{{message.begin(), message.end()}, info, content, steady_ms()});
   queued_bytes_ += message.size();
 }
 
 void ExportSession::drop_queued(std::deque<Queued>::iterator it) {
-  count_not_sent(it->info, it->records);
+  count_not_sent(it->info, it->content);
   queued_bytes_ -= it->bytes.size();
   queue_.erase(it);
 }
@@ -159,11 +206,12 @@ void ExportSession::make_room(size_t bytes) {
       }
       const uint64_t now = steady_ms();
       if (now - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
-        spdlog::warn("{}: send queue full: dropping {} records ({} records not sent so far, "
-                     "{} of them reliable)",
-                     transport_->name(), reliable ? "reliable" : "best-effort",
-                     stats_.records_not_sent.get() + q.records,
-                     stats_.reliable_records_not_sent.get() + (reliable ? q.records : 0));
+        spdlog::warn(
+            "{}: send queue full: dropping {} records ({} records not sent so far, "
+            "{} of them reliable)",
+            transport_->name(), reliable ? "reliable" : "best-effort",
+            stats_.records_not_sent.get() + q.content.records,
+            stats_.reliable_records_not_sent.get() + (reliable ? q.content.records : 0));
         last_drop_warning_ms_ = now;
       }
       drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -180,8 +228,7 @@ void ExportSession::drain_queue() {
     if (!q.info.templates && q.info.policy.kind == Reliability::ttl &&
         now - q.queued_ms >= q.info.policy.value)
       drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-    else
-      ++i;
+    else ++i;
   }
   while (!queue_.empty()) {
     Queued& head = queue_.front();
@@ -190,7 +237,7 @@ void ExportSession::drain_queue() {
     if (result == SendResult::sent) {
       stats_.messages_sent.add();
       stats_.octets_sent.add(head.bytes.size());
-      stats_.records_sent.add(head.records);
+      stats_.records_sent.add(head.content.records);
       queued_bytes_ -= head.bytes.size();
       queue_.pop_front();
     } else {
@@ -201,7 +248,7 @@ void ExportSession::drain_queue() {
 
 void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
   Channel& channel = channel_for(record);
-  const ipfix::Template& tmpl = ipfix::flow_template_for(record);
+  const ipfix::Template& tmpl = channel.templates[ipfix::flow_template_index(record)];
   uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   if (out == nullptr) {
     if (!queue_.empty()) drain_queue();
@@ -209,6 +256,9 @@ void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
     out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   }
   ipfix::encode_flow_record(record, out);
+  channel.content.records += 1;
+  channel.content.packets += record.packets;
+  channel.content.octets += record.octets;
 }
 
 void ExportSession::flush(uint32_t now_s) {
@@ -216,7 +266,10 @@ void ExportSession::flush(uint32_t now_s) {
   drain_queue();
   for (Channel& channel : channels_)
     if (!channel.writer.empty()) send_data(channel, now_s);
-  transport_->flush();
+  if (config_.statistics_interval_ms != 0 &&
+      steady_ms() - statistics_sent_ms_ >= config_.statistics_interval_ms)
+    send_statistics(now_s);
+  transport_up_.store(transport_->flush(), std::memory_order_relaxed);
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
 }
@@ -225,9 +278,35 @@ void ExportSession::flush(uint32_t now_s) {
 
 namespace poolflow::exporter {
 
+void ExportSession::send_statistics(uint32_t now_s) {
+  statistics_sent_ms_ = steady_ms();
+  // Exporting Process Reliability Statistics (RFC 7011 §4.3), reliably, on
+  // stream 0: what this session could not send, in records, packets and octets.
+  MessageInfo info;
+  info.stream = 0;
+  templates_writer_.reset();
+  if (!statistics_template_sent_) {
+    const ipfix::Template* options[] = {&ipfix::exporting_reliability_template()};
+    templates_writer_.add_template_set(options);
+    info.templates = true;  // never dropped: the records after it need it
+  }
+  ipfix::encode_exporting_reliability_record(
+      static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
+      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
+      templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
+                                   ipfix::kExportingReliabilityRecordLength));
+  const auto message = templates_writer_.finish(now_s, sequence_[0], config_.observation_domain);
+  sequence_[0] += 1;
+  submit(message, info, {});
+  statistics_template_sent_ = true;
+}
+
 void ExportSession::close(uint32_t now_s) {
   const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
   flush(now_s);
+  // The last word on loss, when there was any.
+  if (config_.statistics_interval_ms != 0 && stats_.records_not_sent.get() != 0)
+    send_statistics(now_s);
   while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     drain_queue();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ipfix/message_writer.h"
@@ -23,11 +24,12 @@ namespace poolflow::exporter {
 struct ExportSessionConfig {
   uint32_t observation_domain = 1;
   size_t max_message_length = 1400;
-  ReliabilityPolicy tcp_flows;    ///< data records of TCP flows
-  ReliabilityPolicy other_flows;  ///< every other flow (UDP, ICMP, ...)
+  ReliabilityPolicy tcp_flows;            ///< data records of TCP flows
+  ReliabilityPolicy other_flows;          ///< every other flow (UDP, ICMP, ...)
   bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
   size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
   uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
+  uint32_t statistics_interval_ms = 60000;  ///< Exporting Process Reliability record; 0: never
 };
 
 struct SessionStats {
@@ -36,9 +38,11 @@ struct SessionStats {
   RelaxedCounter records_sent;
   RelaxedCounter template_messages_sent;
   RelaxedCounter records_not_sent;  ///< dropped here or refused by the transport (notSent...)
+  RelaxedCounter packets_not_sent;  ///< their packetDeltaCount sum
+  RelaxedCounter octets_not_sent;   ///< their octetDeltaCount sum
   RelaxedCounter messages_not_sent;
   RelaxedCounter reliable_records_not_sent;  ///< of records_not_sent, those marked reliable
-  RelaxedCounter transport_sessions;         ///< transport sessions started (1 + reconnects/replacements)
+  RelaxedCounter transport_sessions;  ///< transport sessions started (1 + reconnects/replacements)
 };
 
 class ExportSession {
@@ -54,6 +58,11 @@ class ExportSession {
   /// best-effort ones, flushes the transport. Aggregation thread only.
   void flush(uint32_t now_s);
 
+  /// Retries the messages the transport refused earlier. Aggregation thread only.
+  void send_queued() {
+    if (!queue_.empty()) drain_queue();
+  }
+
   /// At shutdown: sends everything and waits, at most close_timeout_ms, until
   /// the queue is empty and the transport drained. Aggregation thread only.
   void close(uint32_t now_s);
@@ -62,6 +71,16 @@ class ExportSession {
   /// aggregation thread switches to it at its next message or flush and closes
   /// the old one. Messages still queued for the old one are counted as not sent.
   void replace_transport(std::unique_ptr<Transport> transport);
+
+  /// The output as configured ("sctp:HOST:PORT"); any thread.
+  const std::string& output() const { return output_; }
+
+  /// Whether the transport had a session at the last flush (an SCTP association
+  /// up, a TCP connection); any thread.
+  bool transport_up() const { return transport_up_.load(std::memory_order_relaxed); }
+
+  /// A transport handed over by replace_transport() not yet taken; any thread.
+  bool replacement_pending() const { return incoming_.load() != nullptr; }
 
   /// The transport in use; read it from the aggregation thread or once it stopped.
   const Transport& transport() const { return *transport_; }
@@ -72,14 +91,24 @@ class ExportSession {
 
  private:
   static constexpr size_t kStreams = 3;  ///< 0: templates (if so configured), 1, 2: data
+  /// What a message carries, for the statistics of what was (not) sent.
+  struct Content {
+    uint32_t records = 0;
+    uint64_t packets = 0;
+    uint64_t octets = 0;
+  };
   struct Channel {
     ipfix::MessageWriter writer;
     MessageInfo info;
+    /// The templates of this channel's records, as in ipfix::flow_templates()
+    /// (their ids moved by kPartialTemplateOffset for the partial class on SCTP).
+    std::array<ipfix::Template, 4> templates;
+    Content content;  ///< of the message being built
   };
   struct Queued {
     std::vector<uint8_t> bytes;
     MessageInfo info;
-    uint32_t records;
+    Content content;
     uint64_t queued_ms;
   };
 
@@ -89,14 +118,17 @@ class ExportSession {
   uint16_t template_stream(const Channel& channel) const;
   void send_templates(uint16_t stream, uint32_t now_s);
   void send_data(Channel& channel, uint32_t now_s);
-  void submit(std::span<const uint8_t> message, const MessageInfo& info, uint32_t records);
+  void submit(std::span<const uint8_t> message, const MessageInfo& info, const Content& content);
+  void send_statistics(uint32_t now_s);
   void drain_queue();
   void drop_queued(std::deque<Queued>::iterator it);
   void make_room(size_t bytes);
-  void count_not_sent(const MessageInfo& info, uint32_t records);
+  void count_not_sent(const MessageInfo& info, const Content& content);
 
   std::unique_ptr<Transport> transport_;
+  const std::string output_;
   std::atomic<Transport*> incoming_{nullptr};
+  std::atomic<bool> transport_up_{true};
   ExportSessionConfig config_;
   TransportTraits traits_;
   uint32_t epoch_ = 0;
@@ -106,6 +138,8 @@ class ExportSession {
   std::array<bool, kStreams> templates_sent_{};
   ipfix::MessageWriter templates_writer_;
   uint64_t templates_sent_ms_ = 0;
+  bool statistics_template_sent_ = false;
+  uint64_t statistics_sent_ms_ = 0;
   uint32_t messages_since_templates_ = 0;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;

@@ -71,7 +71,24 @@ constexpr std::array<FieldSpec, N + M> concat(const std::array<FieldSpec, N>& a,
 constexpr auto kIPv4BiflowFields = concat(kIPv4Fields, kReverseFields);
 constexpr auto kIPv6BiflowFields = concat(kIPv6Fields, kReverseFields);
 
+constexpr std::array<FieldSpec, 2> kReliabilityFields = {{
+    {ie::templateId, 2},
+    {ie::dataRecordsReliability, 1},
+}};
+
+constexpr std::array<FieldSpec, 4> kExportingReliabilityFields = {{
+    {ie::exportingProcessId, 4},
+    {ie::notSentFlowTotalCount, 8},
+    {ie::notSentPacketTotalCount, 8},
+    {ie::notSentOctetTotalCount, 8},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
+constexpr Template kExportingReliabilityTemplate{kExportingReliabilityTemplateId,
+                                                 kExportingReliabilityFields, 1};
+static_assert(kExportingReliabilityTemplate.record_length() == kExportingReliabilityRecordLength);
+constexpr Template kReliabilityTemplate{kReliabilityTemplateId, kReliabilityFields, 1};
+static_assert(kReliabilityTemplate.record_length() == kReliabilityRecordLength);
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
 static_assert(kIPv4Template.record_length() == 61);
 static_assert(kIPv6Template.record_length() == 85);
@@ -87,6 +104,22 @@ const Template& ipv6_flow_template() { return kIPv6Template; }
 const Template& ipv4_biflow_template() { return kIPv4BiflowTemplate; }
 const Template& ipv6_biflow_template() { return kIPv6BiflowTemplate; }
 std::span<const Template* const> flow_templates() { return kAllTemplates; }
+
+const Template& reliability_template() { return kReliabilityTemplate; }
+const Template& exporting_reliability_template() { return kExportingReliabilityTemplate; }
+
+void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
+                                         uint64_t packets, uint64_t octets, uint8_t* out) {
+  store_be32(out, exporting_process);
+  store_be64(out + 4, flows);
+  store_be64(out + 12, packets);
+  store_be64(out + 20, octets);
+}
+
+void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out) {
+  store_be16(out, template_id);
+  out[2] = reliable ? 1 : 2;  // IPFIX boolean: 1 true, 2 false (RFC 7011 §6.1.5)
+}
 
 void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   const FlowKey& key = record.key;

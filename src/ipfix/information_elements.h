@@ -24,5 +24,11 @@ constexpr uint16_t icmpTypeCodeIPv6 = 139;
 constexpr uint16_t flowStartMilliseconds = 152;
 constexpr uint16_t flowEndMilliseconds = 153;
 constexpr uint16_t dot1qCustomerVlanId = 245;
+constexpr uint16_t exportingProcessId = 144;
+constexpr uint16_t templateId = 145;
+constexpr uint16_t notSentFlowTotalCount = 166;
+constexpr uint16_t notSentPacketTotalCount = 167;
+constexpr uint16_t notSentOctetTotalCount = 168;
+constexpr uint16_t dataRecordsReliability = 276;
 
 }  // namespace poolflow::ipfix::ie

@@ -5,10 +5,9 @@
 namespace poolflow::ipfix {
 
 const std::array<std::string_view, kDecodeErrorCount> kDecodeErrorNames = {
-    "message_too_short", "wrong_version",        "length_mismatch",
-    "set_too_short",     "set_past_end",         "reserved_set_id",
-    "template_truncated", "template_invalid",    "template_limit",
-    "withdrawal_unknown", "data_without_template", "record_truncated",
+    "message_too_short", "wrong_version",      "length_mismatch",       "set_too_short",
+    "set_past_end",      "reserved_set_id",    "template_truncated",    "template_invalid",
+    "template_limit",    "withdrawal_unknown", "data_without_template", "record_truncated",
 };
 
 namespace {
@@ -74,10 +73,8 @@ DecodeResult MessageReader::decode(std::span<const uint8_t> message, TemplateSto
     const uint16_t id = load_be16(p + offset);
     const uint16_t length = load_be16(p + offset + 2);
     const auto body = message.subspan(offset + kSetHeaderLength, length - kSetHeaderLength);
-    if (id >= kFirstDataSetId)
-      read_data_set(body, id, store, visitor, result);
-    else
-      read_template_set(body, id, result.header.observation_domain, store, result);
+    if (id >= kFirstDataSetId) read_data_set(body, id, store, visitor, result);
+    else read_template_set(body, id, result.header.observation_domain, store, result);
     offset += length;
   }
   return result;
@@ -192,8 +189,7 @@ void MessageReader::read_data_set(std::span<const uint8_t> set, uint16_t set_id,
     } else {
       for (const DecodedField& f : t->fields) {
         size_t header = 0, value = f.length;
-        if (f.length == kVariableLength &&
-            !variable_field_length(p + length, end, header, value)) {
+        if (f.length == kVariableLength && !variable_field_length(p + length, end, header, value)) {
           length = SIZE_MAX;
           break;
         }
@@ -207,6 +203,7 @@ void MessageReader::read_data_set(std::span<const uint8_t> set, uint16_t set_id,
       }
     }
     ++result.data_records;
+    if (t->scope_fields > 0) ++result.options_records;
     if (visitor != nullptr) visitor->record(result.header, *t, {p, length});
     p += length;
   }

@@ -16,24 +16,23 @@
 
 namespace poolflow::ipfix {
 
-inline constexpr uint16_t kOptionsTemplateSetId = 3;
 inline constexpr uint16_t kVariableLength = 65535;
 
 enum class DecodeError : uint8_t {
   // The message is discarded; over SCTP and TCP the session is closed (§10).
-  message_too_short,    ///< shorter than a message header
-  wrong_version,        ///< not 10
-  length_mismatch,      ///< header length differs from what arrived
-  set_too_short,        ///< set length below 4
-  set_past_end,         ///< set runs past the message
-  reserved_set_id,      ///< set id 0, 1 or 4..255
+  message_too_short,  ///< shorter than a message header
+  wrong_version,      ///< not 10
+  length_mismatch,    ///< header length differs from what arrived
+  set_too_short,      ///< set length below 4
+  set_past_end,       ///< set runs past the message
+  reserved_set_id,    ///< set id 0, 1 or 4..255
   // Counted; the rest of the message is used.
-  template_truncated,   ///< a template record runs past its set
-  template_invalid,     ///< id < 256, too many fields, zero-length field, bad scope count
-  template_limit,       ///< the session already has max_templates templates
-  withdrawal_unknown,   ///< a withdrawal of a template that does not exist
+  template_truncated,     ///< a template record runs past its set
+  template_invalid,       ///< id < 256, too many fields, zero-length field, bad scope count
+  template_limit,         ///< the session already has max_templates templates
+  withdrawal_unknown,     ///< a withdrawal of a template that does not exist
   data_without_template,  ///< a data set whose template is unknown (its records are skipped)
-  record_truncated,     ///< a variable-length record runs past its set
+  record_truncated,       ///< a variable-length record runs past its set
   count_
 };
 inline constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::count_);
@@ -98,9 +97,10 @@ class RecordVisitor {
 
 struct DecodeResult {
   MessageHeader header;
-  bool discarded = false;         ///< a fatal error: nothing of the message was used
-  bool records_complete = true;   ///< false: some data records could not be decoded
-  uint32_t data_records = 0;
+  bool discarded = false;        ///< a fatal error: nothing of the message was used
+  bool records_complete = true;  ///< false: some data records could not be decoded
+  uint32_t data_records = 0;     ///< all of them, options records included
+  uint32_t options_records = 0;  ///< of data_records, those of options templates
   uint32_t templates_added = 0;
   uint32_t templates_withdrawn = 0;
   std::array<uint32_t, kDecodeErrorCount> errors{};

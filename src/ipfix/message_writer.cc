@@ -26,14 +26,19 @@ bool MessageWriter::add_template_set(std::span<const Template* const> templates)
   if (length_ + needed > buffer_.size()) return false;
   close_set();
 
+  const bool options = !templates.empty() && templates[0]->scope_fields > 0;
   uint8_t* p = &buffer_[length_];
-  store_be16(p, kTemplateSetId);
+  store_be16(p, options ? kOptionsTemplateSetId : kTemplateSetId);
   store_be16(p + 2, static_cast<uint16_t>(needed));
   p += kSetHeaderLength;
   for (const Template* t : templates) {
     store_be16(p, t->id);
     store_be16(p + 2, static_cast<uint16_t>(t->fields.size()));
     p += 4;
+    if (options) {
+      store_be16(p, t->scope_fields);
+      p += 2;
+    }
     for (const FieldSpec& field : t->fields) {
       const uint16_t enterprise_bit = field.enterprise ? 0x8000 : 0;
       store_be16(p, field.element_id | enterprise_bit);

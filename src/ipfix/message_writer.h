@@ -12,6 +12,7 @@ namespace poolflow::ipfix {
 
 inline constexpr uint16_t kVersion = 10;
 inline constexpr uint16_t kTemplateSetId = 2;
+inline constexpr uint16_t kOptionsTemplateSetId = 3;
 inline constexpr size_t kMessageHeaderLength = 16;
 inline constexpr size_t kSetHeaderLength = 4;
 
@@ -22,7 +23,8 @@ class MessageWriter {
   /// Starts an empty message (drops whatever was being built).
   void reset();
 
-  /// Appends a template set holding `templates`. False if it does not fit.
+  /// Appends a template set holding `templates`, or an options template set when
+  /// they are options templates (all of one kind). False if it does not fit.
   bool add_template_set(std::span<const Template* const> templates);
 
   /// Reserves one data record of `length` octets for `template_id`, opening a data

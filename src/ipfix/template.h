@@ -15,6 +15,7 @@ struct FieldSpec {
 struct Template {
   uint16_t id;  ///< >= 256
   std::span<const FieldSpec> fields;
+  uint16_t scope_fields = 0;  ///< > 0: an options template, its first fields are the scope
 
   /// Octets of one data record.
   constexpr size_t record_length() const {
@@ -24,7 +25,7 @@ struct Template {
   }
   /// Octets of this template's record inside a template set.
   constexpr size_t encoded_length() const {
-    size_t length = 4;
+    size_t length = scope_fields > 0 ? 6 : 4;
     for (const FieldSpec& field : fields) length += field.enterprise ? 8 : 4;
     return length;
   }

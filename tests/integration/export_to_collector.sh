@@ -5,17 +5,25 @@
 # no bad input. Over SCTP, tshark also decodes a capture of the association
 # (SCTP over UDP 9899) as IPFIX: no malformed packets, PR-SCTP negotiated in
 # INIT and INIT-ACK, templates on the streams of their data (RFC 6526).
-#   export_to_collector.sh BUILD_DIR SCENARIO   (sctp, sctp-stream0, tcp, udp)
+# sctp-raw: SCTP directly over IP in both processes (root only; skipped otherwise).
+#   export_to_collector.sh BUILD_DIR SCENARIO   (sctp, sctp-stream0, sctp-raw, tcp, udp)
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
 
 exporter_sets=()
+collector_sets=()
 case $scenario in
   sctp) kind=sctp port=47410 ;;
   sctp-stream0)
     kind=sctp port=47411
     exporter_sets=(--set export.templates_on_stream_zero=true --set 'export.other_flows="ttl:2000"')
+    ;;
+  sctp-raw)
+    [[ $(id -u) -eq 0 ]] || exit 77  # meson: skipped
+    kind=sctp port=47414
+    exporter_sets=(--set sctp.raw_ip=true)
+    collector_sets=(--set sctp.raw_ip=true)
     ;;
   tcp) kind=tcp port=47412 ;;
   udp) kind=udp port=47413 exporter_sets=(--set udp.template_refresh_messages=5) ;;
@@ -44,11 +52,15 @@ stop() {
 mkdir "$WORK/files"
 
 "$COLLECTOR" --listen "$kind:127.0.0.1:$port" --write "file:$WORK/files" \
-  --write "jsonl:$WORK/records.jsonl" >"$WORK/collector.txt" 2>"$WORK/collector.log" &
+  --write "jsonl:$WORK/records.jsonl" "${collector_sets[@]}" >"$WORK/collector.txt" 2>"$WORK/collector.log" &
 collector=$!
 trap 'kill -KILL $collector ${capture:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_for "$WORK/collector.log" "listening on $kind 127.0.0.1:$port" 10
-if [[ $kind == sctp ]]; then
+capture_sctp=$([[ $scenario == sctp || $scenario == sctp-stream0 ]] && echo 1 || true)
+if [[ $scenario == sctp-raw ]]; then
+  expect_line "$WORK/collector.log" "listening on sctp 127.0.0.1:$port \(raw IP\)"
+fi
+if [[ -n $capture_sctp ]]; then
   expect_line "$WORK/collector.log" "listening on sctp 127.0.0.1:$port \(UDP encapsulation 9899\)"
   timeout 120 tshark -i lo -f 'udp port 9899' -w "$WORK/lo.pcapng" >/dev/null 2>"$WORK/tshark.log" &
   capture=$!
@@ -87,18 +99,26 @@ sequence=()
 [[ $kind == sctp ]] && sequence=(--no-sequence-check)  # several streams interleave
 $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" "${sequence[@]}"
 
-/usr/bin/python3 - "$WORK/records.jsonl" "$WORK/manifest.csv" "$records" <<'PY'
+/usr/bin/python3 - "$WORK/records.jsonl" "$WORK/manifest.csv" "$records" "$kind" <<'PY'
 import csv, json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
+options = [l for l in lines if "dataRecordsReliability" in l]
+lines = [l for l in lines if "packetDeltaCount" in l]
 manifest = list(csv.DictReader(open(sys.argv[2])))
 assert len(lines) == int(sys.argv[3]), f"{len(lines)} JSON lines, {sys.argv[3]} records sent"
 for field, column in (("packetDeltaCount", "packets"), ("octetDeltaCount", "octets")):
     got, want = sum(l[field] for l in lines), sum(int(r[column]) for r in manifest)
     assert got == want, f"JSON lines {field} {got} != manifest {want}"
-print(f"jsonl: {len(lines)} records, totals equal the manifest")
+announced = sorted((o["templateId"], o["dataRecordsReliability"]) for o in options)
+# Over SCTP: TCP flows (templates 256-259: IPv4, IPv6 and their biflow forms)
+# reliable, the others (260-263) partial.
+want = [(t, t < 260) for t in range(256, 264)] if sys.argv[4] == "sctp" else []
+assert announced == want, f"dataRecordsReliability {announced}, expected {want}"
+print(f"jsonl: {len(lines)} records, totals equal the manifest; reliability announced: "
+      f"{sorted((o['templateId'], o['dataRecordsReliability']) for o in options)}")
 PY
 
-if [[ $kind == sctp ]]; then
+if [[ -n $capture_sctp ]]; then
   # Not port 4739: tell tshark that this SCTP port carries IPFIX.
   tshark() { command tshark -d "sctp.port==$port,cflow" "$@" 2>/dev/null; }
   bad=$(tshark -r "$WORK/lo.pcapng" -Y '_ws.malformed || _ws.expert.severity >= 8388608' | wc -l)

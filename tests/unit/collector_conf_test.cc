@@ -45,7 +45,8 @@ TEST(CollectorConf, Refusals) {
   EXPECT_NE(error_of(o).find("expected sctp:HOST:PORT"), std::string::npos);
   o.listens = {};
   o.writes = {"file:/nonexistent/dir"};
-  EXPECT_EQ(error_of(o), "command line: write.outputs: /nonexistent/dir: No such file or directory");
+  EXPECT_EQ(error_of(o),
+            "command line: write.outputs: /nonexistent/dir: No such file or directory");
   o.writes = {"csv:/tmp/x"};
   EXPECT_NE(error_of(o).find("expected file:DIRECTORY or jsonl:PATH"), std::string::npos);
   o.writes = {};

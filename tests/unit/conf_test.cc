@@ -142,8 +142,9 @@ TEST(PoolflowdConf, ReliabilityClasses) {
   EXPECT_EQ(error_of("", runnable(o.sets)),
             "command line: export.other_flows: expected \"reliable\", \"ttl:MS\" (1-600000) or "
             "\"rtx:N\" (0-100), got \"partial\"");
-  EXPECT_NE(error_of("", runnable({"sctp.remote_udp_port=70000"})).find("sctp.remote_udp_port: must "
-                                                                       "be between 0 and 65535"),
+  EXPECT_NE(error_of("", runnable({"sctp.remote_udp_port=70000"}))
+                .find("sctp.remote_udp_port: must "
+                      "be between 0 and 65535"),
             std::string::npos);
 }
 

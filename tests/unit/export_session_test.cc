@@ -108,8 +108,7 @@ TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
   ExportSessionConfig config;
   config.send_queue_bytes = 256 * 1024;
   ExportSession session(
-      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options),
-      config);
+      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options), config);
   const auto started = std::chrono::steady_clock::now();
   constexpr uint32_t kRecords = 200000;  // ~11 MB of records, the peer takes a few hundred KB
   for (uint32_t i = 0; i < kRecords; ++i) session.add(flow(i, kTcp), 1);
@@ -160,8 +159,11 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   EXPECT_EQ(t.lost_records, 0u);
   EXPECT_EQ(t.out_of_order, 0u);
   EXPECT_EQ(t.discarded_messages, 0u);
-  // RFC 6526: templates on each data stream, so each stream's session has all.
-  EXPECT_EQ(t.templates_added, 2 * ipfix::flow_templates().size());
+  // RFC 6526: on each data stream its class's flow templates (256-259 reliable,
+  // 260-263 partial) and the options template announcing their reliability.
+  const size_t flow_templates = ipfix::flow_templates().size();
+  EXPECT_EQ(t.templates_added, 2 * (flow_templates + 1));
+  EXPECT_EQ(t.options_records, 2 * flow_templates);
   EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ipfix/byte_order.h"
 #include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
 #include "ipfix/message_writer.h"
@@ -17,13 +18,13 @@ using Bytes = std::vector<uint8_t>;
 // A message header for `body`, with the right length unless `length` says otherwise.
 Bytes message(const Bytes& body, uint32_t domain = 1, uint32_t sequence = 0, int length = -1) {
   const size_t n = length < 0 ? body.size() + 16 : static_cast<size_t>(length);
-  Bytes m = {0x00, 0x0a, static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n),
-             0x5f, 0x5e, 0x10, 0x00,
-             static_cast<uint8_t>(sequence >> 24), static_cast<uint8_t>(sequence >> 16),
-             static_cast<uint8_t>(sequence >> 8), static_cast<uint8_t>(sequence),
-             static_cast<uint8_t>(domain >> 24), static_cast<uint8_t>(domain >> 16),
-             static_cast<uint8_t>(domain >> 8), static_cast<uint8_t>(domain)};
-  m.insert(m.end(), body.begin(), body.end());
+  Bytes m(16 + body.size());
+  store_be16(&m[0], kVersion);
+  store_be16(&m[2], static_cast<uint16_t>(n));
+  store_be32(&m[4], 0x5f5e1000);  // export time
+  store_be32(&m[8], sequence);
+  store_be32(&m[12], domain);
+  std::copy(body.begin(), body.end(), m.begin() + 16);
   return m;
 }
 
@@ -172,8 +173,9 @@ TEST_F(Decoder, TemplateFloodStopsAtTheLimit) {
   MessageReader bounded{DecoderLimits{.max_templates = 100, .max_fields = 512}};
   uint32_t refused = 0;
   for (uint32_t id = 256; id < 256 + 1000; ++id) {
-    const Bytes body = {0x00, 0x02, 0x00, 0x0c, static_cast<uint8_t>(id >> 8),
-                        static_cast<uint8_t>(id), 0x00, 0x01, 0x00, 0x08, 0x00, 0x04};
+    const Bytes body = {
+        0x00, 0x02, 0x00, 0x0c, static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id), 0x00, 0x01,
+        0x00, 0x08, 0x00, 0x04};
     refused += errors(bounded.decode(message(body), store, nullptr), DecodeError::template_limit);
   }
   EXPECT_EQ(store.size(), 100u);
@@ -214,8 +216,8 @@ TEST_F(Decoder, OptionsTemplateAndVariableLengthRecords) {
 
 TEST_F(Decoder, VariableLengthRecordRunningPastItsSet) {
   const Bytes body = {
-      0x00, 0x02, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x01, 0x00, 0x52, 0xff, 0xff,
-      0x01, 0x00, 0x00, 0x08, 0x09, 'a',  'b',  'c',  // says 9 octets, has 3
+      0x00, 0x02, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x01, 0x00, 0x52,
+      0xff, 0xff, 0x01, 0x00, 0x00, 0x08, 0x09, 'a',  'b',  'c',  // says 9 octets, has 3
   };
   const DecodeResult r = decode(message(body));
   EXPECT_EQ(r.first_error, DecodeError::record_truncated);
@@ -224,8 +226,8 @@ TEST_F(Decoder, VariableLengthRecordRunningPastItsSet) {
 }
 
 TEST_F(Decoder, OptionsTemplateWithBadScopeCount) {
-  const Bytes body = {0x00, 0x03, 0x00, 0x0e, 0x01, 0x10, 0x00, 0x01,
-                      0x00, 0x00, 0x00, 0x91, 0x00, 0x02};  // scope field count 0
+  const Bytes body = {0x00, 0x03, 0x00, 0x0e, 0x01, 0x10, 0x00,
+                      0x01, 0x00, 0x00, 0x00, 0x91, 0x00, 0x02};  // scope field count 0
   EXPECT_EQ(decode(message(body)).first_error, DecodeError::template_invalid);
 }
 

@@ -131,9 +131,24 @@ TEST(MessageWriter, BiflowRecordEndsWithReverseCounters) {
                                         0x00, 0x12}));                          // reverse flags
 }
 
-TEST(MessageWriter, AllFourTemplatesFitTheSmallestMessage) {
-  MessageWriter w(512);
-  EXPECT_TRUE(w.add_template_set(flow_templates()));
+TEST(MessageWriter, LargestTemplateMessageFitsTheSmallestMessageSize) {
+  // Both reliability classes' flow templates on one SCTP stream, with the
+  // options template and a reliability record for each: 1024 octets suffice.
+  MessageWriter w(1024);
+  std::vector<Template> both;
+  for (uint16_t offset : {uint16_t{0}, kPartialTemplateOffset})
+    for (const Template* t : flow_templates())
+      both.push_back(Template{static_cast<uint16_t>(t->id + offset), t->fields});
+  std::vector<const Template*> pointers;
+  for (const Template& t : both) pointers.push_back(&t);
+  ASSERT_TRUE(w.add_template_set(pointers));
+  const Template* options[] = {&reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  for (const Template& t : both) {
+    uint8_t* out = w.add_record(kReliabilityTemplateId, kReliabilityRecordLength);
+    ASSERT_NE(out, nullptr);
+    encode_reliability_record(t.id, false, out);
+  }
 }
 
 TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
@@ -152,6 +167,27 @@ TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
   w.reset();
   EXPECT_TRUE(w.empty());
   EXPECT_EQ(w.data_records(), 0u);
+}
+
+TEST(MessageWriter, ReliabilityOptionsTemplateAndRecord) {
+  MessageWriter w(1400);
+  const Template* options[] = {&reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  encode_reliability_record(260, false, w.add_record(kReliabilityTemplateId, 3));
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x29,  // version 10, length 41
+      0x00, 0x00, 0x00, 0x01,  // export time
+      0x00, 0x00, 0x00, 0x00,  // sequence number 0
+      0x00, 0x00, 0x00, 0x01,  // observation domain 1
+      0x00, 0x03, 0x00, 0x12,  // options template set, length 18
+      0x01, 0x08, 0x00, 0x02,  // template 264, 2 fields
+      0x00, 0x01,              // 1 scope field
+      0x00, 0x91, 0x00, 0x02,  // templateId, 2 octets (scope)
+      0x01, 0x14, 0x00, 0x01,  // dataRecordsReliability, 1 octet
+      0x01, 0x08, 0x00, 0x07,  // data set 264, length 7
+      0x01, 0x04, 0x02,        // template 260: false (RFC 7011 §6.1.5: 2)
+  };
+  EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "transport/common/socket_address.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -26,8 +26,7 @@ void resolve(const std::string& host_text, uint16_t port, sockaddr_storage& addr
   ::freeaddrinfo(found);
   if (address.ss_family == AF_INET)
     reinterpret_cast<sockaddr_in*>(&address)->sin_port = htons(port);
-  else
-    reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
+  else reinterpret_cast<sockaddr_in6*>(&address)->sin6_port = htons(port);
 }
 
 std::string address_text(const sockaddr* address) {

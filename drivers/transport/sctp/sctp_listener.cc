@@ -40,8 +40,7 @@ struct SctpListenerContext {
     info.snd_flags = SCTP_ABORT;
     info.snd_assoc_id = id;
     static const char kNoData = 0;  // usrsctp wants a buffer even for no data
-    if (usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0) <
-        0)
+    if (usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0) < 0)
       spdlog::warn("sctp: cannot abort association {}: {}", id, std::strerror(errno));
   }
 
@@ -141,9 +140,10 @@ SctpListener::SctpListener(const std::string& host, uint16_t port, const Listene
   socklen_t length = 0;
   resolve(host, port, local, length);
 
-  struct socket* sock =
-      usrsctp_socket(local.ss_family, SOCK_SEQPACKET, IPPROTO_SCTP, on_receive, nullptr, 0, context_);
-  if (sock == nullptr) throw std::runtime_error(std::string("usrsctp_socket: ") + std::strerror(errno));
+  struct socket* sock = usrsctp_socket(local.ss_family, SOCK_SEQPACKET, IPPROTO_SCTP, on_receive,
+                                       nullptr, 0, context_);
+  if (sock == nullptr)
+    throw std::runtime_error(std::string("usrsctp_socket: ") + std::strerror(errno));
   context_->sock = sock;
   const std::string where = address_text(reinterpret_cast<sockaddr*>(&local));
   try {
@@ -165,9 +165,9 @@ SctpListener::SctpListener(const std::string& host, uint16_t port, const Listene
     usrsctp_close(sock);
     throw std::runtime_error(std::string("sctp: ") + e.what());
   }
-  description_ = "sctp " + where +
-                 (options.sctp_raw_ip ? " (raw IP)"
-                                      : " (UDP encapsulation " + std::to_string(udp_port) + ")");
+  description_ =
+      "sctp " + where +
+      (options.sctp_raw_ip ? " (raw IP)" : " (UDP encapsulation " + std::to_string(udp_port) + ")");
 }
 
 SctpListener::~SctpListener() {

@@ -21,8 +21,8 @@ constexpr int kConnecting = 0, kUp = 1, kDown = 2;
 constexpr uint32_t kPacketOverhead = 12 + 16 + 8 + 40;
 constexpr int kShutdownWaitMs = 300;
 
-int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
-               struct sctp_rcvinfo, int flags, void* context) {
+int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, struct sctp_rcvinfo,
+               int flags, void* context) {
   auto* association = static_cast<SctpTransport::AssociationState*>(context);
   if (data == nullptr) {  // the association is gone
     association->state.store(kDown);
@@ -59,7 +59,8 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
 
   sock_ = usrsctp_socket(peer.ss_family, SOCK_STREAM, IPPROTO_SCTP, on_receive, nullptr, 0,
                          association_);
-  if (sock_ == nullptr) throw std::runtime_error(name_ + ": usrsctp_socket: " + std::strerror(errno));
+  if (sock_ == nullptr)
+    throw std::runtime_error(name_ + ": usrsctp_socket: " + std::strerror(errno));
   try {
     if (!o.raw_ip) sctp::set_remote_udp_port(sock_, peer.ss_family, o.remote_udp_port);
     sctp::subscribe_events(sock_);
@@ -93,14 +94,15 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
       throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(o.connect_timeout_ms);
-    while (association_->state.load() == kConnecting &&
-           std::chrono::steady_clock::now() < deadline)
+    while (association_->state.load() == kConnecting && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (association_->state.load() != kUp)
-      throw std::runtime_error("no SCTP association with " + host + ":" + std::to_string(port) +
-                               (o.raw_ip ? "" : " (UDP encapsulation port " +
-                                                    std::to_string(o.remote_udp_port) + ")") +
-                               " within " + std::to_string(o.connect_timeout_ms) + " ms");
+      throw std::runtime_error(
+          "no SCTP association with " + host + ":" + std::to_string(port) +
+          (o.raw_ip ? "" : " (UDP encapsulation port " + std::to_string(o.remote_udp_port) + ")") +
+          (association_->state.load() == kDown
+               ? ": refused or unanswered"
+               : " within " + std::to_string(o.connect_timeout_ms) + " ms"));
 
     // usrsctp has no path-MTU discovery: fix the MTU so that one IPFIX message
     // is one DATA chunk (FORWARD-TSN and fragmented messages do not mix well).

@@ -42,9 +42,9 @@ uint16_t start_usrsctp(uint16_t udp_port, bool raw_ip) {
   std::lock_guard lock(g_mutex);
   if (g_started) {
     if (raw_ip != g_raw_ip || (!raw_ip && udp_port != 0 && udp_port != g_udp_port))
-      throw std::runtime_error(
-          "usrsctp already runs in this process with " +
-          (g_raw_ip ? std::string("raw IP") : "UDP encapsulation port " + std::to_string(g_udp_port)));
+      throw std::runtime_error("usrsctp already runs in this process with " +
+                               (g_raw_ip ? std::string("raw IP")
+                                         : "UDP encapsulation port " + std::to_string(g_udp_port)));
     return g_udp_port;
   }
   if (!raw_ip && udp_port == 0) udp_port = free_udp_port();

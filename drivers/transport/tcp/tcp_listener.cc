@@ -75,8 +75,7 @@ void TcpListener::run() {
         Connection& c = connections[fd];
         c.session = next_session_id();
         c.buffer.resize(65535 + 4096);
-        sink_.session_started(c.session,
-                              "tcp " + address_text(reinterpret_cast<sockaddr*>(&peer)));
+        sink_.session_started(c.session, "tcp " + address_text(reinterpret_cast<sockaddr*>(&peer)));
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {

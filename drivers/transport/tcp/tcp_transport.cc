@@ -1,11 +1,11 @@
 #include "transport/tcp/tcp_transport.h"
 
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <linux/sockios.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,9 +17,7 @@ namespace poolflow::transport {
 
 TcpTransport::TcpTransport(std::string name, const std::string& host, uint16_t port,
                            const TransportOptions& options)
-    : name_(std::move(name)),
-      options_(options.tcp),
-      backoff_(options.tcp.reconnect_interval_s) {
+    : name_(std::move(name)), options_(options.tcp), backoff_(options.tcp.reconnect_interval_s) {
   resolve(host, port, peer_, peer_length_);
   start_connect();
   // Give a local collector a moment so that the first records are not lost.
@@ -86,10 +84,11 @@ bool TcpTransport::write_pending() {
 }
 
 SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInfo&) {
-  flush();
+  // Connecting happens in flush() only: a message built for one transport
+  // session must not become the first of the next one, before its templates.
   if (state_ != State::connected) return SendResult::failed;
-  if (!write_pending()) return state_ == State::connected ? SendResult::would_block
-                                                          : SendResult::failed;
+  if (!write_pending())
+    return state_ == State::connected ? SendResult::would_block : SendResult::failed;
   const ssize_t n = ::send(fd_, message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n < 0) {
     if (errno == EWOULDBLOCK || errno == EAGAIN) return SendResult::would_block;

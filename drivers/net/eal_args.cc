@@ -8,7 +8,7 @@ namespace poolflow::net {
 
 bool is_pci_address(const std::string& device) {
   static const std::regex kPci("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
-  return std::regex_match(device, kPci);
+  return std::regex_match(device.substr(0, device.find(',')), kPci);  // "addr,devargs"
 }
 
 std::vector<std::string> build_eal_args(const EalPlan& plan) {

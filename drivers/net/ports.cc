@@ -37,13 +37,14 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
   if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) fail(port.name + ": device info", rc);
 
   rte_eth_conf conf{};
+  std::vector<uint8_t> key;  // read by rte_eth_dev_configure
   port.rx_queues = std::min<uint16_t>(settings.rx_queues, info.max_rx_queues);
   const uint64_t hash_types = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
                                                              RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
   if (hash_types == 0) {
     port.rx_queues = 1;  // without RSS one queue, one worker: a flow never splits
   } else if (port.rx_queues > 1) {
-    static std::array<uint8_t, 40> key = kSymmetricRssKey;  // the API takes a mutable pointer
+    key = symmetric_rss_key(info.hash_key_size != 0 ? info.hash_key_size : 40);
     port.rss = true;
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_key = key.data();
@@ -82,6 +83,12 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
 
 }  // namespace
 
+std::vector<uint8_t> symmetric_rss_key(size_t length) {
+  std::vector<uint8_t> key(length);
+  for (size_t i = 0; i < length; ++i) key[i] = i % 2 == 0 ? 0x6d : 0x5a;
+  return key;
+}
+
 std::vector<Port> start_ports(const PortSettings& settings) {
   if (rte_eth_dev_count_avail() == 0)
     throw std::runtime_error("no DPDK port found (check input.devices and the NIC binding)");
@@ -99,19 +106,22 @@ void stop_ports(const std::vector<Port>& ports) {
   }
 }
 
-uint64_t count_pcap_packets(const std::string& path) {
+PcapCount count_pcap_packets(const std::string& path) {
   char error[PCAP_ERRBUF_SIZE] = {};
   pcap_t* pcap = pcap_open_offline(path.c_str(), error);
   if (pcap == nullptr) throw std::runtime_error(path + ": " + error);
-  uint64_t packets = 0;
+  PcapCount count;
   pcap_pkthdr* header;
   const u_char* data;
   int rc;
-  while ((rc = pcap_next_ex(pcap, &header, &data)) == 1) ++packets;
+  while ((rc = pcap_next_ex(pcap, &header, &data)) == 1) {
+    ++count.packets;
+    count.cut += header->caplen < header->len;
+  }
   const std::string read_error = rc == PCAP_ERROR ? pcap_geterr(pcap) : "";
   pcap_close(pcap);
   if (!read_error.empty()) throw std::runtime_error(path + ": " + read_error);
-  return packets;
+  return count;
 }
 
 }  // namespace poolflow::net

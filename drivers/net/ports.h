@@ -2,7 +2,6 @@
 // one RX queue per worker where the device has them, RSS across the queues.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,13 +10,11 @@ struct rte_mempool;
 
 namespace poolflow::net {
 
-/// Toeplitz RSS key whose hash is the same for both directions of a connection
-/// (the 16-bit pattern repeats, so swapping addresses and ports changes nothing):
-/// both directions of a flow reach the same worker.
-inline constexpr std::array<uint8_t, 40> kSymmetricRssKey = {
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
+/// Toeplitz RSS key of `length` bytes whose hash is the same for both directions
+/// of a connection (the 16-bit pattern 0x6d5a repeats, so swapping addresses and
+/// ports changes nothing): both directions of a flow reach the same worker.
+/// Devices differ in key length (40 bytes for most, 52 for i40e and ice).
+std::vector<uint8_t> symmetric_rss_key(size_t length);
 
 struct PortSettings {
   uint16_t rx_queues = 1;  ///< wanted per port: one per worker
@@ -40,8 +37,13 @@ std::vector<Port> start_ports(const PortSettings& settings);
 /// Stops and closes the ports.
 void stop_ports(const std::vector<Port>& ports);
 
-/// Number of packets in a pcap file. Throws std::runtime_error for a file libpcap
-/// cannot read.
-uint64_t count_pcap_packets(const std::string& path);
+struct PcapCount {
+  uint64_t packets = 0;
+  uint64_t cut = 0;  ///< captured shorter than on the wire (snap length)
+};
+
+/// Counts the packets of a pcap file. Throws std::runtime_error for a file
+/// libpcap cannot read.
+PcapCount count_pcap_packets(const std::string& path);
 
 }  // namespace poolflow::net

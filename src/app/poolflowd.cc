@@ -100,8 +100,15 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   std::vector<uint64_t> replay_packets;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   try {
-    for (const std::string& pcap : c.input.pcaps)
-      replay_packets.push_back(net::count_pcap_packets(pcap));
+    for (const std::string& pcap : c.input.pcaps) {
+      const net::PcapCount count = net::count_pcap_packets(pcap);
+      replay_packets.push_back(count.packets);
+      if (count.cut != 0)
+        spdlog::warn("{}: {} of {} packets were cut by the capture's snap length: DPDK's "
+                     "net_pcap gives only the captured bytes, so their IP length runs past the "
+                     "frame and they are counted as ignored (ipv4/ipv6_bad_length)",
+                     pcap, count.cut, count.packets);
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: input.pcaps: {}\n", e.what());
     return kExitConfError;
@@ -171,11 +178,20 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
                                  fmt::join(replay_packets, "+")),
                fmt::join(c.export_.outputs, ","));
 
-  rte_eal_remote_launch([](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
-                        pipeline.aggregator.get(), net::kAggregatorLcore);
-  for (unsigned id = 0; id < pipeline.workers.size(); ++id)
-    rte_eal_remote_launch([](void* w) { return static_cast<meter::Worker*>(w)->run(); },
-                          pipeline.workers[id].get(), net::kFirstWorkerLcore + id);
+  bool launched = rte_eal_remote_launch(
+                      [](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
+                      pipeline.aggregator.get(), net::kAggregatorLcore) == 0;
+  for (unsigned id = 0; id < pipeline.workers.size() && launched; ++id)
+    launched = rte_eal_remote_launch([](void* w) { return static_cast<meter::Worker*>(w)->run(); },
+                                     pipeline.workers[id].get(), net::kFirstWorkerLcore + id) == 0;
+  if (!launched) {
+    fmt::print(stderr, "poolflowd: cannot start a thread on its lcore\n");
+    pipeline.stop_workers.store(true);
+    pipeline.stop_aggregator.store(true);
+    rte_eal_mp_wait_lcore();
+    rte_eal_cleanup();
+    return kExitRuntimeError;
+  }
 
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();

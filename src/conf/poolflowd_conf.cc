@@ -46,6 +46,12 @@ void check_input(Reader& r, const PoolflowdConf& c) {
     r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
   if (in.pcaps.empty() && in.devices.empty())
     r.fail("input.devices", "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
+  // Each replayed capture keeps its own flow clock only if it has its own worker.
+  if (in.pcaps.size() > c.cpu.worker_cores.size())
+    r.fail("input.pcaps", std::to_string(in.pcaps.size()) +
+                              " captures need as many worker cores (each keeps its own flow "
+                              "clock); cpu.worker_cores has " +
+                              std::to_string(c.cpu.worker_cores.size()));
   for (const std::string& pcap : in.pcaps) {
     if (pcap.find(',') != std::string::npos)
       r.fail("input.pcaps", pcap + ": a path with ',' cannot be passed to DPDK's net_pcap device");
@@ -53,12 +59,14 @@ void check_input(Reader& r, const PoolflowdConf& c) {
   }
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
-  const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() +
+  // Every port may get a queue per worker, all filled from the one pool.
+  const uint64_t ports = std::max<size_t>(1, in.pcaps.size() + in.devices.size());
+  const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() * ports +
                           uint64_t{in.mbuf_cache_size} * (c.cpu.worker_cores.size() + 1) + 64;
   if (in.mbuf_pool_size < needed)
     r.fail("input.mbuf_pool_size",
            "must be at least " + std::to_string(needed) +
-               " (rx_descriptors per worker + a cache per lcore + bursts), got " +
+               " (rx_descriptors per worker and port + a cache per lcore + bursts), got " +
                std::to_string(in.mbuf_pool_size));
 }
 

@@ -7,8 +7,10 @@
 // flows is exported (lack of resources) to make room.
 //
 // Lookups are batched by the caller in three stages so that memory latency
-// overlaps across a burst: probe() (hash → buckets, prefetch signatures),
-// locate() (signature match, prefetch the entry), account().
+// overlaps across a burst: probe() (hash → buckets), locate() (signature match,
+// prefetch the entry), account(). The bucket lines are not prefetched: with
+// worker_bench, 32 prefetches issued during parsing stalled it, and without them
+// it was no slower (16-19 against 16.6-17.1 Mpps at 1M flows; a noisy machine).
 #pragma once
 
 #include <nmmintrin.h>
@@ -115,8 +117,8 @@ class FlowTable {
            static_cast<uint32_t>(c);
   }
 
-  /// Stage 1: candidate buckets of `hash`; prefetches the primary bucket's
-  /// signatures (flows are placed in their primary bucket whenever it has room).
+  /// Stage 1: the candidate buckets of `hash` (flows are placed in their primary
+  /// bucket whenever it has room; the secondary is computed when needed).
   Probe probe(uint32_t hash) const;
   /// Stage 2: finds a slot with the key's signature; prefetches its entry.
   void locate(Probe& probe) const;
@@ -137,13 +139,24 @@ class FlowTable {
   }
 
   /// Checks the next `slots` slots (round robin, whole buckets) for flows due to
-  /// end at `now_ms`. Idle timeouts up to kMaxIdleTimeoutMs.
+  /// end at `now_ms`, reading an entry only when its bucket's coarse times say it
+  /// may be due. Idle timeouts up to kMaxIdleTimeoutMs.
   template <class Sink>
-  void expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts, Sink&& sink);
+  void expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts, Sink&& sink) {
+    scan(now_ms, (slots + kWays - 1) / kWays, timeouts, true, sink);
+  }
 
-  /// Ends every flow with `reason`.
+  /// Checks every entry, without the coarse times: for a flow clock that jumped
+  /// further than their horizon (a replayed capture with a gap of hours).
   template <class Sink>
-  void flush_all(uint64_t now_ms, FlowEndReason reason, Sink&& sink);
+  void expire_all_due(uint64_t now_ms, const FlowTimeouts& timeouts, Sink&& sink) {
+    scan(now_ms, bucket_count_, timeouts, false, sink);
+  }
+
+  /// Ends every flow: with its timeout's reason where one has passed, otherwise
+  /// with `reason`.
+  template <class Sink>
+  void flush_all(uint64_t now_ms, const FlowTimeouts& timeouts, FlowEndReason reason, Sink&& sink);
 
   /// Lock-free read from any thread: a consistent copy of the flow with `key` as
   /// it stands at `now_ms` (end_reason none), or false when there is none.
@@ -208,6 +221,9 @@ class FlowTable {
   void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
+  template <class Sink>
+  void scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& timeouts, bool coarse,
+            Sink& sink);
 
   FlowRecord record_of(uint32_t slot, uint64_t now_ms, FlowEndReason reason) const {
     return to_record(entries_[slot], biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
@@ -231,7 +247,6 @@ inline FlowTable::Probe FlowTable::probe(uint32_t hash) const {
   // Multiply-shift maps the hash onto any bucket count (no power-of-two rounding).
   p.buckets[0] = static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32);
   p.buckets[1] = kNotFound;
-  rte_prefetch0(&buckets_[p.buckets[0]]);
   return p;
 }
 
@@ -378,7 +393,10 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
           oldest_idle = idle;
         }
       }
-    end_flow(slot, now_ms, FlowEndReason::lack_of_resources, sink);
+    // The victim may have timed out already: then that is why it ends.
+    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+    end_flow(slot, now_ms, due != FlowEndReason::none ? due : FlowEndReason::lack_of_resources,
+             sink);
     result = Accounted::created_after_eviction;
   }
   Bucket& bucket = buckets_[slot / kWays];
@@ -390,8 +408,8 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
 }
 
 template <class Sink>
-void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts,
-                             Sink&& sink) {
+void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& timeouts, bool coarse,
+                     Sink& sink) {
   // A slot's entry is read once its coarse times say it may be due; two ticks
   // of slack cover the truncation of both times.
   auto threshold = [](uint64_t ms) -> uint16_t {
@@ -402,7 +420,7 @@ void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts
   const uint16_t active = threshold(timeouts.active_ms);
   const uint16_t grace = threshold(timeouts.tcp_end_grace_ms);
   const uint16_t now_tick = tick(now_ms);
-  for (uint32_t i = 0; i < (slots + kWays - 1) / kWays; ++i) {
+  for (uint32_t i = 0; i < buckets; ++i) {
     const uint32_t b = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
     const Bucket& bucket = buckets_[b];
@@ -411,7 +429,8 @@ void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts
       const auto idle_for = static_cast<uint16_t>(now_tick - bucket.last_tick[way]);
       const auto alive_for = static_cast<uint16_t>(now_tick - bucket.first_tick[way]);
       const bool ending = (bucket.tcp_end_mask >> way) & 1;
-      if (idle_for < idle && alive_for < active && !(ending && idle_for >= grace)) continue;
+      if (coarse && idle_for < idle && alive_for < active && !(ending && idle_for >= grace))
+        continue;
       const uint32_t slot = b * kWays + way;
       const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
       if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
@@ -420,9 +439,13 @@ void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts
 }
 
 template <class Sink>
-void FlowTable::flush_all(uint64_t now_ms, FlowEndReason reason, Sink&& sink) {
-  for (uint32_t slot = 0; slot < capacity(); ++slot)
-    if (buckets_[slot / kWays].signatures[slot % kWays] != 0) end_flow(slot, now_ms, reason, sink);
+void FlowTable::flush_all(uint64_t now_ms, const FlowTimeouts& timeouts, FlowEndReason reason,
+                          Sink&& sink) {
+  for (uint32_t slot = 0; slot < capacity(); ++slot) {
+    if (buckets_[slot / kWays].signatures[slot % kWays] == 0) continue;
+    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+    end_flow(slot, now_ms, due != FlowEndReason::none ? due : reason, sink);
+  }
 }
 
 }  // namespace poolflow::meter

@@ -131,10 +131,17 @@ inline bool parse_ipv4(const uint8_t* ip, uint32_t header_bytes, uint32_t frame_
   out.ip_octets = total_length;
 
   // Non-first fragments carry no transport header: they are keyed by protocol alone.
-  const uint16_t fragment_offset = load_be16(ip + 6) & 0x1fff;
-  if (fragment_offset != 0) return true;
+  const uint16_t flags_and_offset = load_be16(ip + 6);
+  if ((flags_and_offset & 0x1fff) != 0) return true;
   const uint32_t l4_len = std::min(total_length, header_bytes) - ihl_bytes;
-  return parse_transport(ip + ihl_bytes, l4_len, out, why);
+  if (parse_transport(ip + ihl_bytes, l4_len, out, why)) return true;
+  // A first fragment too short for its transport header is keyed like the later
+  // fragments (by protocol alone) so that the whole datagram is accounted.
+  const bool more_fragments = flags_and_offset & 0x2000;
+  if (!more_fragments || why != IgnoreReason::l4_truncated) return false;
+  out.key.src_port = out.key.dst_port = 0;
+  out.tcp_flags = 0;
+  return true;
 }
 
 inline bool parse_ipv6(const uint8_t* ip, uint32_t header_bytes, uint32_t frame_bytes,

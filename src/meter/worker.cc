@@ -16,6 +16,8 @@ static_assert(RTE_MAX_ETHPORTS <= 256, "FlowKey keeps the ingress port in 8 bits
 namespace {
 constexpr uint16_t kPrefetchAhead = 4;
 constexpr uint64_t kMicrosecondsPerMs = 1'000;
+// The bucket's coarse times wrap after 4.6 hours; a jump of an hour is trusted.
+constexpr uint64_t kCoarseTimeTrustMs = 3'600'000;
 }  // namespace
 
 void Worker::RecordSink::operator()(const FlowRecord& record) {
@@ -128,10 +130,15 @@ void Worker::expire_step() {
   if (last_expiry_ms_ == 0) last_expiry_ms_ = now_ms_;
   const uint64_t elapsed = now_ms_ > last_expiry_ms_ ? now_ms_ - last_expiry_ms_ : 0;
   last_expiry_ms_ = now_ms_;
-  const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
-  const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
-      table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
-  table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
+  if (elapsed > kCoarseTimeTrustMs) {
+    // A replay's clock jumped beyond what the coarse times can tell: check all.
+    table_.expire_all_due(now_ms_, config_.timeouts, sink_);
+  } else {
+    const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
+    const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
+        table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
+    table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
+  }
   sink_.flush();
   active_flows_.store(table_.size(), std::memory_order_relaxed);
 }
@@ -165,7 +172,7 @@ int Worker::run() {
 
   // Shutdown is not the fast path: wait for ring space so no flow is lost.
   sink_.wait_for_space(true);
-  table_.flush_all(now_ms_, FlowEndReason::forced_end, sink_);
+  table_.flush_all(now_ms_, config_.timeouts, FlowEndReason::forced_end, sink_);
   sink_.flush();
   active_flows_.store(0, std::memory_order_relaxed);
   finished_.store(true, std::memory_order_release);

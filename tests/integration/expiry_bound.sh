@@ -7,7 +7,7 @@ source "$(dirname "$0")/common.sh"
 
 "$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --packets 200000 --flows 20000 \
   --lifetime 0.15 --rate 5000 --ipv6 0.3 --seed 21 >/dev/null
-timeout 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "file:$WORK/out.ipfix" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "file:$WORK/out.ipfix" \
   --set meter.idle_timeout_s=1 --set meter.active_timeout_s=5 \
   --set meter.flow_table_size=65536 >"$WORK/summary.txt" 2>"$WORK/log.txt" ||
   { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }

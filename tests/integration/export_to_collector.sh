@@ -67,7 +67,7 @@ if [[ -n $capture_sctp ]]; then
   wait_for "$WORK/tshark.log" "Capture started" 20
 fi
 
-timeout 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "$kind:127.0.0.1:$port" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "$kind:127.0.0.1:$port" \
   "${exporter_sets[@]}" >"$WORK/summary.txt" 2>"$WORK/log.txt" || {
   cat "$WORK/log.txt" >&2
   die "poolflowd failed"

@@ -21,7 +21,7 @@ for _ in $(seq 100); do
 done
 sleep 0.5  # "Startup" is logged just before the socket is read
 
-timeout 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "udp:127.0.0.1:$port" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "udp:127.0.0.1:$port" \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
 expect_line "$WORK/summary.txt" "exported to udp:127.0.0.1:$port: 2000 records"
 sleep 1

@@ -17,7 +17,7 @@ with open(sys.argv[1], "wb") as f:
             frame[12:15] = (b"\x08\x00\x45" if i % 3 == 1 else b"\x86\xdd\x60")
         f.write(struct.pack("<IIII", 1_700_000_000 + i // 1000, (i % 1000) * 1000, len(frame), len(frame)) + frame)
 PY
-timeout 60 "$POOLFLOWD" --pcap "$WORK/random.pcap" --output "file:$WORK/random.ipfix" \
+timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/random.pcap" --output "file:$WORK/random.ipfix" \
   >"$WORK/random.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed on random bytes"; }
 cat "$WORK/random.txt"
 expect_line "$WORK/random.txt" "packets received +50000 "
@@ -27,7 +27,7 @@ ipfixDump -i "$WORK/random.ipfix" >/dev/null
 # 100000 flows, each new, through a table of 1024 slots.
 "$GEN" --out "$WORK/flood.pcap" --manifest "$WORK/flood.csv" --packets 200000 --flows 100000 \
   --tcp-syn-fin --seed 41 >/dev/null
-timeout 120 "$POOLFLOWD" --pcap "$WORK/flood.pcap" --output "file:$WORK/flood.ipfix" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/flood.pcap" --output "file:$WORK/flood.ipfix" \
   --set meter.flow_table_size=1024 --set meter.ring_size=1024 >"$WORK/flood.txt" 2>"$WORK/log.txt" ||
   { cat "$WORK/log.txt" >&2; die "poolflowd failed on the flood"; }
 cat "$WORK/flood.txt"

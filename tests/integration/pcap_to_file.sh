@@ -36,10 +36,11 @@ esac
 "$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --seed 11 "${gen_args[@]}"
 packets=$(awk -F, 'NR > 1 { n += $8 + $10 } END { print n }' "$WORK/manifest.csv")
 
-timeout 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "file:$WORK/out.ipfix" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "file:$WORK/out.ipfix" \
   "${extra_sets[@]}" >"$WORK/summary.txt" 2>"$WORK/log.txt" || {
+  rc=$?
   cat "$WORK/log.txt" >&2
-  die "poolflowd exit $?"
+  die "poolflowd exit $rc"
 }
 cat "$WORK/summary.txt"
 expect_line "$WORK/summary.txt" "packets received +$packets "

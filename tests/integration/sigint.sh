@@ -8,6 +8,7 @@ source "$(dirname "$0")/common.sh"
 "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
   --output "file:$WORK/out.ipfix" >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 pid=$!
+trap 'kill -KILL $pid 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do
   grep -q "worker(s) on core" "$WORK/log.txt" && break
   sleep 0.1

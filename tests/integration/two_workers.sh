@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
   --seed 32 >/dev/null
 { cat "$WORK/a.csv"; tail -n +2 "$WORK/b.csv"; } >"$WORK/manifest.csv"
 
-timeout 120 "$POOLFLOWD" --pcap "$WORK/a.pcap" --pcap "$WORK/b.pcap" --output "file:$WORK/out.ipfix" \
+timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/a.pcap" --pcap "$WORK/b.pcap" --output "file:$WORK/out.ipfix" \
   --set cpu.exclusive=false --set 'cpu.worker_cores=[1,0]' --set cpu.aggregator_core=0 \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
 cat "$WORK/log.txt" "$WORK/summary.txt"

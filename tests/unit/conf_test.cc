@@ -115,6 +115,15 @@ TEST(PoolflowdConf, MissingPcap) {
             "command line: input.pcaps: /nonexistent/capture.pcap: No such file or directory");
 }
 
+TEST(PoolflowdConf, MoreCapturesThanWorkers) {
+  const std::string pcap = write_conf("not really a pcap");
+  CommandLineOverrides o;
+  o.pcaps = {pcap, pcap};
+  o.outputs = {"file:/tmp/x"};
+  EXPECT_NE(error_of("", o).find("input.pcaps: 2 captures need as many worker cores"),
+            std::string::npos);
+}
+
 TEST(PoolflowdConf, NoInput) {
   CommandLineOverrides o;
   o.outputs = {"file:/tmp/x"};

@@ -53,6 +53,7 @@ TEST(EalArgs, PciAddressForms) {
   EXPECT_TRUE(is_pci_address("af:00.1"));
   EXPECT_FALSE(is_pci_address("net_pcap0,rx_pcap=x"));
   EXPECT_FALSE(is_pci_address("0000:03:00.8"));
+  EXPECT_TRUE(is_pci_address("0000:03:00.0,rxq_cqe_comp_en=0")) << "with device arguments";
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
   EXPECT_EQ(account(t, packet(1, 60, 0x10), 5100), FlowTable::Accounted::updated);
   EXPECT_EQ(account(t, packet(2, 40), 5200), FlowTable::Accounted::created);
   EXPECT_EQ(t.size(), 2u);
-  t.flush_all(now_for_flush, FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(now_for_flush, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 2u);
   const FlowRecord& a = ended[0].key.src_port == 1 ? ended[0] : ended[1];
   EXPECT_EQ(a.packets, 2u);
@@ -129,7 +129,7 @@ TEST_F(FlowTableTest, ExpiredFlowMetAgainIsExportedBeforeTheNewOne) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].end_reason, FlowEndReason::idle_timeout);
   EXPECT_EQ(ended[0].octets, 100u);
-  t.flush_all(now_for_flush, FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(now_for_flush, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 2u);
   EXPECT_EQ(ended[1].octets, 50u);
   EXPECT_EQ(ended[1].first_ms, 5000u);
@@ -140,7 +140,7 @@ TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow32Bits) {
   const uint64_t before_wrap = (uint64_t{400} << 32) - 5;  // a real epoch-ms value
   account(t, packet(1), before_wrap);
   account(t, packet(1), before_wrap + 10);
-  t.flush_all(before_wrap + 20, FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(before_wrap + 20, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].first_ms, before_wrap);
   EXPECT_EQ(ended[0].last_ms, before_wrap + 10);
@@ -156,7 +156,7 @@ TEST_F(FlowTableTest, InnerVlanIsKeyAndMplsLabelIsCarried) {
   account(t, a, 0);
   account(t, b, 0);
   EXPECT_EQ(t.size(), 2u);
-  t.flush_all(1, FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(1, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 2u);
   const FlowRecord& ra = ended[0].key.inner_vlan_id == 7 ? ended[0] : ended[1];
   EXPECT_EQ(ra.mpls_top_label, (MplsLabelSection{0x01, 0x23, 0x45}));
@@ -179,7 +179,7 @@ TEST_F(FlowTableTest, BiflowCountsBothDirectionsFromTheInitiator) {
     account(t, canonical, 10);
   }
   EXPECT_EQ(t.size(), 1u);
-  t.flush_all(20, FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(20, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 1u);
   const FlowRecord& r = ended[0];
   EXPECT_TRUE(r.biflow);

@@ -160,6 +160,17 @@ TEST(PacketParser, IPv4LaterFragmentHasNoPorts) {
   EXPECT_EQ(r.packet.ip_octets, 36u);
 }
 
+TEST(PacketParser, ShortFirstFragmentIsKeyedByProtocol) {
+  Bytes t = tcp(1, 2, 0x10);
+  pad(t, 8, 0);
+  t.resize(8);  // the first 8 bytes of the TCP header only
+  const Result r = parse(frame(ethernet(0x0800), ipv4(6, t, 5, 0x2000)));  // MF, offset 0
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.packet.key.protocol, 6);
+  EXPECT_EQ(r.packet.key.src_port, 0);
+  EXPECT_EQ(r.packet.ip_octets, 28u);
+}
+
 TEST(PacketParser, IPv6Tcp) {
   const Result r = parse(frame(ethernet(0x86dd), ipv6(6, tcp(40000, 443, 0x11))));
   ASSERT_TRUE(r.ok);

@@ -9,9 +9,12 @@
 namespace poolflow::net {
 namespace {
 
-uint32_t toeplitz(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport) {
+const std::vector<uint8_t> kKey = symmetric_rss_key(40);
+
+uint32_t toeplitz(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                  const std::vector<uint8_t>& key = kKey) {
   uint32_t tuple[3] = {src, dst, static_cast<uint32_t>(sport) << 16 | dport};
-  return rte_softrss(tuple, 3, kSymmetricRssKey.data());
+  return rte_softrss(tuple, 3, key.data());
 }
 
 TEST(SymmetricRssKey, BothDirectionsHashAlike) {
@@ -20,6 +23,16 @@ TEST(SymmetricRssKey, BothDirectionsHashAlike) {
     const uint32_t a = rng(), b = rng();
     const auto p = static_cast<uint16_t>(rng()), q = static_cast<uint16_t>(rng());
     ASSERT_EQ(toeplitz(a, b, p, q), toeplitz(b, a, q, p));
+  }
+}
+
+TEST(SymmetricRssKey, LongerKeysOfOtherDevicesToo) {
+  const std::vector<uint8_t> key52 = symmetric_rss_key(52);  // i40e, ice
+  ASSERT_EQ(key52.size(), 52u);
+  std::mt19937 rng(7);
+  for (int i = 0; i < 1000; ++i) {
+    const uint32_t a = rng(), b = rng();
+    ASSERT_EQ(toeplitz(a, b, 1, 2, key52), toeplitz(b, a, 2, 1, key52));
   }
 }
 

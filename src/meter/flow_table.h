@@ -202,8 +202,11 @@ class FlowTable {
     Bucket& bucket_;
   };
 
+  // The bucket index comes from the hash's high bits; the signature mixes all of
+  // them (a multiply carries the low bits up), so that keys of one bucket still
+  // differ in signature however many buckets there are.
   static uint16_t signature(uint32_t hash) {
-    const auto sig = static_cast<uint16_t>(hash);
+    const auto sig = static_cast<uint16_t>((hash * 0x9e3779b1u) >> 16);
     return sig == 0 ? 1 : sig;  // 0 marks an empty slot
   }
   /// Slot-match bitmask of a bucket: two bits per slot whose signature is `sig`.

@@ -185,11 +185,12 @@ void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& 
   make_room(message.size());
   queue_.push_back(Queued{{message.begin(), message.end()}, info, content, steady_ms()});
   queued_bytes_ += message.size();
+  if (info.policy.kind == Reliability::ttl && !info.templates) ++queued_with_ttl_;
 }
 
 void ExportSession::drop_queued(std::deque<Queued>::iterator it) {
   count_not_sent(it->info, it->content);
-  queued_bytes_ -= it->bytes.size();
+  forget(*it);
   queue_.erase(it);
 }
 
@@ -218,17 +219,30 @@ void ExportSession::make_room(size_t bytes) {
   }
 }
 
-void ExportSession::drain_queue() {
+void ExportSession::forget(const Queued& q) {
+  queued_bytes_ -= q.bytes.size();
+  if (q.info.policy.kind == Reliability::ttl && !q.info.templates) --queued_with_ttl_;
+}
+
+void ExportSession::age_out() {
   const uint64_t now = steady_ms();
+  if (queued_with_ttl_ == 0 || now == aged_out_scan_ms_) return;
+  aged_out_scan_ms_ = now;
+  std::erase_if(queue_, [&](const Queued& q) {
+    const bool expired = !q.info.templates && q.info.policy.kind == Reliability::ttl &&
+                         now - q.queued_ms >= q.info.policy.value;
+    if (expired) {
+      count_not_sent(q.info, q.content);
+      forget(q);
+    }
+    return expired;
+  });
+}
+
+void ExportSession::drain_queue() {
   // usrsctp does not abandon data still in its send buffer when a TTL expires:
   // best-effort messages age out here, before they reach it.
-  for (size_t i = 0; i < queue_.size();) {
-    const Queued& q = queue_[i];
-    if (!q.info.templates && q.info.policy.kind == Reliability::ttl &&
-        now - q.queued_ms >= q.info.policy.value)
-      drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-    else ++i;
-  }
+  age_out();
   while (!queue_.empty()) {
     Queued& head = queue_.front();
     const SendResult result = transport_->send(head.bytes, head.info);
@@ -237,7 +251,7 @@ void ExportSession::drain_queue() {
       stats_.messages_sent.add();
       stats_.octets_sent.add(head.bytes.size());
       stats_.records_sent.add(head.content.records);
-      queued_bytes_ -= head.bytes.size();
+      forget(head);
       queue_.pop_front();
     } else {
       drop_queued(queue_.begin());

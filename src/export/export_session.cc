@@ -293,23 +293,30 @@ namespace poolflow::exporter {
 
 void ExportSession::send_statistics(uint32_t now_s) {
   statistics_sent_ms_ = steady_ms();
-  // Exporting Process Reliability Statistics (RFC 7011 §4.3), reliably, on
-  // stream 0: what this session could not send, in records, packets and octets.
+  // Reliably, on stream 0: what this exporter sent (Metering Process Statistics,
+  // RFC 7011 §4.1) and what it could not send (Exporting Process Reliability
+  // Statistics, §4.3), in records, packets and octets. Totals over every session.
   MessageInfo info;
   info.stream = 0;
   templates_writer_.reset();
   if (!statistics_template_sent_) {
-    const ipfix::Template* options[] = {&ipfix::exporting_reliability_template()};
+    const ipfix::Template* options[] = {&ipfix::export_statistics_template(),
+                                        &ipfix::exporting_reliability_template()};
     templates_writer_.add_template_set(options);
     info.templates = true;  // never dropped: the records after it need it
   }
+  ipfix::encode_export_statistics_record(
+      config_.observation_domain, stats_.octets_sent.get(), stats_.messages_sent.get(),
+      stats_.records_sent.get(),
+      templates_writer_.add_record(ipfix::kExportStatisticsTemplateId,
+                                   ipfix::kExportStatisticsRecordLength));
   ipfix::encode_exporting_reliability_record(
       static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
       stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
       templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
                                    ipfix::kExportingReliabilityRecordLength));
   const auto message = templates_writer_.finish(now_s, sequence_[0], config_.observation_domain);
-  sequence_[0] += 1;
+  sequence_[0] += 2;
   submit(message, info, {});
   statistics_template_sent_ = true;
 }

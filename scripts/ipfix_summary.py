@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-_FIELD = re.compile(r"^\s*\((\d+)\)\s+(\w+)\s*:\s*(.*)$")
+_FIELD = re.compile(r"^\s*\(([\d/]+)\)\s+(\w+)\s*:\s*(.*)$")  # (id) or (pen/id)
 
 
 def read_ipfixdump(path):

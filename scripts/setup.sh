@@ -10,9 +10,9 @@ packages=(
   g++ meson ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
   libdpdk-dev libusrsctp-dev libtbb-dev libspdlog-dev libfmt-dev
-  libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev
-  # independent checkers and test tools
-  tshark libfixbuf-tools python3 iproute2 nfdump softflowd
+  libtomlplusplus-dev libcli11-dev libpcap-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # independent checkers, traffic generators and test tools
+  tshark libfixbuf-tools softflowd nfdump tcpreplay dpdk-dev python3 iproute2 procps time
 )
 
 missing=()

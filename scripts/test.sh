@@ -8,4 +8,3 @@ build_dir=${1:-build}
 scripts/setup.sh "$build_dir"
 meson compile -C "$build_dir"
 meson test -C "$build_dir" --print-errorlogs --num-processes 2
-tests/fuzz/run.sh "$build_dir" 20  # the IPFIX decoder under libFuzzer, briefly

@@ -38,30 +38,45 @@ Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* poo
 
   rte_eth_conf conf{};
   port.rx_queues = std::min<uint16_t>(settings.rx_queues, info.max_rx_queues);
-  if (port.rx_queues > 1) {
+  const uint64_t hash_types = info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP |
+                                                             RTE_ETH_RSS_UDP | RTE_ETH_RSS_SCTP);
+  if (hash_types == 0) {
+    port.rx_queues = 1;  // without RSS one queue, one worker: a flow never splits
+  } else if (port.rx_queues > 1) {
+    static std::array<uint8_t, 40> key = kSymmetricRssKey;  // the API takes a mutable pointer
+    port.rss = true;
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-    conf.rx_adv_conf.rss_conf.rss_hf =
-        info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    conf.rx_adv_conf.rss_conf.rss_key = key.data();
+    conf.rx_adv_conf.rss_conf.rss_key_len = static_cast<uint8_t>(key.size());
+    conf.rx_adv_conf.rss_conf.rss_hf = hash_types;
   }
-  if (int rc = rte_eth_dev_configure(port_id, port.rx_queues, 0, &conf); rc != 0)
+  // One TX queue although nothing is sent: some PMDs (memif) only connect with one.
+  if (int rc = rte_eth_dev_configure(port_id, port.rx_queues, 1, &conf); rc != 0)
     fail(port.name + ": configure", rc);
 
   uint16_t descriptors = settings.rx_descriptors;
-  uint16_t no_tx = 0;
-  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &descriptors, &no_tx); rc != 0)
+  uint16_t tx_descriptors = 64;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &descriptors, &tx_descriptors); rc != 0)
     fail(port.name + ": descriptors", rc);
   for (uint16_t q = 0; q < port.rx_queues; ++q) {
-    const int rc = rte_eth_rx_queue_setup(port_id, q, descriptors,
-                                          rte_eth_dev_socket_id(port_id), nullptr, pool);
+    const int rc = rte_eth_rx_queue_setup(port_id, q, descriptors, rte_eth_dev_socket_id(port_id),
+                                          nullptr, pool);
     if (rc != 0) fail(port.name + ": rx queue " + std::to_string(q), rc);
   }
+  if (int rc = rte_eth_tx_queue_setup(port_id, 0, tx_descriptors, rte_eth_dev_socket_id(port_id),
+                                      nullptr);
+      rc != 0)
+    fail(port.name + ": tx queue", rc);
   if (int rc = rte_eth_dev_start(port_id); rc != 0) fail(port.name + ": start", rc);
   if (settings.promiscuous && rte_eth_promiscuous_enable(port_id) != 0)
     spdlog::warn("port {} ({}): promiscuous mode not supported", port_id, port.name);
 
   spdlog::info("port {} ({}): {} rx queue(s) of {} descriptors{}", port_id, port.name,
                port.rx_queues, descriptors,
-               port.rx_queues < settings.rx_queues ? ", fewer queues than workers" : "");
+               port.rss                              ? ", symmetric RSS"
+               : hash_types == 0                     ? "; no RSS: one worker polls it"
+               : port.rx_queues < settings.rx_queues ? ", fewer queues than workers"
+                                                     : "");
   return port;
 }
 

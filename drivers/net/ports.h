@@ -2,6 +2,7 @@
 // one RX queue per worker where the device has them, RSS across the queues.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,6 +10,14 @@
 struct rte_mempool;
 
 namespace poolflow::net {
+
+/// Toeplitz RSS key whose hash is the same for both directions of a connection
+/// (the 16-bit pattern repeats, so swapping addresses and ports changes nothing):
+/// both directions of a flow reach the same worker.
+inline constexpr std::array<uint8_t, 40> kSymmetricRssKey = {
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+    0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a};
 
 struct PortSettings {
   uint16_t rx_queues = 1;  ///< wanted per port: one per worker
@@ -22,6 +31,7 @@ struct Port {
   uint16_t id = 0;
   std::string name;
   uint16_t rx_queues = 0;  ///< configured; may be fewer than wanted
+  bool rss = false;        ///< queues balanced by symmetric RSS
 };
 
 /// Configures and starts every available port. Throws std::runtime_error.

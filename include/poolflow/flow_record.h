@@ -23,13 +23,14 @@ enum class FlowEndReason : uint8_t {
 struct FlowKey {
   std::array<uint8_t, 16> src_addr{};  ///< IPv4: first 4 bytes, rest zero
   std::array<uint8_t, 16> dst_addr{};
-  uint16_t src_port = 0;  ///< host byte order; 0 when the protocol has no ports
-  uint16_t dst_port = 0;  ///< ICMP/ICMPv6: type << 8 | code
-  uint16_t vlan_id = 0;   ///< 0 when untagged
-  uint16_t ingress_port = 0;  ///< DPDK port id (exported as ingressInterface)
-  uint8_t protocol = 0;       ///< IP protocol number of the transport header
-  uint8_t ip_version = 0;     ///< 4 or 6
-  uint16_t reserved = 0;      ///< keeps the struct free of padding; always 0
+  uint16_t src_port = 0;       ///< host byte order; 0 when the protocol has no ports
+  uint16_t dst_port = 0;       ///< ICMP/ICMPv6: type << 8 | code
+  uint16_t vlan_id = 0;        ///< outer 802.1Q/802.1ad VLAN id; 0 when untagged
+  uint16_t inner_vlan_id = 0;  ///< inner (customer) VLAN id of QinQ; 0 when none
+  uint8_t ingress_port = 0;    ///< DPDK port id (exported as ingressInterface)
+  uint8_t protocol = 0;        ///< IP protocol number of the transport header
+  uint8_t ip_version = 0;      ///< 4 or 6
+  uint8_t reserved = 0;        ///< keeps the struct free of padding; always 0
 
   bool operator==(const FlowKey& other) const {
     return std::memcmp(this, &other, sizeof(FlowKey)) == 0;
@@ -37,18 +38,28 @@ struct FlowKey {
 };
 static_assert(sizeof(FlowKey) == 44);
 
-/// Counters of one flow, as kept in the flow table and as exported.
+/// MPLS top label stack entry without its TTL (IE mplsTopLabelStackSection):
+/// label (20 bits), traffic class (3), bottom of stack (1), big-endian.
+using MplsLabelSection = std::array<uint8_t, 3>;
+
+/// One ended flow, as exported. A biflow (RFC 5103) is keyed in the direction
+/// of its first packet (the initiator's); the reverse_* counters count the other.
 struct FlowRecord {
   FlowKey key;
   uint8_t tcp_flags = 0;  ///< union of the TCP flags seen
   FlowEndReason end_reason = FlowEndReason::none;
-  uint16_t reserved = 0;
+  MplsLabelSection mpls_top_label{};  ///< of the flow's first packet; zero without MPLS
+  bool biflow = false;                ///< reverse_* are meaningful
+  uint8_t reverse_tcp_flags = 0;
+  uint8_t reserved = 0;
   uint64_t first_ms = 0;  ///< first packet, milliseconds since the Unix epoch
   uint64_t last_ms = 0;   ///< last packet
   uint64_t packets = 0;
   uint64_t octets = 0;  ///< IP header + payload, as octetDeltaCount defines it
+  uint64_t reverse_packets = 0;
+  uint64_t reverse_octets = 0;
 };
-static_assert(sizeof(FlowRecord) == 80);
+static_assert(sizeof(FlowRecord) == 104);
 static_assert(sizeof(FlowRecord) % 4 == 0, "rte_ring element size must be a multiple of 4");
 
 }  // namespace poolflow

@@ -1,16 +1,19 @@
 // poolflow-gen: writes reproducible pcaps for tests and benchmarks, and a
 // manifest of what every flow in them adds up to.
 //
+// Flows are listed in the manifest from their initiator's side, with the
+// responder's packets (--reverse) in reverse_packets/reverse_octets.
+//
 //   poolflow-gen --out t.pcap --manifest t.csv --packets 100000 --flows 1000
 //                --ipv6 0.3 --vlan 0.5 --sizes imix --tcp-syn-fin --rate 1e6 --seed 7
 #include <pcap/pcap.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <fmt/format.h>
 #include <random>
 #include <set>
 #include <string>
@@ -29,14 +32,19 @@ struct Flow {
   uint16_t src_port = 0, dst_port = 0;  // ICMP: dst_port = type << 8 | code
   uint16_t vlan = 0;
   uint64_t planned_packets = 0;
-  uint64_t sent_packets = 0;
-  uint64_t octets = 0;  // IP total lengths
+  uint64_t sent_packets = 0;  // both directions
+  uint64_t packets = 0;       // initiator to responder
+  uint64_t octets = 0;        // IP total lengths, initiator to responder
+  uint64_t reverse_packets = 0;
+  uint64_t reverse_octets = 0;
 };
 
 struct Options {
   std::string out, manifest;
   uint64_t packets = 10000, flows = 100;
   double ipv6_share = 0, vlan_share = 0, rate = 1e6;
+  double lifetime = 1;  // share of the capture's duration each flow lives in
+  double reverse = 0;   // share of packets (after the first) sent by the responder
   std::string sizes = "64";
   bool tcp_syn_fin = false;
   uint64_t seed = 1;
@@ -85,7 +93,8 @@ std::vector<Flow> make_flows(const Options& o, std::mt19937_64& rng) {
       f.src[0] = 0xfd;
       f.dst[0] = 0xfd;
       f.dst[1] = 0x01;
-      for (int i = 8; i < 16; ++i) f.src[i] = static_cast<uint8_t>(rng()), f.dst[i] = static_cast<uint8_t>(rng());
+      for (int i = 8; i < 16; ++i)
+        f.src[i] = static_cast<uint8_t>(rng()), f.dst[i] = static_cast<uint8_t>(rng());
     }
     if (f.protocol == kTcp || f.protocol == kUdp) {
       f.src_port = static_cast<uint16_t>(1024 + rng() % 64000);
@@ -98,7 +107,8 @@ std::vector<Flow> make_flows(const Options& o, std::mt19937_64& rng) {
     if (unit(rng) < o.vlan_share) f.vlan = static_cast<uint16_t>(1 + rng() % 4094);
     std::string key(f.src.begin(), f.src.end());
     key.insert(key.end(), f.dst.begin(), f.dst.end());
-    for (uint16_t v : {uint16_t{f.protocol}, f.src_port, f.dst_port, f.vlan, uint16_t{f.ip_version}})
+    for (uint16_t v :
+         {uint16_t{f.protocol}, f.src_port, f.dst_port, f.vlan, uint16_t{f.ip_version}})
       key += static_cast<char>(v >> 8), key += static_cast<char>(v);
     if (keys.insert(key).second) flows.push_back(f);
   }
@@ -113,8 +123,14 @@ size_t pick_frame_size(const std::string& sizes, std::mt19937_64& rng) {
   return std::stoul(sizes);
 }
 
-// Builds one frame of `f` into `buf`; returns its captured length.
-size_t build_frame(Flow& f, size_t frame_size, uint8_t* buf, bool tcp_syn_fin) {
+// Builds one frame of `f` into `buf`, from the responder when `reverse`;
+// returns its captured length.
+size_t build_frame(Flow& f, size_t frame_size, uint8_t* buf, bool tcp_syn_fin, bool reverse) {
+  const auto& src = reverse ? f.dst : f.src;
+  const auto& dst = reverse ? f.src : f.dst;
+  const bool icmp = f.protocol == kIcmp || f.protocol == kIcmpV6;
+  const uint16_t src_port = reverse && !icmp ? f.dst_port : f.src_port;
+  const uint16_t dst_port = reverse && !icmp ? f.src_port : f.dst_port;
   const size_t l4_len = f.protocol == kTcp ? 20 : 8;
   const size_t ip_header = f.ip_version == 4 ? 20 : 40;
   const size_t l2 = 14 + (f.vlan ? 4 : 0);
@@ -142,28 +158,30 @@ size_t build_frame(Flow& f, size_t frame_size, uint8_t* buf, bool tcp_syn_fin) {
     put16(ip + 4, static_cast<uint16_t>(f.sent_packets));
     ip[8] = 64;
     ip[9] = f.protocol;
-    std::copy(f.src.begin(), f.src.begin() + 4, ip + 12);
-    std::copy(f.dst.begin(), f.dst.begin() + 4, ip + 16);
+    std::copy(src.begin(), src.begin() + 4, ip + 12);
+    std::copy(dst.begin(), dst.begin() + 4, ip + 16);
     put16(ip + 10, ipv4_checksum(ip));
   } else {
     ip[0] = 0x60;
     put16(ip + 4, static_cast<uint16_t>(ip_total - 40));
     ip[6] = f.protocol;
     ip[7] = 64;
-    std::copy(f.src.begin(), f.src.end(), ip + 8);
-    std::copy(f.dst.begin(), f.dst.end(), ip + 24);
+    std::copy(src.begin(), src.end(), ip + 8);
+    std::copy(dst.begin(), dst.end(), ip + 24);
   }
 
   uint8_t* l4 = ip + ip_header;
   if (f.protocol == kTcp || f.protocol == kUdp) {
-    put16(l4, f.src_port);
-    put16(l4 + 2, f.dst_port);
+    put16(l4, src_port);
+    put16(l4 + 2, dst_port);
   }
   if (f.protocol == kTcp) {
     l4[12] = 0x50;  // data offset 5
     uint8_t flags = kAck | kPsh;
-    if (tcp_syn_fin && f.sent_packets == 0) flags = kSyn;
-    else if (tcp_syn_fin && f.sent_packets + 1 == f.planned_packets) flags = kFin | kAck;
+    if (tcp_syn_fin && f.sent_packets == 0)
+      flags = kSyn;
+    else if (tcp_syn_fin && f.sent_packets + 1 == f.planned_packets)
+      flags = kFin | kAck;
     l4[13] = flags;
     put16(l4 + 14, 65535);
   } else if (f.protocol == kUdp) {
@@ -172,7 +190,8 @@ size_t build_frame(Flow& f, size_t frame_size, uint8_t* buf, bool tcp_syn_fin) {
     put16(l4, f.dst_port);  // type, code
   }
   f.sent_packets += 1;
-  f.octets += ip_total;
+  (reverse ? f.reverse_packets : f.packets) += 1;
+  (reverse ? f.reverse_octets : f.octets) += ip_total;
   return length;
 }
 
@@ -199,6 +218,14 @@ int main(int argc, char** argv) {
         }
       });
   app.add_flag("--tcp-syn-fin", o.tcp_syn_fin, "TCP flows open with SYN and close with FIN");
+  app.add_option("--lifetime", o.lifetime,
+                 "each flow's packets fall in a window of this share of the capture, placed at "
+                 "random (flows start and go idle at different times); 1 = whole capture")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--reverse", o.reverse,
+                 "share of each flow's packets after the first sent back by the responder "
+                 "(bidirectional connections), 0..1")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--rate", o.rate, "packets per second of the timestamps")
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "random seed (same seed, same pcap)");
@@ -217,7 +244,21 @@ int main(int argc, char** argv) {
   for (uint64_t i = 0; i < o.packets; ++i)
     order[i] = static_cast<uint32_t>(i < o.flows ? i : rng() % o.flows);
   for (uint32_t id : order) flows[id].planned_packets += 1;
-  std::shuffle(order.begin(), order.end(), rng);
+  if (o.lifetime >= 1) {
+    std::shuffle(order.begin(), order.end(), rng);
+  } else {
+    // Each flow lives in its own window: draw its packets' times, then sort.
+    std::uniform_real_distribution<double> unit(0, 1);
+    std::vector<std::pair<double, uint32_t>> timed;
+    timed.reserve(o.packets);
+    for (uint32_t id = 0; id < flows.size(); ++id) {
+      const double start = unit(rng) * (1 - o.lifetime);
+      for (uint64_t k = 0; k < flows[id].planned_packets; ++k)
+        timed.emplace_back(start + unit(rng) * o.lifetime, id);
+    }
+    std::sort(timed.begin(), timed.end());
+    for (uint64_t i = 0; i < o.packets; ++i) order[i] = timed[i].second;
+  }
 
   pcap_t* dead = pcap_open_dead(DLT_EN10MB, 65535);
   pcap_dumper_t* dumper = pcap_dump_open(dead, o.out.c_str());
@@ -229,7 +270,10 @@ int main(int argc, char** argv) {
   uint64_t total_octets = 0;
   for (uint64_t i = 0; i < o.packets; ++i) {
     Flow& f = flows[order[i]];
-    const size_t length = build_frame(f, pick_frame_size(o.sizes, rng), frame, o.tcp_syn_fin);
+    const bool reverse =
+        f.sent_packets > 0 && static_cast<double>(rng() % 1'000'000) < o.reverse * 1e6;
+    const size_t length =
+        build_frame(f, pick_frame_size(o.sizes, rng), frame, o.tcp_syn_fin, reverse);
     const double t = o.start_time + static_cast<double>(i) / o.rate;
     pcap_pkthdr header{};
     header.ts.tv_sec = static_cast<time_t>(t);
@@ -247,11 +291,13 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "poolflow-gen: {}: cannot write\n", o.manifest);
       return 1;
     }
-    fmt::print(m, "ip_version,src,dst,protocol,src_port,dst_port,vlan,packets,octets\n");
+    fmt::print(m,
+               "ip_version,src,dst,protocol,src_port,dst_port,vlan,packets,octets,"
+               "reverse_packets,reverse_octets\n");
     for (const Flow& f : flows)
-      fmt::print(m, "{},{},{},{},{},{},{},{},{}\n", f.ip_version, address_text(f, f.src),
-                 address_text(f, f.dst), f.protocol, f.src_port, f.dst_port, f.vlan,
-                 f.sent_packets, f.octets);
+      fmt::print(m, "{},{},{},{},{},{},{},{},{},{},{}\n", f.ip_version, address_text(f, f.src),
+                 address_text(f, f.dst), f.protocol, f.src_port, f.dst_port, f.vlan, f.packets,
+                 f.octets, f.reverse_packets, f.reverse_octets);
     std::fclose(m);
   }
   fmt::print("poolflow-gen: {} packets ({} bytes captured) in {} flows -> {}\n", o.packets,

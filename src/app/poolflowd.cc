@@ -66,35 +66,44 @@ net::EalPlan eal_plan(const conf::PoolflowdConf& c, int verbosity) {
   plan.hugepages = c.eal.hugepages;
   plan.file_prefix = c.eal.file_prefix;
   plan.devices = c.input.devices;
-  plan.pcap = c.input.pcap;
+  plan.pcaps = c.input.pcaps;
   plan.verbose = verbosity > 0;
   plan.extra_args = c.eal.extra_args;
   return plan;
 }
 
+// RX queues are dealt round robin over all ports, so that single-queue ports
+// (no RSS) still spread over the workers. `replay_packets` is indexed by port.
 meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
-                                  const std::vector<net::Port>& ports, uint64_t replay_packets) {
+                                  const std::vector<net::Port>& ports,
+                                  const std::vector<uint64_t>& replay_packets) {
   meter::WorkerConfig w;
   w.id = id;
-  for (const net::Port& port : ports)
-    if (id < port.rx_queues) w.queues.push_back({port.id, static_cast<uint16_t>(id)});
+  const size_t workers = c.cpu.worker_cores.size();
+  size_t k = 0;
+  for (size_t p = 0; p < ports.size(); ++p)
+    for (uint16_t q = 0; q < ports[p].rx_queues; ++q, ++k)
+      if (k % workers == id)
+        w.queues.push_back({ports[p].id, q, p < replay_packets.size() ? replay_packets[p] : 0});
   w.flow_capacity = c.meter.flow_table_size;
+  w.biflow = c.meter.biflow;
   w.timeouts.idle_ms = uint64_t{c.meter.idle_timeout_s} * 1000;
   w.timeouts.active_ms = uint64_t{c.meter.active_timeout_s} * 1000;
   w.timeouts.tcp_end_grace_ms = c.meter.tcp_end_grace_ms;
   w.expiry_slots_per_poll = c.meter.expiry_slots_per_poll;
-  w.replay = !c.input.pcap.empty();
-  w.replay_packets = replay_packets;
+  w.replay = !c.input.pcaps.empty();
   return w;
 }
 
 int run(const conf::PoolflowdConf& c, int verbosity) {
-  uint64_t replay_packets = 0;
+  // Replay: port i is net_pcapi, created for pcaps[i] (no other port then).
+  std::vector<uint64_t> replay_packets;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   try {
-    if (!c.input.pcap.empty()) replay_packets = net::count_pcap_packets(c.input.pcap);
+    for (const std::string& pcap : c.input.pcaps)
+      replay_packets.push_back(net::count_pcap_packets(pcap));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "poolflowd: input.pcap: {}\n", e.what());
+    fmt::print(stderr, "poolflowd: input.pcaps: {}\n", e.what());
     return kExitConfError;
   }
   try {
@@ -138,8 +147,8 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       pipeline.workers.push_back(std::make_unique<meter::Worker>(
           worker_config(c, id, ports, replay_packets), ring, pipeline.stop_workers));
       if (pipeline.workers.back()->config().queues.empty())
-        spdlog::warn("worker {} (core {}) has no rx queue: its ports have fewer queues", id,
-                     c.cpu.worker_cores[id]);
+        spdlog::warn("worker {} (core {}) has no rx queue: the ports have fewer queues than "
+                     "there are workers", id, c.cpu.worker_cores[id]);
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: {}\n", e.what());
@@ -156,8 +165,10 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
                "output {}",
                pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
                c.cpu.control_core,
-               c.input.pcap.empty() ? fmt::format("{}", fmt::join(c.input.devices, ","))
-                                    : fmt::format("{} ({} packets)", c.input.pcap, replay_packets),
+               c.input.pcaps.empty()
+                   ? fmt::format("{}", fmt::join(c.input.devices, ","))
+                   : fmt::format("{} ({} packets)", fmt::join(c.input.pcaps, ","),
+                                 fmt::join(replay_packets, "+")),
                fmt::join(c.export_.outputs, ","));
 
   rte_eal_remote_launch([](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
@@ -189,7 +200,10 @@ int main(int argc, char** argv) {
   int verbosity = 0;
   bool check_conf = false;
   app.add_option("-c,--conf", conf_path, "conf file (TOML); without it, built-in defaults");
-  app.add_option("--pcap", overrides.pcap, "replay a pcap through DPDK's net_pcap and exit at its end");
+  app.add_option("--pcap", overrides.pcaps,
+                 "replay a pcap through DPDK's net_pcap and exit at its end (repeatable: one "
+                 "port each)")
+      ->allow_extra_args(false);
   app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")
       ->allow_extra_args(false);
   app.add_option("--set", overrides.sets, "override a conf key: section.key=value (repeatable)")

@@ -27,9 +27,11 @@ void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
   std::set<uint32_t> seen;
   for (uint32_t core : cpu.worker_cores) {
     check_exists("cpu.worker_cores", core);
-    if (!seen.insert(core).second)
-      r.fail("cpu.worker_cores", "core " + std::to_string(core) + " is listed twice");
+    if (!seen.insert(core).second && cpu.exclusive)
+      r.fail("cpu.worker_cores", "core " + std::to_string(core) +
+                                     " is listed twice (cpu.exclusive = false allows it)");
   }
+  if (!cpu.exclusive) return;
   if (seen.count(cpu.aggregator_core))
     r.fail("cpu.aggregator_core", "core " + std::to_string(cpu.aggregator_core) +
                                       " is also a worker core (a polling worker owns its core)");
@@ -40,14 +42,15 @@ void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
 
 void check_input(Reader& r, const PoolflowdConf& c) {
   const auto& in = c.input;
-  if (!in.pcap.empty() && !in.devices.empty())
-    r.fail("input.pcap", "input.pcap and input.devices exclude each other");
-  if (in.pcap.empty() && in.devices.empty())
+  if (!in.pcaps.empty() && !in.devices.empty())
+    r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
+  if (in.pcaps.empty() && in.devices.empty())
     r.fail("input.devices", "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
-  if (in.pcap.find(',') != std::string::npos)
-    r.fail("input.pcap", "a path with ',' cannot be passed to DPDK's net_pcap device");
-  if (!in.pcap.empty() && ::access(in.pcap.c_str(), R_OK) != 0)
-    r.fail("input.pcap", in.pcap + ": " + std::strerror(errno));
+  for (const std::string& pcap : in.pcaps) {
+    if (pcap.find(',') != std::string::npos)
+      r.fail("input.pcaps", pcap + ": a path with ',' cannot be passed to DPDK's net_pcap device");
+    if (::access(pcap.c_str(), R_OK) != 0) r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
+  }
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
   const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() +
@@ -65,8 +68,8 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
-  // Room for the largest template message: 4 flow templates and their options records.
-  r.check_range("export.max_message_size", e.max_message_size, 512, 65535);
+  // Room for the largest template message: the flow templates and their options records.
+  r.check_range("export.max_message_size", e.max_message_size, 1024, 65535);
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
@@ -101,7 +104,7 @@ void check_transport(Reader& r, const TransportOptions& t) {
 PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOverrides& overrides) {
   std::set<std::string> command_line_keys;
   const toml::table root = load_table(path, overrides.sets, command_line_keys);
-  if (!overrides.pcap.empty()) command_line_keys.insert("input.pcap");
+  if (!overrides.pcaps.empty()) command_line_keys.insert("input.pcaps");
   if (!overrides.outputs.empty()) command_line_keys.insert("export.outputs");
 
   Reader r(root, path, command_line_keys);
@@ -115,7 +118,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("cpu.control_core", c.cpu.control_core);
   r.get("cpu.aggregator_core", c.cpu.aggregator_core);
   r.get("cpu.worker_cores", c.cpu.worker_cores);
-  r.get("input.pcap", c.input.pcap);
+  r.get("cpu.exclusive", c.cpu.exclusive);
+  r.get("input.pcaps", c.input.pcaps);
   r.get("input.devices", c.input.devices);
   r.get("input.rx_descriptors", c.input.rx_descriptors);
   r.get("input.mbuf_pool_size", c.input.mbuf_pool_size);
@@ -127,6 +131,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms);
   r.get("meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll);
   r.get("meter.ring_size", c.meter.ring_size);
+  r.get("meter.biflow", c.meter.biflow);
   r.get("export.outputs", c.export_.outputs);
   r.get("export.observation_domain_id", c.export_.observation_domain_id);
   r.get("export.max_message_size", c.export_.max_message_size);
@@ -158,8 +163,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("udp.send_buffer_kib", t.udp.send_buffer_kib);
   r.reject_unknown_keys();
 
-  if (!overrides.pcap.empty()) {
-    c.input.pcap = overrides.pcap;
+  if (!overrides.pcaps.empty()) {
+    c.input.pcaps = overrides.pcaps;
     c.input.devices.clear();
   }
   if (!overrides.outputs.empty()) c.export_.outputs = overrides.outputs;
@@ -169,8 +174,10 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   check_cores(r, c.cpu);
   check_input(r, c);
   r.check_range("meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
-  r.check_range("meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 86400);
-  r.check_range("meter.active_timeout_s", c.meter.active_timeout_s, 1, 7 * 86400);
+  // The expiry scan's coarse times (4.6 h horizon) and the entry's 23-bit
+  // last-packet offset bound the timeouts.
+  r.check_range("meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 3600);
+  r.check_range("meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
   r.check_range("meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);
   r.check_range("meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll, 1, 1u << 16);
   r.check_range("meter.ring_size", c.meter.ring_size, 1024, 1u << 24);

@@ -30,11 +30,12 @@ struct PoolflowdConf {
     uint32_t control_core = 0;
     uint32_t aggregator_core = 0;
     std::vector<uint32_t> worker_cores{1};
+    bool exclusive = true;  ///< refuse CPUs shared by workers or with the aggregation thread
     bool operator==(const Cpu&) const = default;
   } cpu;
 
   struct Input {
-    std::string pcap;
+    std::vector<std::string> pcaps;  ///< each replayed as one port
     std::vector<std::string> devices;
     uint32_t rx_descriptors = 1024;
     uint32_t mbuf_pool_size = 16383;
@@ -50,6 +51,7 @@ struct PoolflowdConf {
     uint32_t tcp_end_grace_ms = 1000;
     uint32_t expiry_slots_per_poll = 64;
     uint32_t ring_size = 65536;
+    bool biflow = false;
     bool operator==(const Meter&) const = default;
   } meter;
 
@@ -75,7 +77,7 @@ struct PoolflowdConf {
 /// Settings given on the command line, applied over the conf file.
 struct CommandLineOverrides {
   std::vector<std::string> sets;     ///< "section.key=value", value in TOML syntax
-  std::string pcap;                  ///< --pcap: replaces input.pcap and input.devices
+  std::vector<std::string> pcaps;    ///< --pcap: replace input.pcaps and input.devices
   std::vector<std::string> outputs;  ///< --output: replace export.outputs
 };
 

@@ -28,6 +28,6 @@ struct Pipeline {
 /// arrived in `signal_number`) and the aggregator has drained and closed its
 /// sessions; the result is how long the workers ran, in seconds.
 double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
-                      const std::atomic<int>& signal_number);
+                        const std::atomic<int>& signal_number);
 
 }  // namespace poolflow::control

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
+
 namespace poolflow::control {
 
 namespace {
 
-constexpr const char* kEndReasonNames[] = {"", "idle", "active", "end_of_flow", "forced_end",
-                                           "lack_of_resources"};
+constexpr const char* kEndReasonNames[] = {
+    "", "idle", "active", "end_of_flow", "forced_end", "lack_of_resources"};
 
 // "a 3, b 5" for the non-zero counters, or "none".
 template <class Names>
@@ -39,6 +41,7 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
     for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();
     t.records_queued += s.records_queued.get();
     t.ring_drops += s.ring_drops.get();
+    t.expiry_lateness_max_ms = std::max(t.expiry_lateness_max_ms, s.expiry_lateness_max_ms.get());
   }
   return t;
 }
@@ -72,6 +75,14 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   out += fmt::format("  packets received  {} ({} octets) in {:.3f} s: {:.0f} packets/s\n",
                      t.rx_packets, t.rx_octets, run_seconds,
                      run_seconds > 0 ? static_cast<double>(t.rx_packets) / run_seconds : 0.0);
+  for (const auto& worker : pipeline.workers) {
+    std::string queues;
+    for (const meter::RxQueue& q : worker->config().queues)
+      queues += fmt::format("{}{}/{}", queues.empty() ? "" : " ", q.port, q.queue);
+    out += fmt::format("  worker {}          {} packets, {} flows created (port/queue: {})\n",
+                       worker->config().id, worker->stats().rx_packets.get(),
+                       worker->stats().flows_created.get(), queues.empty() ? "none" : queues);
+  }
   out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
   out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,
                      breakdown(t.ignored, meter::kIgnoreReasonNames));
@@ -80,6 +91,8 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   out += fmt::format("  flows created     {}\n", t.flows_created);
   out += fmt::format("  flows ended       {} ({})\n", ended,
                      breakdown(t.flows_ended, kEndReasonNames, 1));
+  out += fmt::format("  expiry lateness   {} ms at most past an idle or active timeout\n",
+                     t.expiry_lateness_max_ms);
   out += fmt::format("  records queued    {} (ring drops {})\n", t.records_queued, t.ring_drops);
   out += fmt::format("  records received  {} by the aggregation thread\n",
                      pipeline.aggregator->records_received());

@@ -20,6 +20,7 @@ struct MeterTotals {
   std::vector<uint64_t> flows_ended;  ///< by FlowEndReason
   uint64_t records_queued = 0;
   uint64_t ring_drops = 0;
+  uint64_t expiry_lateness_max_ms = 0;
 };
 
 MeterTotals sum_worker_stats(const Pipeline& pipeline);

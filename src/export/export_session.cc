@@ -27,20 +27,21 @@ uint64_t steady_ms() {
 
 }  // namespace
 
+namespace {
+std::array<ipfix::Template, 4> flow_templates() {
+  std::array<ipfix::Template, 4> copies{};
+  const auto templates = ipfix::flow_templates();
+  for (size_t i = 0; i < copies.size(); ++i) copies[i] = *templates[i];
+  return copies;
+}
+}  // namespace
+
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
     : transport_(std::move(transport)),
       output_(transport_->name()),
       config_(config),
-      channels_{Channel{ipfix::MessageWriter(config.max_message_length),
-                        {},
-                        ipfix::ipv4_flow_template(),
-                        ipfix::ipv6_flow_template(),
-                        {}},
-                Channel{ipfix::MessageWriter(config.max_message_length),
-                        {},
-                        ipfix::ipv4_flow_template(),
-                        ipfix::ipv6_flow_template(),
-                        {}}},
+      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}},
+                Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}}},
       templates_writer_(config.max_message_length),
       statistics_sent_ms_(steady_ms()) {
   start_transport_session();
@@ -83,10 +84,10 @@ void ExportSession::start_transport_session() {
   }
   // Over SCTP each reliability class has its own templates, so that the
   // collector accounts loss per template and knows which may lose records.
-  Channel& other = channels_[1];
-  const bool own_templates = traits_.streams;
-  other.ipv4.id = own_templates ? ipfix::kPartialIPv4FlowTemplateId : ipfix::kIPv4FlowTemplateId;
-  other.ipv6.id = own_templates ? ipfix::kPartialIPv6FlowTemplateId : ipfix::kIPv6FlowTemplateId;
+  const uint16_t offset = traits_.streams ? ipfix::kPartialTemplateOffset : 0;
+  const auto flow_templates = ipfix::flow_templates();
+  for (size_t i = 0; i < flow_templates.size(); ++i)
+    channels_[1].templates[i].id = static_cast<uint16_t>(flow_templates[i]->id + offset);
 }
 
 ExportSession::Channel& ExportSession::channel_for(const FlowRecord& record) {
@@ -108,15 +109,15 @@ void ExportSession::count_not_sent(const MessageInfo& info, const Content& conte
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
-  std::array<const ipfix::Template*, 4> templates{};
-  std::array<bool, 4> reliable{};
+  std::array<const ipfix::Template*, 8> templates{};
+  std::array<bool, 8> reliable{};
   size_t count = 0;
   for (const Channel& c : channels_) {
     if (template_stream(c) != stream) continue;
-    if (count > 0 && templates[0]->id == c.ipv4.id) continue;  // one set of templates
-    for (const ipfix::Template* t : {&c.ipv4, &c.ipv6}) {
+    if (count > 0 && templates[0]->id == c.templates[0].id) continue;  // one set of templates
+    for (const ipfix::Template& t : c.templates) {
       reliable[count] = c.info.policy.kind == Reliability::reliable;
-      templates[count++] = t;
+      templates[count++] = &t;
     }
   }
   MessageInfo info;
@@ -261,7 +262,7 @@ void ExportSession::drain_queue() {
 
 void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
   Channel& channel = channel_for(record);
-  const ipfix::Template& tmpl = record.key.ip_version == 6 ? channel.ipv6 : channel.ipv4;
+  const ipfix::Template& tmpl = channel.templates[ipfix::flow_template_index(record)];
   uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   if (out == nullptr) {
     if (!queue_.empty()) drain_queue();

@@ -100,8 +100,9 @@ class ExportSession {
   struct Channel {
     ipfix::MessageWriter writer;
     MessageInfo info;
-    ipfix::Template ipv4;  ///< the templates of this channel's records
-    ipfix::Template ipv6;
+    /// The templates of this channel's records, as in ipfix::flow_templates()
+    /// (their ids moved by kPartialTemplateOffset for the partial class on SCTP).
+    std::array<ipfix::Template, 4> templates;
     Content content;  ///< of the message being built
   };
   struct Queued {

@@ -13,8 +13,8 @@ namespace {
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoIcmpV6 = 58;
 
-// 8-byte fields first, then decreasing sizes: the order of encode_flow_record().
-constexpr std::array<FieldSpec, 14> kIPv4Fields = {{
+// Wider fields first: the order of encode_flow_record().
+constexpr std::array<FieldSpec, 16> kIPv4Fields = {{
     {ie::flowStartMilliseconds, 8},
     {ie::flowEndMilliseconds, 8},
     {ie::octetDeltaCount, 8},
@@ -22,16 +22,18 @@ constexpr std::array<FieldSpec, 14> kIPv4Fields = {{
     {ie::sourceIPv4Address, 4},
     {ie::destinationIPv4Address, 4},
     {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
     {ie::sourceTransportPort, 2},
     {ie::destinationTransportPort, 2},
     {ie::icmpTypeCodeIPv4, 2},
     {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
     {ie::tcpControlBits, 2},
     {ie::protocolIdentifier, 1},
     {ie::flowEndReason, 1},
 }};
 
-constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
+constexpr std::array<FieldSpec, 16> kIPv6Fields = {{
     {ie::flowStartMilliseconds, 8},
     {ie::flowEndMilliseconds, 8},
     {ie::octetDeltaCount, 8},
@@ -39,14 +41,35 @@ constexpr std::array<FieldSpec, 14> kIPv6Fields = {{
     {ie::sourceIPv6Address, 16},
     {ie::destinationIPv6Address, 16},
     {ie::ingressInterface, 4},
+    {ie::mplsTopLabelStackSection, 3},
     {ie::sourceTransportPort, 2},
     {ie::destinationTransportPort, 2},
     {ie::icmpTypeCodeIPv6, 2},
     {ie::vlanId, 2},
+    {ie::dot1qCustomerVlanId, 2},
     {ie::tcpControlBits, 2},
     {ie::protocolIdentifier, 1},
     {ie::flowEndReason, 1},
 }};
+
+// Biflows: the uniflow fields, then reverse octets, packets and TCP flags.
+constexpr std::array<FieldSpec, 3> kReverseFields = {{
+    {ie::octetDeltaCount, 8, kReversePen},
+    {ie::packetDeltaCount, 8, kReversePen},
+    {ie::tcpControlBits, 2, kReversePen},
+}};
+
+template <size_t N, size_t M>
+constexpr std::array<FieldSpec, N + M> concat(const std::array<FieldSpec, N>& a,
+                                              const std::array<FieldSpec, M>& b) {
+  std::array<FieldSpec, N + M> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = a[i];
+  for (size_t i = 0; i < M; ++i) out[N + i] = b[i];
+  return out;
+}
+
+constexpr auto kIPv4BiflowFields = concat(kIPv4Fields, kReverseFields);
+constexpr auto kIPv6BiflowFields = concat(kIPv6Fields, kReverseFields);
 
 constexpr std::array<FieldSpec, 2> kReliabilityFields = {{
     {ie::templateId, 2},
@@ -77,13 +100,21 @@ static_assert(kExportingReliabilityTemplate.record_length() == kExportingReliabi
 constexpr Template kReliabilityTemplate{kReliabilityTemplateId, kReliabilityFields, 1};
 static_assert(kReliabilityTemplate.record_length() == kReliabilityRecordLength);
 constexpr Template kIPv6Template{kIPv6FlowTemplateId, kIPv6Fields};
-static_assert(kIPv4Template.record_length() == 56);
-static_assert(kIPv6Template.record_length() == 80);
+static_assert(kIPv4Template.record_length() == 61);
+static_assert(kIPv6Template.record_length() == 85);
+constexpr Template kIPv4BiflowTemplate{kIPv4BiflowTemplateId, kIPv4BiflowFields};
+constexpr Template kIPv6BiflowTemplate{kIPv6BiflowTemplateId, kIPv6BiflowFields};
+constexpr std::array<const Template*, 4> kAllTemplates = {
+    &kIPv4Template, &kIPv6Template, &kIPv4BiflowTemplate, &kIPv6BiflowTemplate};
 
 }  // namespace
 
 const Template& ipv4_flow_template() { return kIPv4Template; }
 const Template& ipv6_flow_template() { return kIPv6Template; }
+const Template& ipv4_biflow_template() { return kIPv4BiflowTemplate; }
+const Template& ipv6_biflow_template() { return kIPv6BiflowTemplate; }
+std::span<const Template* const> flow_templates() { return kAllTemplates; }
+
 const Template& reliability_template() { return kReliabilityTemplate; }
 const Template& exporting_reliability_template() { return kExportingReliabilityTemplate; }
 const Template& export_statistics_template() { return kExportStatisticsTemplate; }
@@ -123,13 +154,21 @@ void encode_flow_record(const FlowRecord& record, uint8_t* out) {
   std::memcpy(p + address_length, key.dst_addr.data(), address_length);
   p += 2 * address_length;
   store_be32(p, key.ingress_port);
-  store_be16(p + 4, icmp ? 0 : key.src_port);
-  store_be16(p + 6, icmp ? 0 : key.dst_port);
-  store_be16(p + 8, icmp ? key.dst_port : 0);
-  store_be16(p + 10, key.vlan_id);
-  store_be16(p + 12, record.tcp_flags);
-  p[14] = key.protocol;
-  p[15] = static_cast<uint8_t>(record.end_reason);
+  std::memcpy(p + 4, record.mpls_top_label.data(), 3);
+  p += 7;
+  store_be16(p, icmp ? 0 : key.src_port);
+  store_be16(p + 2, icmp ? 0 : key.dst_port);
+  store_be16(p + 4, icmp ? key.dst_port : 0);
+  store_be16(p + 6, key.vlan_id);
+  store_be16(p + 8, key.inner_vlan_id);
+  store_be16(p + 10, record.tcp_flags);
+  p[12] = key.protocol;
+  p[13] = static_cast<uint8_t>(record.end_reason);
+  if (record.biflow) {
+    store_be64(p + 14, record.reverse_octets);
+    store_be64(p + 22, record.reverse_packets);
+    store_be16(p + 30, record.reverse_tcp_flags);
+  }
 }
 
 }  // namespace poolflow::ipfix

@@ -1,8 +1,11 @@
-// The templates of poolflow's flow records, one for IPv4 and one for IPv6, and
-// the encoding of a FlowRecord into a data record of either.
+// The templates of poolflow's flow records: IPv4 and IPv6, each uniflow or
+// biflow (RFC 5103, reverse elements under PEN 29305); and the encoding of a
+// FlowRecord into a data record of its template.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "ipfix/template.h"
 #include "poolflow/flow_record.h"
@@ -11,20 +14,34 @@ namespace poolflow::ipfix {
 
 inline constexpr uint16_t kIPv4FlowTemplateId = 256;
 inline constexpr uint16_t kIPv6FlowTemplateId = 257;
+inline constexpr uint16_t kIPv4BiflowTemplateId = 258;
+inline constexpr uint16_t kIPv6BiflowTemplateId = 259;
+inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse information elements
 /// Over SCTP the flows of the second reliability class use their own templates
-/// (RFC 6526: loss is accounted per template), announced with this options template.
-inline constexpr uint16_t kPartialIPv4FlowTemplateId = 258;
-inline constexpr uint16_t kPartialIPv6FlowTemplateId = 259;
-inline constexpr uint16_t kReliabilityTemplateId = 260;
-inline constexpr uint16_t kExportingReliabilityTemplateId = 261;
-inline constexpr uint16_t kExportStatisticsTemplateId = 262;
+/// (RFC 6526: loss is accounted per template): the ids above plus this offset,
+/// announced with the reliability options template.
+inline constexpr uint16_t kPartialTemplateOffset = 4;
+inline constexpr uint16_t kReliabilityTemplateId = 264;
+inline constexpr uint16_t kExportingReliabilityTemplateId = 265;
+inline constexpr uint16_t kExportStatisticsTemplateId = 266;
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
+const Template& ipv4_biflow_template();
+const Template& ipv6_biflow_template();
 
-/// The template a record is exported with.
+/// Every flow template, as a session announces them: IPv4, IPv6, IPv4 biflow,
+/// IPv6 biflow.
+std::span<const Template* const> flow_templates();
+
+/// The place of a record's template in flow_templates().
+inline size_t flow_template_index(const FlowRecord& record) {
+  return (record.biflow ? 2 : 0) + (record.key.ip_version == 6 ? 1 : 0);
+}
+
+/// The template a record is exported with (with the ids of the first class).
 inline const Template& flow_template_for(const FlowRecord& record) {
-  return record.key.ip_version == 6 ? ipv6_flow_template() : ipv4_flow_template();
+  return *flow_templates()[flow_template_index(record)];
 }
 
 /// Options template: scope templateId (145), dataRecordsReliability (276).

@@ -1,14 +1,100 @@
 #include "meter/flow_table.h"
 
-#include <bit>
+#include <rte_pause.h>
+
+#include <algorithm>
 
 namespace poolflow::meter {
 
-FlowTable::FlowTable(uint32_t capacity) {
-  const uint32_t buckets = std::bit_ceil(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays));
-  bucket_mask_ = buckets - 1;
-  signatures_ = std::make_unique<uint16_t[]>(size_t{buckets} * kWays);
-  flows_ = std::make_unique<FlowRecord[]>(size_t{buckets} * kWays);
+FlowTable::FlowTable(uint32_t capacity, bool biflow)
+    : bucket_count_(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays)),
+      biflow_(biflow),
+      buckets_(bucket_count_),
+      entries_(size_t{bucket_count_} * kWays),
+      reverse_(biflow ? size_t{bucket_count_} * kWays : 0) {}
+
+FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse, uint64_t now_ms,
+                                FlowEndReason reason) {
+  FlowRecord r;
+  r.key = e.key;
+  if (reverse != nullptr) {
+    r.biflow = true;
+    r.reverse_packets = reverse->packets;
+    r.reverse_octets = reverse->octets();
+    r.reverse_tcp_flags = reverse->tcp_flags;
+    if (reverse->initiator_swapped) swap_ends(r.key);  // back to the initiator's direction
+  }
+  r.tcp_flags = static_cast<uint8_t>(e.tcp_flags);
+  r.end_reason = reason;
+  r.mpls_top_label = e.mpls_top_label;
+  r.first_ms = now_ms - (static_cast<uint32_t>(now_ms) - e.first_ms32);
+  r.last_ms = r.first_ms + e.last_offset_ms;
+  r.packets = e.packets;
+  r.octets = e.octets();
+  return r;
+}
+
+uint32_t FlowTable::displace(Probe& p) {
+  secondary_bucket(p);
+  for (uint32_t b : p.buckets) {
+    for (uint32_t from = b * kWays; from < (b + 1) * kWays; ++from) {
+      Probe other = probe(hash(entries_[from].key));
+      const uint32_t target = other.buckets[0] == b ? secondary_bucket(other) : other.buckets[0];
+      const uint32_t to = free_slot(target);
+      if (to == kNotFound) continue;
+      {
+        Bucket& dst = buckets_[target];
+        const Bucket& src = buckets_[b];
+        const uint32_t to_way = to % kWays;
+        const uint32_t from_way = from % kWays;
+        WriteGuard guard(dst);
+        entries_[to] = entries_[from];
+        if (biflow_) reverse_[to] = reverse_[from];
+        dst.first_tick[to_way] = src.first_tick[from_way];
+        dst.last_tick[to_way] = src.last_tick[from_way];
+        const bool ending = (src.tcp_end_mask >> from_way) & 1;
+        dst.tcp_end_mask =
+            static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
+        dst.signatures[to_way] = other.signature;
+      }
+      WriteGuard guard(buckets_[b]);
+      buckets_[b].signatures[from % kWays] = 0;
+      return from;
+    }
+  }
+  return kNotFound;
+}
+
+bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const {
+  Probe p = probe(hash(key));
+  secondary_bucket(p);
+  for (uint32_t b : p.buckets) {
+    const Bucket& bucket = buckets_[b];
+    for (;;) {
+      const uint32_t before = bucket.version.load(std::memory_order_acquire);
+      if (before & 1) {
+        rte_pause();
+        continue;
+      }
+      bool found = false;
+      FlowEntry copy;
+      ReverseCounters reverse_copy{};
+      for (uint32_t way = 0; way < kWays && !found; ++way) {
+        if (bucket.signatures[way] != p.signature) continue;
+        copy = entries_[b * kWays + way];
+        if (biflow_) reverse_copy = reverse_[b * kWays + way];
+        found = copy.key == key;
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (bucket.version.load(std::memory_order_relaxed) != before) continue;  // torn: again
+      if (found) {
+        out = to_record(copy, biflow_ ? &reverse_copy : nullptr, now_ms, FlowEndReason::none);
+        return true;
+      }
+      break;
+    }
+  }
+  return false;
 }
 
 }  // namespace poolflow::meter

@@ -1,16 +1,25 @@
-// Per-worker flow table: fixed capacity allocated at start, one writer (the worker
-// that owns it), bucketized with 8 slots per bucket and two candidate buckets per
-// key. Full keys are always compared: a hash or signature match alone never
-// merges two flows. When both buckets are full the least recently seen of their
-// 16 flows is exported (lack of resources) to make room.
+// Per-worker flow table. Fixed capacity allocated at start (never grows), one
+// writer (the worker that owns it), lock-free readers (any thread, per-bucket
+// sequence counters). Buckets of 8 slots, two candidate buckets per key, 16-bit
+// signatures compared 8 at a time; full keys are always compared, so a hash or
+// signature match alone never merges two flows. A flow's state is one 64-byte
+// cache line. When both buckets are full, the least recently seen of their 16
+// flows is exported (lack of resources) to make room.
+//
+// Lookups are batched by the caller in three stages so that memory latency
+// overlaps across a burst: probe() (hash → buckets, prefetch signatures),
+// locate() (signature match, prefetch the entry), account().
 #pragma once
 
+#include <nmmintrin.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
+#include <atomic>
 #include <cstdint>
-#include <memory>
+#include <cstring>
 
+#include "meter/huge_array.h"
 #include "meter/packet_parser.h"
 #include "poolflow/flow_record.h"
 
@@ -23,148 +32,359 @@ struct FlowTimeouts {
   uint64_t tcp_end_grace_ms = 1'000;
 };
 
-/// Why the flow should end at time `now_ms`, or FlowEndReason::none.
-inline FlowEndReason due_end_reason(const FlowRecord& flow, uint64_t now_ms,
-                                    const FlowTimeouts& timeouts) {
-  const uint64_t idle_for = now_ms > flow.last_ms ? now_ms - flow.last_ms : 0;
-  if (flow.end_reason == FlowEndReason::end_of_flow && idle_for >= timeouts.tcp_end_grace_ms)
-    return FlowEndReason::end_of_flow;
-  if (idle_for >= timeouts.idle_ms) return FlowEndReason::idle_timeout;
-  if (now_ms > flow.first_ms && now_ms - flow.first_ms >= timeouts.active_ms)
-    return FlowEndReason::active_timeout;
-  return FlowEndReason::none;
-}
+/// The state of one flow: exactly one cache line. Times are kept as the low 32
+/// bits of milliseconds since the epoch (first packet) and an offset (last
+/// packet); a live flow is younger than the active timeout, so the full time is
+/// recovered from the current time with wrapping arithmetic.
+struct alignas(64) FlowEntry {
+  FlowKey key;
+  uint32_t first_ms32;
+  uint32_t last_offset_ms : 23;  ///< last - first; hence active timeouts < 2^23 ms
+  uint32_t tcp_end_seen : 1;     ///< FIN or RST seen: ends after the grace period
+  uint32_t tcp_flags : 8;
+  uint32_t packets;
+  uint32_t octets_low;
+  uint8_t octets_high;  ///< octets are 40 bits wide
+  MplsLabelSection mpls_top_label;
+
+  uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
+};
+static_assert(sizeof(FlowEntry) == 64);
+
+/// Counters of a biflow's reverse direction, in an array beside the entries
+/// (biflow metering only).
+struct ReverseCounters {
+  uint32_t packets;
+  uint32_t octets_low;
+  uint8_t octets_high;
+  uint8_t tcp_flags;
+  uint8_t initiator_swapped;  ///< the first packet's key was swapped into canonical order
+  uint8_t reserved;
+
+  uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
+};
+
+/// Longest active timeout the entry layout can express.
+inline constexpr uint64_t kMaxActiveTimeoutMs = (1u << 23) - 1;
+/// Longest idle timeout the expiry scan's coarse times can express safely.
+inline constexpr uint64_t kMaxIdleTimeoutMs = 3'600'000;
 
 class FlowTable {
  public:
   static constexpr uint32_t kWays = 8;
+  static constexpr uint32_t kNotFound = UINT32_MAX;
   static constexpr uint8_t kTcpFin = 0x01;
   static constexpr uint8_t kTcpRst = 0x04;
+  static constexpr uint64_t kMaxOctets = (uint64_t{1} << 40) - 1;
 
   enum class Accounted { updated, created, created_after_expiry, created_after_eviction };
 
-  /// `capacity` is rounded up to a power of two, at least 2 buckets.
-  explicit FlowTable(uint32_t capacity);
+  /// A key's place in the table, filled by probe() and locate().
+  struct Probe {
+    uint32_t hash;
+    uint32_t buckets[2];  ///< the second is computed only when the first does not do
+    uint16_t signature;
+    uint32_t slot = kNotFound;  ///< a slot whose signature matched, if any
+  };
 
-  uint32_t capacity() const { return (bucket_mask_ + 1) * kWays; }
+  /// `capacity` is rounded up to a whole number of buckets (at least two). With
+  /// `biflow`, keys are in canonical order (make_canonical) and each flow also
+  /// counts its reverse direction (RFC 5103).
+  explicit FlowTable(uint32_t capacity, bool biflow = false);
+
+  uint32_t capacity() const { return bucket_count_ * kWays; }
   uint32_t size() const { return size_; }
-  static size_t bytes_per_flow() { return sizeof(FlowRecord) + sizeof(uint16_t); }
-
-  static uint32_t hash(const FlowKey& key) { return rte_hash_crc(&key, sizeof(key), 0x9e3779b9); }
-
-  void prefetch(uint32_t hash) const {
-    const uint32_t bucket = hash & bucket_mask_;
-    rte_prefetch0(&signatures_[bucket * kWays]);
-    rte_prefetch0(&flows_[bucket * kWays]);
+  /// Table memory per slot: the entry and its share of bucket metadata (and the
+  /// reverse counters of biflow metering).
+  size_t bytes_per_flow() const {
+    return sizeof(FlowEntry) + sizeof(Bucket) / kWays + (biflow_ ? sizeof(ReverseCounters) : 0);
   }
 
-  /// Accounts one packet at time `now_ms`. A flow that ends because of it (an
-  /// expired flow met again, or one evicted to make room) goes to `sink`.
+  /// Hash of a key: three independent CRC32-C chains (so their latencies
+  /// overlap) folded together.
+  static uint32_t hash(const FlowKey& key) {
+    static_assert(sizeof(FlowKey) == 5 * sizeof(uint64_t) + sizeof(uint32_t));
+    uint64_t w[5];
+    uint32_t tail;
+    std::memcpy(w, &key, sizeof(w));
+    std::memcpy(&tail, reinterpret_cast<const uint8_t*>(&key) + sizeof(w), sizeof(tail));
+    const uint64_t a = _mm_crc32_u64(_mm_crc32_u64(0x9e3779b9, w[0]), w[1]);
+    const uint64_t b = _mm_crc32_u64(_mm_crc32_u64(0x85ebca6b, w[2]), w[3]);
+    const uint64_t c = _mm_crc32_u32(static_cast<uint32_t>(_mm_crc32_u64(0xc2b2ae35, w[4])), tail);
+    return static_cast<uint32_t>(((a << 32 | b) * 0x9e3779b97f4a7c15ull) >> 32) ^
+           static_cast<uint32_t>(c);
+  }
+
+  /// Stage 1: candidate buckets of `hash`; prefetches the primary bucket's
+  /// signatures (flows are placed in their primary bucket whenever it has room).
+  Probe probe(uint32_t hash) const;
+  /// Stage 2: finds a slot with the key's signature; prefetches its entry.
+  void locate(Probe& probe) const;
+  /// Stage 3: accounts one packet at time `now_ms`. A flow that ends because of
+  /// it (an expired flow met again, full counters, or one evicted to make room)
+  /// goes to `sink` as a FlowRecord.
   template <class Sink>
-  Accounted account(const ParsedPacket& packet, uint32_t hash, uint64_t now_ms,
+  Accounted account(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
                     const FlowTimeouts& timeouts, Sink&& sink);
 
-  /// Checks the next `slots` slots (round robin) for flows due to end at `now_ms`.
+  /// The three stages for one packet.
+  template <class Sink>
+  Accounted account(const ParsedPacket& packet, uint64_t now_ms, const FlowTimeouts& timeouts,
+                    Sink&& sink) {
+    Probe p = probe(hash(packet.key));
+    locate(p);
+    return account(packet, p, now_ms, timeouts, sink);
+  }
+
+  /// Checks the next `slots` slots (round robin, whole buckets) for flows due to
+  /// end at `now_ms`. Idle timeouts up to kMaxIdleTimeoutMs.
   template <class Sink>
   void expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts, Sink&& sink);
 
   /// Ends every flow with `reason`.
   template <class Sink>
-  void flush_all(FlowEndReason reason, Sink&& sink);
+  void flush_all(uint64_t now_ms, FlowEndReason reason, Sink&& sink);
+
+  /// Lock-free read from any thread: a consistent copy of the flow with `key` as
+  /// it stands at `now_ms` (end_reason none), or false when there is none.
+  bool read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const;
+
+  /// Why `entry` should end at `now_ms`, or FlowEndReason::none.
+  static FlowEndReason due_end_reason(const FlowEntry& entry, uint64_t now_ms,
+                                      const FlowTimeouts& timeouts);
+  /// `entry` (with its reverse counters for a biflow) as an exported record;
+  /// `now_ms` recovers its full timestamps.
+  static FlowRecord to_record(const FlowEntry& entry, const ReverseCounters* reverse,
+                              uint64_t now_ms, FlowEndReason reason);
 
  private:
+  struct alignas(64) Bucket {
+    uint16_t signatures[kWays];  ///< 0 marks an empty slot
+    // Coarse times of each slot's first and last packet (ticks of 256 ms,
+    // modulo 2^16 = 4.6 hours) and a copy of its tcp_end_seen bit: the expiry
+    // scan reads an entry only when these say it may be due.
+    uint16_t first_tick[kWays];
+    uint16_t last_tick[kWays];
+    /// Sequence counter of the bucket's slots: odd while the writer changes them.
+    std::atomic<uint32_t> version{0};
+    uint8_t tcp_end_mask;
+  };
+  static constexpr unsigned kTickShift = 8;
+  static uint16_t tick(uint64_t ms) { return static_cast<uint16_t>(ms >> kTickShift); }
+
+  // Marks a bucket as being written for the lifetime of the guard.
+  class WriteGuard {
+   public:
+    explicit WriteGuard(Bucket& bucket) : bucket_(bucket) {
+      const uint32_t v = bucket_.version.load(std::memory_order_relaxed);
+      bucket_.version.store(v + 1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_release);
+    }
+    ~WriteGuard() {
+      bucket_.version.store(bucket_.version.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_release);
+    }
+
+   private:
+    Bucket& bucket_;
+  };
+
   static uint16_t signature(uint32_t hash) {
-    const auto sig = static_cast<uint16_t>(hash >> 16);
+    const auto sig = static_cast<uint16_t>(hash);
     return sig == 0 ? 1 : sig;  // 0 marks an empty slot
   }
-  // Never the primary bucket itself (bit 0 always differs): every key has 16 slots.
-  uint32_t alternative_bucket(uint32_t bucket, uint16_t sig) const {
-    return (bucket ^ ((sig * 0x5bd1e995u) | 1u)) & bucket_mask_;
+  /// Slot-match bitmask of a bucket: two bits per slot whose signature is `sig`.
+  static uint32_t match_mask(const Bucket& bucket, uint16_t sig);
+  uint32_t secondary_bucket(Probe& probe) const;
+  uint32_t find(const FlowKey& key, Probe& probe) const;
+  uint32_t free_slot(uint32_t bucket) const {
+    const uint32_t empty = match_mask(buckets_[bucket], 0);
+    return empty == 0 ? kNotFound
+                      : bucket * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
   }
-  uint32_t find(const FlowKey& key, uint32_t bucket, uint16_t sig) const;
-  static void start_flow(FlowRecord& flow, const ParsedPacket& packet, uint64_t now_ms);
+  /// Makes room in a full pair of buckets by moving one of their flows to its
+  /// own other bucket; returns the freed slot, or kNotFound.
+  uint32_t displace(Probe& probe);
+  void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
-  void end_flow(uint32_t slot, FlowEndReason reason, Sink& sink);
+  void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
 
-  static constexpr uint32_t kNotFound = UINT32_MAX;
+  FlowRecord record_of(uint32_t slot, uint64_t now_ms, FlowEndReason reason) const {
+    return to_record(entries_[slot], biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
+  }
 
-  uint32_t bucket_mask_;
-  std::unique_ptr<uint16_t[]> signatures_;  // one per slot, 0 = empty
-  std::unique_ptr<FlowRecord[]> flows_;
+  uint32_t bucket_count_;
+  bool biflow_;
+  HugeArray<Bucket> buckets_;
+  HugeArray<FlowEntry> entries_;
+  HugeArray<ReverseCounters> reverse_;  ///< empty unless biflow_
   uint32_t size_ = 0;
   uint32_t scan_cursor_ = 0;
 };
 
-inline uint32_t FlowTable::find(const FlowKey& key, uint32_t bucket, uint16_t sig) const {
-  const uint32_t first = bucket * kWays;
-  for (uint32_t slot = first; slot < first + kWays; ++slot)
-    if (signatures_[slot] == sig && flows_[slot].key == key) return slot;
+// ---- inline fast path ----
+
+inline FlowTable::Probe FlowTable::probe(uint32_t hash) const {
+  Probe p;
+  p.hash = hash;
+  p.signature = signature(hash);
+  // Multiply-shift maps the hash onto any bucket count (no power-of-two rounding).
+  p.buckets[0] = static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32);
+  p.buckets[1] = kNotFound;
+  rte_prefetch0(&buckets_[p.buckets[0]]);
+  return p;
+}
+
+inline uint32_t FlowTable::secondary_bucket(Probe& p) const {
+  if (p.buckets[1] == kNotFound) {
+    const uint32_t other = rte_hash_crc_4byte(p.hash, 0x85ebca6b);
+    uint32_t b = static_cast<uint32_t>((uint64_t{other} * bucket_count_) >> 32);
+    if (b == p.buckets[0]) b = b + 1 == bucket_count_ ? 0 : b + 1;
+    p.buckets[1] = b;
+  }
+  return p.buckets[1];
+}
+
+inline uint32_t FlowTable::match_mask(const Bucket& bucket, uint16_t sig) {
+  const __m128i sigs = _mm_load_si128(reinterpret_cast<const __m128i*>(bucket.signatures));
+  const __m128i equal = _mm_cmpeq_epi16(sigs, _mm_set1_epi16(static_cast<short>(sig)));
+  return static_cast<uint32_t>(_mm_movemask_epi8(equal));
+}
+
+inline void FlowTable::locate(Probe& p) const {
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
+    const uint32_t mask = match_mask(buckets_[b], p.signature);
+    if (mask != 0) {
+      p.slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
+      rte_prefetch0(&entries_[p.slot]);
+      return;
+    }
+  }
+  p.slot = kNotFound;
+}
+
+inline uint32_t FlowTable::find(const FlowKey& key, Probe& p) const {
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
+    for (uint32_t mask = match_mask(buckets_[b], p.signature); mask != 0; mask &= mask - 1) {
+      const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
+      mask &= mask - 1;  // each slot has two bits
+      if (entries_[slot].key == key) return slot;
+    }
+  }
   return kNotFound;
 }
 
-inline void FlowTable::start_flow(FlowRecord& flow, const ParsedPacket& packet, uint64_t now_ms) {
-  flow.key = packet.key;
-  flow.tcp_flags = packet.tcp_flags;
-  flow.end_reason = (packet.tcp_flags & (kTcpFin | kTcpRst)) ? FlowEndReason::end_of_flow
-                                                             : FlowEndReason::none;
-  flow.first_ms = now_ms;
-  flow.last_ms = now_ms;
-  flow.packets = 1;
-  flow.octets = packet.ip_octets;
+inline FlowEndReason FlowTable::due_end_reason(const FlowEntry& e, uint64_t now_ms,
+                                               const FlowTimeouts& timeouts) {
+  const uint32_t age = static_cast<uint32_t>(now_ms) - e.first_ms32;
+  const uint32_t idle_for = age > e.last_offset_ms ? age - e.last_offset_ms : 0;
+  if (e.tcp_end_seen && idle_for >= timeouts.tcp_end_grace_ms) return FlowEndReason::end_of_flow;
+  if (idle_for >= timeouts.idle_ms) return FlowEndReason::idle_timeout;
+  if (age >= timeouts.active_ms) return FlowEndReason::active_timeout;
+  return FlowEndReason::none;
+}
+
+inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms) {
+  FlowEntry& e = entries_[slot];
+  Bucket& bucket = buckets_[slot / kWays];
+  const uint32_t way = slot % kWays;
+  bucket.first_tick[way] = bucket.last_tick[way] = tick(now_ms);
+  const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
+  bucket.tcp_end_mask = static_cast<uint8_t>((bucket.tcp_end_mask & ~(1u << way)) | ending << way);
+  e.key = packet.key;
+  e.first_ms32 = static_cast<uint32_t>(now_ms);
+  e.last_offset_ms = 0;
+  e.tcp_end_seen = ending;
+  e.tcp_flags = packet.tcp_flags;
+  e.packets = 1;
+  e.octets_low = packet.ip_octets;
+  e.octets_high = 0;
+  e.mpls_top_label = packet.mpls_top_label;
+  if (biflow_) reverse_[slot] = ReverseCounters{0, 0, 0, 0, packet.swapped, 0};
 }
 
 template <class Sink>
-void FlowTable::end_flow(uint32_t slot, FlowEndReason reason, Sink& sink) {
-  flows_[slot].end_reason = reason;
-  sink(flows_[slot]);
-  signatures_[slot] = 0;
+void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink) {
+  Bucket& bucket = buckets_[slot / kWays];
+  {
+    WriteGuard guard(bucket);
+    bucket.signatures[slot % kWays] = 0;
+  }
   --size_;
+  sink(record_of(slot, now_ms, reason));
 }
 
 template <class Sink>
-FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, uint32_t hash,
-                                        uint64_t now_ms, const FlowTimeouts& timeouts,
-                                        Sink&& sink) {
-  const uint16_t sig = signature(hash);
-  const uint32_t primary = hash & bucket_mask_;
-  const uint32_t secondary = alternative_bucket(primary, sig);
-  uint32_t slot = find(packet.key, primary, sig);
-  if (slot == kNotFound) slot = find(packet.key, secondary, sig);
+FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, uint64_t now_ms,
+                                        const FlowTimeouts& timeouts, Sink&& sink) {
+  // The located slot may be stale (an earlier packet of the burst changed the
+  // bucket) or hold another key with the same signature: confirm or search.
+  uint32_t slot = p.slot;
+  if (slot == kNotFound || !(entries_[slot].key == packet.key)) slot = find(packet.key, p);
 
   if (slot != kNotFound) {
-    FlowRecord& flow = flows_[slot];
-    const FlowEndReason due = due_end_reason(flow, now_ms, timeouts);
+    FlowEntry& e = entries_[slot];
+    ReverseCounters* reverse =
+        biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot] : nullptr;
+    FlowEndReason due = due_end_reason(e, now_ms, timeouts);
+    // Counters about to overflow end the record early, as an active timeout would.
+    const uint32_t packets = reverse ? reverse->packets : e.packets;
+    const uint64_t octets = (reverse ? reverse->octets() : e.octets()) + packet.ip_octets;
+    if (due == FlowEndReason::none && (packets == UINT32_MAX || octets > kMaxOctets))
+      due = FlowEndReason::active_timeout;
+    Bucket& bucket = buckets_[slot / kWays];
+    WriteGuard guard(bucket);
     if (due != FlowEndReason::none) {
       // The flow ended before this packet: export it, this packet starts a new one.
-      flow.end_reason = due;
-      sink(flow);
-      start_flow(flow, packet, now_ms);
+      sink(record_of(slot, now_ms, due));
+      start_flow(slot, packet, now_ms);
       return Accounted::created_after_expiry;
     }
-    flow.packets += 1;
-    flow.octets += packet.ip_octets;
-    flow.tcp_flags |= packet.tcp_flags;
-    if (now_ms > flow.last_ms) flow.last_ms = now_ms;
-    if (packet.tcp_flags & (kTcpFin | kTcpRst)) flow.end_reason = FlowEndReason::end_of_flow;
+    if (reverse != nullptr) {
+      reverse->packets += 1;
+      reverse->octets_low = static_cast<uint32_t>(octets);
+      reverse->octets_high = static_cast<uint8_t>(octets >> 32);
+      reverse->tcp_flags |= packet.tcp_flags;
+    } else {
+      e.packets += 1;
+      e.octets_low = static_cast<uint32_t>(octets);
+      e.octets_high = static_cast<uint8_t>(octets >> 32);
+      e.tcp_flags |= packet.tcp_flags;
+    }
+    const uint32_t offset = static_cast<uint32_t>(now_ms) - e.first_ms32;
+    if (offset > e.last_offset_ms) e.last_offset_ms = offset;
+    bucket.last_tick[slot % kWays] = tick(now_ms);
+    if (packet.tcp_flags & (kTcpFin | kTcpRst)) {
+      e.tcp_end_seen = 1;
+      bucket.tcp_end_mask |= static_cast<uint8_t>(1u << (slot % kWays));
+    }
     return Accounted::updated;
   }
 
   Accounted result = Accounted::created;
-  const uint32_t candidates[2] = {primary * kWays, secondary * kWays};
-  for (uint32_t first : candidates) {
-    for (uint32_t s = first; s < first + kWays && slot == kNotFound; ++s)
-      if (signatures_[s] == 0) slot = s;
-  }
+  slot = free_slot(p.buckets[0]);
+  if (slot == kNotFound) slot = free_slot(secondary_bucket(p));
+  if (slot == kNotFound) slot = displace(p);
   if (slot == kNotFound) {
-    slot = candidates[0];
-    for (uint32_t first : candidates)
-      for (uint32_t s = first; s < first + kWays; ++s)
-        if (flows_[s].last_ms < flows_[slot].last_ms) slot = s;
-    end_flow(slot, FlowEndReason::lack_of_resources, sink);
+    uint32_t oldest_idle = 0;
+    for (uint32_t b : p.buckets)
+      for (uint32_t s = b * kWays; s < (b + 1) * kWays; ++s) {
+        const FlowEntry& e = entries_[s];
+        const uint32_t idle = static_cast<uint32_t>(now_ms) - e.first_ms32 - e.last_offset_ms;
+        if (slot == kNotFound || idle > oldest_idle) {
+          slot = s;
+          oldest_idle = idle;
+        }
+      }
+    end_flow(slot, now_ms, FlowEndReason::lack_of_resources, sink);
     result = Accounted::created_after_eviction;
   }
-  signatures_[slot] = sig;
-  start_flow(flows_[slot], packet, now_ms);
+  Bucket& bucket = buckets_[slot / kWays];
+  WriteGuard guard(bucket);
+  start_flow(slot, packet, now_ms);
+  bucket.signatures[slot % kWays] = p.signature;
   ++size_;
   return result;
 }
@@ -172,20 +392,37 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, uint32_t has
 template <class Sink>
 void FlowTable::expire_slice(uint64_t now_ms, uint32_t slots, const FlowTimeouts& timeouts,
                              Sink&& sink) {
-  const uint32_t slot_mask = capacity() - 1;
-  for (uint32_t i = 0; i < slots; ++i) {
-    const uint32_t slot = scan_cursor_;
-    scan_cursor_ = (scan_cursor_ + 1) & slot_mask;
-    if (signatures_[slot] == 0) continue;
-    const FlowEndReason due = due_end_reason(flows_[slot], now_ms, timeouts);
-    if (due != FlowEndReason::none) end_flow(slot, due, sink);
+  // A slot's entry is read once its coarse times say it may be due; two ticks
+  // of slack cover the truncation of both times.
+  auto threshold = [](uint64_t ms) -> uint16_t {
+    const uint64_t ticks = ms >> kTickShift;
+    return static_cast<uint16_t>(ticks > 2 ? ticks - 2 : 0);
+  };
+  const uint16_t idle = threshold(timeouts.idle_ms);
+  const uint16_t active = threshold(timeouts.active_ms);
+  const uint16_t grace = threshold(timeouts.tcp_end_grace_ms);
+  const uint16_t now_tick = tick(now_ms);
+  for (uint32_t i = 0; i < (slots + kWays - 1) / kWays; ++i) {
+    const uint32_t b = scan_cursor_;
+    scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
+    const Bucket& bucket = buckets_[b];
+    for (uint32_t way = 0; way < kWays; ++way) {
+      if (bucket.signatures[way] == 0) continue;
+      const auto idle_for = static_cast<uint16_t>(now_tick - bucket.last_tick[way]);
+      const auto alive_for = static_cast<uint16_t>(now_tick - bucket.first_tick[way]);
+      const bool ending = (bucket.tcp_end_mask >> way) & 1;
+      if (idle_for < idle && alive_for < active && !(ending && idle_for >= grace)) continue;
+      const uint32_t slot = b * kWays + way;
+      const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+      if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
+    }
   }
 }
 
 template <class Sink>
-void FlowTable::flush_all(FlowEndReason reason, Sink&& sink) {
+void FlowTable::flush_all(uint64_t now_ms, FlowEndReason reason, Sink&& sink) {
   for (uint32_t slot = 0; slot < capacity(); ++slot)
-    if (signatures_[slot] != 0) end_flow(slot, reason, sink);
+    if (buckets_[slot / kWays].signatures[slot % kWays] != 0) end_flow(slot, now_ms, reason, sink);
 }
 
 }  // namespace poolflow::meter

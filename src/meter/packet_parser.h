@@ -1,6 +1,6 @@
 // Packet parser of the metering fast path: Ethernet (with 802.1Q/802.1ad tags),
-// IPv4, IPv6 (extension headers walked), TCP, UDP, SCTP, ICMP and ICMPv6 into a
-// flow key. Header-only and free of DPDK so tests and fuzzers call it on bytes.
+// MPLS label stacks, IPv4, IPv6 (extension headers walked), TCP, UDP, SCTP, ICMP
+// and ICMPv6 into a flow key. Header-only and free of DPDK so tests and fuzzers call it on bytes.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +16,7 @@ namespace poolflow::meter {
 /// Why a packet was not metered. Each reason has a counter in WorkerStats.
 enum class IgnoreReason : uint8_t {
   short_ethernet,   ///< shorter than an Ethernet header (plus its VLAN tags)
-  non_ip,           ///< EtherType is neither IPv4 nor IPv6 (ARP, LLDP, ...)
+  non_ip,           ///< neither IPv4 nor IPv6 (ARP, LLDP, an MPLS pseudowire, ...)
   ipv4_bad_header,  ///< version field is not 4, or IHL < 5
   ipv4_bad_length,  ///< total length shorter than the header or past the frame
   ipv6_bad_header,  ///< version field is not 6
@@ -36,6 +36,9 @@ struct ParsedPacket {
   FlowKey key;
   uint32_t ip_octets = 0;  ///< IP header(s) + payload, from the IP length fields
   uint8_t tcp_flags = 0;
+  MplsLabelSection mpls_top_label{};  ///< zero when the packet has no MPLS
+  /// Biflow metering: the key was put in canonical order by swapping its ends.
+  bool swapped = false;
 };
 
 namespace detail {
@@ -46,7 +49,10 @@ constexpr uint16_t kEtherTypeIPv4 = 0x0800;
 constexpr uint16_t kEtherTypeIPv6 = 0x86dd;
 constexpr uint16_t kEtherTypeVlan = 0x8100;
 constexpr uint16_t kEtherTypeQinQ = 0x88a8;
+constexpr uint16_t kEtherTypeMpls = 0x8847;
+constexpr uint16_t kEtherTypeMplsMulticast = 0x8848;
 constexpr unsigned kMaxVlanTags = 4;
+constexpr unsigned kMaxMplsLabels = 8;
 constexpr unsigned kMaxIPv6ExtensionHeaders = 8;
 
 constexpr uint8_t kProtoIcmp = 1;
@@ -198,7 +204,9 @@ bad_extension:
 /// Parses one Ethernet frame. `header_bytes` are contiguous at `frame` (the first
 /// mbuf segment); `frame_bytes` is the whole frame length. On success fills `out`
 /// (whose key must be zero-initialised except for ingress_port) and returns true;
-/// otherwise sets `why` and returns false.
+/// otherwise sets `why` and returns false. The outer and inner VLAN ids of the
+/// first two tags are kept; an MPLS stack is walked to its bottom label and the
+/// top label kept, the payload's IP version read from its first nibble.
 inline bool parse_packet(const uint8_t* frame, uint32_t header_bytes, uint32_t frame_bytes,
                          ParsedPacket& out, IgnoreReason& why) {
   using namespace detail;
@@ -215,11 +223,31 @@ inline bool parse_packet(const uint8_t* frame, uint32_t header_bytes, uint32_t f
       why = IgnoreReason::short_ethernet;
       return false;
     }
-    if (tags == 0) out.key.vlan_id = load_be16(frame + offset + 2) & 0x0fff;
+    const uint16_t vlan = load_be16(frame + offset + 2) & 0x0fff;
+    if (tags == 0) out.key.vlan_id = vlan;
+    if (tags == 1) out.key.inner_vlan_id = vlan;
     offset += 4;
     ether_type = load_be16(frame + offset);
   }
   offset += 2;
+  if (ether_type == kEtherTypeMpls || ether_type == kEtherTypeMplsMulticast) {
+    bool bottom = false;
+    for (unsigned labels = 0; !bottom && labels < kMaxMplsLabels; ++labels) {
+      if (header_bytes < offset + 4) {
+        why = IgnoreReason::short_ethernet;
+        return false;
+      }
+      if (labels == 0) std::memcpy(out.mpls_top_label.data(), frame + offset, 3);
+      bottom = frame[offset + 2] & 0x01;
+      offset += 4;
+    }
+    if (!bottom || header_bytes <= offset) {
+      why = IgnoreReason::non_ip;
+      return false;
+    }
+    const uint8_t version = frame[offset] >> 4;
+    ether_type = version == 4 ? kEtherTypeIPv4 : version == 6 ? kEtherTypeIPv6 : 0;
+  }
   switch (ether_type) {
     case kEtherTypeIPv4:
       return parse_ipv4(frame + offset, header_bytes - offset, frame_bytes - offset, out, why);
@@ -229,6 +257,26 @@ inline bool parse_packet(const uint8_t* frame, uint32_t header_bytes, uint32_t f
       why = IgnoreReason::non_ip;
       return false;
   }
+}
+
+inline bool is_icmp(const FlowKey& k) {
+  return k.protocol == detail::kProtoIcmp || k.protocol == detail::kProtoIcmpV6;
+}
+
+/// Swaps the key's two ends; ICMP keeps its type/code, only the addresses move.
+inline void swap_ends(FlowKey& k) {
+  std::swap(k.src_addr, k.dst_addr);
+  if (!is_icmp(k)) std::swap(k.src_port, k.dst_port);
+}
+
+/// Biflow metering: orders the key's two ends (address, then port) so that both
+/// directions of a connection share one key; sets `swapped` when it swapped them.
+inline void make_canonical(ParsedPacket& p) {
+  FlowKey& k = p.key;
+  const int by_address = std::memcmp(k.src_addr.data(), k.dst_addr.data(), k.src_addr.size());
+  if (by_address < 0 || (by_address == 0 && (is_icmp(k) || k.src_port <= k.dst_port))) return;
+  swap_ends(k);
+  p.swapped = true;
 }
 
 }  // namespace poolflow::meter

@@ -2,56 +2,63 @@
 
 #include <rte_branch_prediction.h>
 #include <rte_ethdev.h>
-#include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
+
+#include <algorithm>
 
 #include "meter/tsc_clock.h"
 
 namespace poolflow::meter {
 
+static_assert(RTE_MAX_ETHPORTS <= 256, "FlowKey keeps the ingress port in 8 bits");
+
 namespace {
-constexpr uint16_t kBurst = 32;
 constexpr uint16_t kPrefetchAhead = 4;
 constexpr uint64_t kMicrosecondsPerMs = 1'000;
 }  // namespace
 
-/// Collects ended flows and enqueues them to the aggregation ring in bursts.
-class Worker::RecordSink {
- public:
-  explicit RecordSink(Worker& worker) : worker_(worker) {}
+void Worker::RecordSink::operator()(const FlowRecord& record) {
+  worker_.stats_.flows_ended[static_cast<size_t>(record.end_reason)].add();
+  worker_.note_lateness(record);
+  pending_[count_++] = record;
+  if (count_ == kBurstSize) flush();
+}
 
-  void operator()(const FlowRecord& record) {
-    worker_.stats_.flows_ended[static_cast<size_t>(record.end_reason)].add();
-    pending_[count_++] = record;
-    if (count_ == kBurst) flush();
+void Worker::RecordSink::flush() {
+  if (count_ == 0) return;
+  unsigned queued = rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_, sizeof(FlowRecord),
+                                                   count_, nullptr);
+  while (queued < count_ && wait_for_space_) {
+    rte_pause();
+    queued += rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_ + queued,
+                                             sizeof(FlowRecord), count_ - queued, nullptr);
   }
-
-  void flush() {
-    if (count_ == 0) return;
-    unsigned queued = rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_,
-                                                     sizeof(FlowRecord), count_, nullptr);
-    while (queued < count_ && wait_for_space_) {
-      rte_pause();
-      queued += rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_ + queued,
-                                               sizeof(FlowRecord), count_ - queued, nullptr);
-    }
-    worker_.stats_.records_queued.add(queued);
-    if (unlikely(queued < count_)) worker_.stats_.ring_drops.add(count_ - queued);
-    count_ = 0;
-  }
-
-  void wait_for_space(bool wait) { wait_for_space_ = wait; }
-
- private:
-  Worker& worker_;
-  FlowRecord pending_[kBurst];
-  unsigned count_ = 0;
-  bool wait_for_space_ = false;
-};
+  worker_.stats_.records_queued.add(queued);
+  if (unlikely(queued < count_)) worker_.stats_.ring_drops.add(count_ - queued);
+  count_ = 0;
+}
 
 Worker::Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& stop)
-    : config_(std::move(config)), records_(records), stop_(stop), table_(config_.flow_capacity) {}
+    : config_(std::move(config)),
+      records_(records),
+      stop_(stop),
+      table_(config_.flow_capacity, config_.biflow) {}
+
+void Worker::note_lateness(const FlowRecord& record) {
+  uint64_t due_ms;
+  switch (record.end_reason) {
+    case FlowEndReason::idle_timeout:
+      due_ms = record.last_ms + config_.timeouts.idle_ms;
+      break;
+    case FlowEndReason::active_timeout:
+      due_ms = record.first_ms + config_.timeouts.active_ms;
+      break;
+    default:
+      return;
+  }
+  stats_.expiry_lateness_max_ms.raise_to(now_ms_ > due_ms ? now_ms_ - due_ms : 0);
+}
 
 uint64_t Worker::packet_time_ms(const rte_mbuf* mbuf) const {
   if (timestamp_offset_ < 0 || !(mbuf->ol_flags & timestamp_flag_)) return now_ms_;
@@ -61,48 +68,79 @@ uint64_t Worker::packet_time_ms(const rte_mbuf* mbuf) const {
 }
 
 bool Worker::replay_complete() const {
-  uint64_t read = 0;
   for (const RxQueue& queue : config_.queues) {
     rte_eth_stats stats{};
-    if (rte_eth_stats_get(queue.port, &stats) == 0)
-      read += stats.ipackets + stats.ierrors + stats.rx_nombuf;
+    if (rte_eth_stats_get(queue.port, &stats) != 0 ||
+        stats.ipackets + stats.ierrors + stats.rx_nombuf < queue.replay_packets)
+      return false;
   }
-  return read >= config_.replay_packets;
+  return true;
 }
 
-void Worker::poll_queue(const RxQueue& queue, RecordSink& sink) {
-  rte_mbuf* packets[kBurst];
-  const uint16_t received = rte_eth_rx_burst(queue.port, queue.queue, packets, kBurst);
-  if (received == 0) return;
-
-  for (uint16_t i = 0; i < received && i < kPrefetchAhead; ++i)
-    rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
-
+void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count) {
+  ParsedPacket parsed[kBurstSize];
+  FlowTable::Probe probes[kBurstSize];
+  uint64_t times[kBurstSize];
+  uint16_t metered = 0;
   uint64_t frame_octets = 0;
-  uint64_t parsed_count = 0;
-  for (uint16_t i = 0; i < received; ++i) {
-    if (i + kPrefetchAhead < received)
+
+  // Stage 1: parse, hash, prefetch the buckets.
+  for (uint16_t i = 0; i < count && i < kPrefetchAhead; ++i)
+    rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
+  for (uint16_t i = 0; i < count; ++i) {
+    if (i + kPrefetchAhead < count)
       rte_prefetch0(rte_pktmbuf_mtod(packets[i + kPrefetchAhead], void*));
     const rte_mbuf* mbuf = packets[i];
     frame_octets += mbuf->pkt_len;
-
-    ParsedPacket parsed;
-    parsed.key.ingress_port = queue.port;
+    ParsedPacket& p = parsed[metered];
+    p = ParsedPacket{};
+    p.key.ingress_port = static_cast<uint8_t>(port);
     IgnoreReason why;
     if (unlikely(!parse_packet(rte_pktmbuf_mtod(mbuf, const uint8_t*), mbuf->data_len,
-                               mbuf->pkt_len, parsed, why))) {
+                               mbuf->pkt_len, p, why))) {
       stats_.ignored[static_cast<size_t>(why)].add();
       continue;
     }
-    ++parsed_count;
-    if (config_.replay) now_ms_ = std::max(now_ms_, packet_time_ms(mbuf));
-    const auto result =
-        table_.account(parsed, FlowTable::hash(parsed.key), now_ms_, config_.timeouts, sink);
-    if (result != FlowTable::Accounted::updated) stats_.flows_created.add();
+    if (config_.biflow) make_canonical(p);
+    if (config_.replay) times[metered] = packet_time_ms(mbuf);
+    probes[metered] = table_.probe(FlowTable::hash(p.key));
+    ++metered;
   }
-  stats_.rx_packets.add(received);
+  // Stage 2: match signatures, prefetch the entries.
+  for (uint16_t i = 0; i < metered; ++i) table_.locate(probes[i]);
+  // Stage 3: account.
+  uint64_t created = 0;
+  for (uint16_t i = 0; i < metered; ++i) {
+    if (config_.replay) now_ms_ = std::max(now_ms_, times[i]);
+    const auto result = table_.account(parsed[i], probes[i], now_ms_, config_.timeouts, sink_);
+    created += result != FlowTable::Accounted::updated;
+  }
+  stats_.rx_packets.add(count);
   stats_.rx_octets.add(frame_octets);
-  stats_.parsed_packets.add(parsed_count);
+  stats_.parsed_packets.add(metered);
+  stats_.flows_created.add(created);
+}
+
+void Worker::expire_step() {
+  // Scan at least enough slots to sweep the whole table once per expiry_sweep_ms
+  // of flow time: a burst of packets or a jump in capture time cannot leave
+  // flows unexported much past their timeout.
+  if (last_expiry_ms_ == 0) last_expiry_ms_ = now_ms_;
+  const uint64_t elapsed = now_ms_ > last_expiry_ms_ ? now_ms_ - last_expiry_ms_ : 0;
+  last_expiry_ms_ = now_ms_;
+  const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
+  const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
+      table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
+  table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
+  sink_.flush();
+  active_flows_.store(table_.size(), std::memory_order_relaxed);
+}
+
+void Worker::poll_queue(const RxQueue& queue) {
+  rte_mbuf* packets[kBurstSize];
+  const uint16_t received = rte_eth_rx_burst(queue.port, queue.queue, packets, kBurstSize);
+  if (received == 0) return;
+  meter_burst(queue.port, packets, received);
   rte_pktmbuf_free_bulk(packets, received);
 }
 
@@ -112,23 +150,23 @@ int Worker::run() {
   timestamp_flag_ = flag_bit < 0 ? 0 : RTE_BIT64(flag_bit);
 
   const TscClock clock;
-  // On replay the first packet sets the flow clock.
+  // On replay the first packet sets the flow clock, and a full ring is waited
+  // on: the capture cannot overrun, so nothing need be lost.
   now_ms_ = config_.replay ? 0 : clock.now_ms();
-  RecordSink sink(*this);
-  while (!stop_.load(std::memory_order_relaxed)) {
+  sink_.wait_for_space(config_.replay);
+  // A worker without a queue (ports with fewer queues than workers) has nothing to do.
+  while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {
     const uint64_t before = stats_.rx_packets.get();
-    for (const RxQueue& queue : config_.queues) poll_queue(queue, sink);
+    for (const RxQueue& queue : config_.queues) poll_queue(queue);
     if (!config_.replay) now_ms_ = clock.now_ms();
-    table_.expire_slice(now_ms_, config_.expiry_slots_per_poll, config_.timeouts, sink);
-    sink.flush();
-    active_flows_.store(table_.size(), std::memory_order_relaxed);
+    expire_step();
     if (config_.replay && stats_.rx_packets.get() == before && replay_complete()) break;
   }
 
   // Shutdown is not the fast path: wait for ring space so no flow is lost.
-  sink.wait_for_space(true);
-  table_.flush_all(FlowEndReason::forced_end, sink);
-  sink.flush();
+  sink_.wait_for_space(true);
+  table_.flush_all(now_ms_, FlowEndReason::forced_end, sink_);
+  sink_.flush();
   active_flows_.store(0, std::memory_order_relaxed);
   finished_.store(true, std::memory_order_release);
   return 0;

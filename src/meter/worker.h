@@ -17,9 +17,12 @@
 
 namespace poolflow::meter {
 
+inline constexpr uint16_t kBurstSize = 32;
+
 struct RxQueue {
   uint16_t port = 0;
   uint16_t queue = 0;
+  uint64_t replay_packets = 0;  ///< replay: packets in the port's capture
 };
 
 /// Counters of one worker: written by the worker only, read by any thread.
@@ -32,19 +35,24 @@ struct alignas(64) WorkerStats {
   std::array<RelaxedCounter, 6> flows_ended;  ///< indexed by FlowEndReason
   RelaxedCounter records_queued;              ///< handed to the aggregation ring
   RelaxedCounter ring_drops;                  ///< records lost to a full ring
+  /// Largest delay between a flow's idle or active timeout and its export.
+  RelaxedCounter expiry_lateness_max_ms;
 };
 
 struct WorkerConfig {
   unsigned id = 0;
   std::vector<RxQueue> queues;
   uint32_t flow_capacity = 1 << 20;
+  bool biflow = false;  ///< RFC 5103 biflows: both directions of a connection in one record
   FlowTimeouts timeouts;
   uint32_t expiry_slots_per_poll = 64;
-  /// Replay of a capture: flow time comes from packet timestamps, a full ring is
-  /// waited on rather than dropped (the file cannot overrun), and the worker
-  /// ends once `replay_packets` packets have been read from its queues.
+  /// The expiry scan covers the whole table at least this often (flow time), so
+  /// that no flow is exported much later than its timeout.
+  uint32_t expiry_sweep_ms = 500;
+  /// Replay of captures: flow time comes from packet timestamps, a full ring is
+  /// waited on rather than dropped (a file cannot overrun), and the worker ends
+  /// once every queue's port has delivered its capture's packets.
   bool replay = false;
-  uint64_t replay_packets = 0;
 };
 
 class Worker {
@@ -55,25 +63,51 @@ class Worker {
   /// every flow (forced end) and returns 0.
   int run();
 
+  /// Meters a burst of at most kBurstSize packets received on `port` (the
+  /// caller keeps ownership of the mbufs). Used by run() and by benchmarks.
+  void meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count);
+  /// One expiry step at the current flow time, then hands ended flows over.
+  void expire_step();
+  /// Flow time of a live port: the caller's clock, in ms since the epoch.
+  void set_now_ms(uint64_t now_ms) { now_ms_ = now_ms; }
+
   const WorkerStats& stats() const { return stats_; }
   const WorkerConfig& config() const { return config_; }
+  const FlowTable& table() const { return table_; }
   uint32_t active_flows() const { return active_flows_.load(std::memory_order_relaxed); }
   bool finished() const { return finished_.load(std::memory_order_acquire); }
 
  private:
-  class RecordSink;
-  void poll_queue(const RxQueue& queue, RecordSink& sink);
+  // Collects ended flows and enqueues them to the aggregation ring in bursts.
+  class RecordSink {
+   public:
+    explicit RecordSink(Worker& worker) : worker_(worker) {}
+    void operator()(const FlowRecord& record);
+    void flush();
+    void wait_for_space(bool wait) { wait_for_space_ = wait; }
+
+   private:
+    Worker& worker_;
+    FlowRecord pending_[kBurstSize];
+    unsigned count_ = 0;
+    bool wait_for_space_ = false;
+  };
+
+  void poll_queue(const RxQueue& queue);
   bool replay_complete() const;
   uint64_t packet_time_ms(const rte_mbuf* mbuf) const;
+  void note_lateness(const FlowRecord& record);
 
   WorkerConfig config_;
   rte_ring* records_;
   const std::atomic<bool>& stop_;
   FlowTable table_;
+  RecordSink sink_{*this};
   WorkerStats stats_;
   std::atomic<uint32_t> active_flows_{0};
   std::atomic<bool> finished_{false};
   uint64_t now_ms_ = 0;  ///< flow time: latest packet time on replay, the TSC clock otherwise
+  uint64_t last_expiry_ms_ = 0;
   int timestamp_offset_ = -1;
   uint64_t timestamp_flag_ = 0;
 };

@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
-# Builds the IPFIX decoder fuzz target with clang (libFuzzer, ASan, UBSan) and
-# runs it for a while from a seed corpus of real poolflow messages.
-#   tests/fuzz/run.sh BUILD_DIR [SECONDS]      default 20 s
+# Builds a libFuzzer target with clang (ASan, UBSan) and runs it for a bounded
+# time from a seed corpus:
+#   packet_parser  the metering parser, seeded with a few real frames
+#   ipfix_decoder  the collector's IPFIX decoder, seeded with a file poolflowd wrote
+#   tests/fuzz/run.sh TARGET BUILD_DIR [SECONDS]      default 20 s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-build=$(cd "${1:?usage: $0 BUILD_DIR [SECONDS]}" && pwd)
-seconds=${2:-20}
-out=$build/fuzz
+target=${1:?usage: $0 TARGET BUILD_DIR [SECONDS]}
+build=$(cd "${2:?usage: $0 TARGET BUILD_DIR [SECONDS]}" && pwd)
+seconds=${3:-20}
+out=$build/fuzz/$target
 mkdir -p "$out/corpus"
 
-clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Iinclude -Isrc tests/fuzz/ipfix_decoder_fuzz.cc src/ipfix/message_reader.cc \
-  src/ipfix/element_registry.cc src/collector/jsonl_output.cc \
-  $(pkg-config --cflags --libs fmt) -o "$out/ipfix_decoder_fuzz"
-
-# Seeds: an IPFIX file as poolflowd writes it (templates, IPv4 and IPv6 data).
-if [[ -z $(ls -A "$out/corpus") ]]; then
-  "$build/perf/poolflow-gen" --out "$out/seed.pcap" --packets 200 --flows 20 --ipv6 0.5 \
-    >/dev/null
-  "$build/src/poolflowd" --pcap "$out/seed.pcap" --output "file:$out/corpus/flows.ipfix" \
-    >/dev/null 2>&1
-  rm "$out/seed.pcap"
-fi
-"$out/ipfix_decoder_fuzz" -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 \
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+       -Iinclude -Isrc)
+seed() { printf "$2" >"$out/corpus/$1"; }
+case $target in
+  packet_parser)
+    clang++ "${flags[@]}" tests/fuzz/packet_parser_fuzz.cc -o "$out/fuzz"
+    # The first byte is the target's frame-length byte, then an Ethernet frame.
+    seed ipv4_tcp '\x00\x02\0\0\0\0\x01\x02\0\0\0\0\x01\x08\x00\x45\x00\x00\x28\0\x01\0\0\x40\x06\0\0\x0a\0\0\x01\xc0\xa8\x01\x02\x04\xd2\x00\x50\0\0\0\0\0\0\0\0\x50\x10\xff\xff\0\0\0\0'
+    seed vlan_ipv6_udp '\x00\x02\0\0\0\0\x01\x02\0\0\0\0\x01\x81\x00\x00\x64\x86\xdd\x60\0\0\0\x00\x08\x11\x40\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\xfd\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x02\x13\x88\x00\x35\x00\x08\0\0'
+    seed mpls_ipv4_icmp '\x00\x02\0\0\0\0\x01\x02\0\0\0\0\x01\x88\x47\x00\x01\x01\x40\x45\x00\x00\x1c\0\x01\0\0\x40\x01\0\0\x0a\0\0\x01\x0a\0\0\x02\x08\x00\xf7\xff\0\0\0\0'
+    max_len=2048
+    ;;
+  ipfix_decoder)
+    clang++ "${flags[@]}" tests/fuzz/ipfix_decoder_fuzz.cc src/ipfix/message_reader.cc \
+      src/ipfix/element_registry.cc src/collector/jsonl_output.cc \
+      $(pkg-config --cflags --libs fmt) -o "$out/fuzz"
+    # An IPFIX file as poolflowd writes it (templates, IPv4 and IPv6 data).
+    if [[ ! -s $out/corpus/flows.ipfix ]]; then
+      "$build/perf/poolflow-gen" --out "$out/seed.pcap" --packets 200 --flows 20 --ipv6 0.5 \
+        >/dev/null
+      "$build/src/poolflowd" --pcap "$out/seed.pcap" --output "file:$out/corpus/flows.ipfix" \
+        >/dev/null 2>&1
+      rm "$out/seed.pcap"
+    fi
+    max_len=4096
+    ;;
+  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder)" >&2; exit 2 ;;
+esac
+"$out/fuzz" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12

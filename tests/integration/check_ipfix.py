@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Checks an IPFIX file with decoders no one here wrote (libfixbuf's ipfixDump,
-tshark) against poolflow-gen's manifest: every flow's packet and octet totals,
-the grand totals, RFC 7011 sequence numbers and the absence of malformed
-packets. Exits non-zero with a reason on the first disagreement."""
+tshark) against poolflow-gen's manifest: every flow's packet and octet totals
+(uniflows: each direction its own flow; --biflow: RFC 5103 records keyed from
+the initiator with reverse counters), the grand totals, RFC 7011 sequence
+numbers and the absence of malformed packets. Exits non-zero with a reason on
+the first disagreement."""
 
 import argparse
 import collections
@@ -70,14 +72,27 @@ def main():
     ap.add_argument("--no-sequence-check", action="store_true",
                     help="messages of several SCTP streams or sessions are interleaved: their "
                          "sequence numbers are checked by the collector instead")
+    ap.add_argument("--biflow", action="store_true", help="records are RFC 5103 biflows")
     args = ap.parse_args()
 
     expected = {}
+    want_packets = want_octets = 0
     with open(args.manifest) as f:
         for row in csv.DictReader(f):
             key = flow_key(row["ip_version"], row["src"], row["dst"], row["protocol"],
                            row["src_port"], row["dst_port"], row["vlan"])
-            expected[key] = (int(row["packets"]), int(row["octets"]))
+            forward = (int(row["packets"]), int(row["octets"]))
+            reverse = (int(row.get("reverse_packets") or 0), int(row.get("reverse_octets") or 0))
+            want_packets += forward[0] + reverse[0]
+            want_octets += forward[1] + reverse[1]
+            if args.biflow:
+                expected[key] = forward + reverse
+                continue
+            expected[key] = forward
+            if reverse[0]:  # the responder's packets are a flow of their own
+                version, src, dst, protocol, src_port, dst_port, vlan = key
+                ports = (src_port, dst_port) if protocol in ICMP else (dst_port, src_port)
+                expected[(version, dst, src, protocol, *ports, vlan)] = reverse
 
     try:
         records, messages = read_ipfixdump(args.ipfix)
@@ -85,11 +100,16 @@ def main():
         fail(str(e))
     # Options records (dataRecordsReliability over SCTP) describe templates, not flows.
     records = [r for r in records if "packetDeltaCount" in r]
-    seen = collections.defaultdict(lambda: [0, 0])
+    seen = collections.defaultdict(lambda: [0, 0, 0, 0] if args.biflow else [0, 0])
     for r in records:
         totals = seen[record_key(r)]
         totals[0] += int(r["packetDeltaCount"])
         totals[1] += int(r["octetDeltaCount"])
+        if args.biflow:
+            if "reversePacketDeltaCount" not in r:
+                fail(f"a uniflow record where biflows are expected: {r}")
+            totals[2] += int(r["reversePacketDeltaCount"])
+            totals[3] += int(r["reverseOctetDeltaCount"])
 
     missing = [k for k in expected if k not in seen]
     extra = [k for k in seen if k not in expected]
@@ -108,8 +128,6 @@ def main():
             fail(f"sequence number {sequence}, expected {sent} (RFC 7011 §3.1)")
         sent += count
 
-    want_packets = sum(p for p, _ in expected.values())
-    want_octets = sum(o for _, o in expected.values())
     packets, octets, problems = tshark_totals(args.ipfix)
     if problems:
         fail(f"tshark reports {len(problems)} malformed or erroneous packets: {problems[:2]}")

@@ -59,8 +59,8 @@ expect_line "$WORK/log.txt" "tcp:127.0.0.1:$port: TCP connected \(transport sess
 expect_line "$WORK/summary.txt" "exported to tcp:127.0.0.1:$port: .* 2 transport sessions"
 tcp=$(grep -E "^  tcp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $tcp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $tcp"
-# Flow templates 256/257 and the statistics' options templates 261 and 262.
-[[ $tcp == *"templates 4 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
+# Flow templates 256-259 and the statistics' options templates 265 and 266.
+[[ $tcp == *"templates 6 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
 [[ $tcp == *"errors: none" ]] || die "the new session had bad input: $tcp"
 [[ $tcp == *"lost 0 in 0 gaps"* ]] || die "the new session numbered its records wrongly: $tcp"
 # While no collector ran, SCTP records were counted as not sent; then a new
@@ -72,9 +72,9 @@ expect_line "$WORK/log.txt" "sctp:127.0.0.1:$port: association lost; a new one i
 expect_line "$WORK/log.txt" "export: switching from sctp:127.0.0.1:$port to sctp:127.0.0.1:$port"
 sctp=$(grep -E "^  sctp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $sctp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $sctp"
-# 256/257 and 258/259 with their reliability options template 260 on streams 1 and 2,
-# 261 and 262 on 0.
-[[ $sctp == *"templates 8 (withdrawn 0)"* ]] ||
+# 256-259 and 260-263 with their reliability options template 264 on streams 1 and 2,
+# 265 and 266 on 0.
+[[ $sctp == *"templates 12 (withdrawn 0)"* ]] ||
   die "the new association did not start with templates: $sctp"
 [[ $sctp == *"lost 0 in 0 gaps"* && $sctp == *"errors: none" ]] || die "new association: $sctp"
 # The Exporting Process Reliability Statistics the new collector received say what

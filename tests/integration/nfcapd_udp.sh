@@ -8,9 +8,13 @@ port=47430
 "$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --seed 9 \
   --packets 50000 --flows 2000 --ipv6 0.4 --vlan 0.3 --sizes imix --tcp-syn-fin
 mkdir "$WORK/nfcapd"
-nfcapd -b 127.0.0.1 -p "$port" -w "$WORK/nfcapd" -t 3600 >"$WORK/nfcapd.log" 2>&1 &
+# The whole export arrives in one burst at end of file: give nfcapd a socket
+# buffer that holds it (raising net.core.rmem_max until the test ends).
+old_rmem=$(sysctl -n net.core.rmem_max)
+sysctl -qw net.core.rmem_max=16777216
+nfcapd -b 127.0.0.1 -p "$port" -w "$WORK/nfcapd" -t 3600 -B 16777216 >"$WORK/nfcapd.log" 2>&1 &
 nfcapd=$!
-trap 'kill -KILL $nfcapd 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill -KILL $nfcapd 2>/dev/null || true; sysctl -qw net.core.rmem_max=$old_rmem; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do
   grep -q "Startup" "$WORK/nfcapd.log" && break
   sleep 0.1

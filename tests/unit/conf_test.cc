@@ -49,10 +49,10 @@ TEST(PoolflowdConf, SetOverridesTypedValues) {
 TEST(PoolflowdConf, PcapAndOutputShorthandsReplaceTheFile) {
   const std::string pcap = write_conf("not really a pcap");
   CommandLineOverrides o = runnable();
-  o.pcap = pcap;
+  o.pcaps = {pcap};
   o.outputs = {"file:/tmp/y.ipfix"};
   const PoolflowdConf c = load_poolflowd_conf("", o);
-  EXPECT_EQ(c.input.pcap, pcap);
+  EXPECT_EQ(c.input.pcaps, std::vector<std::string>{pcap});
   EXPECT_TRUE(c.input.devices.empty());
   EXPECT_EQ(c.export_.outputs, std::vector<std::string>{"file:/tmp/y.ipfix"});
 }
@@ -95,6 +95,14 @@ TEST(PoolflowdConf, WorkerOnTheAggregatorCore) {
                    "its core)");
 }
 
+TEST(PoolflowdConf, SharedCoresOnlyWhenNotExclusive) {
+  EXPECT_NE(error_of("", runnable({"cpu.worker_cores=[1,1]"})).find("listed twice"),
+            std::string::npos);
+  const PoolflowdConf c = load_poolflowd_conf(
+      "", runnable({"cpu.exclusive=false", "cpu.worker_cores=[1,0]", "cpu.aggregator_core=0"}));
+  EXPECT_EQ(c.cpu.worker_cores.size(), 2u);
+}
+
 TEST(PoolflowdConf, CoreThatDoesNotExist) {
   EXPECT_NE(error_of("", runnable({"cpu.worker_cores=[4096]"})).find("core 4096 does not exist"),
             std::string::npos);
@@ -102,9 +110,9 @@ TEST(PoolflowdConf, CoreThatDoesNotExist) {
 
 TEST(PoolflowdConf, MissingPcap) {
   CommandLineOverrides o = runnable();
-  o.pcap = "/nonexistent/capture.pcap";
+  o.pcaps = {"/nonexistent/capture.pcap"};
   EXPECT_EQ(error_of("", o),
-            "command line: input.pcap: /nonexistent/capture.pcap: No such file or directory");
+            "command line: input.pcaps: /nonexistent/capture.pcap: No such file or directory");
 }
 
 TEST(PoolflowdConf, NoInput) {

@@ -17,7 +17,7 @@ TEST(EalArgs, LcoresPinnedToConfiguredCores) {
   p.control_core = 0;
   p.aggregator_core = 1;
   p.worker_cores = {2, 3};
-  p.pcap = "/tmp/a.pcap";
+  p.pcaps = {"/tmp/a.pcap", "/tmp/b.pcap"};
   const auto args = build_eal_args(p);
   EXPECT_TRUE(has(args, "--lcores=0@0,1@1,2@2,3@3"));
   EXPECT_TRUE(has(args, "--main-lcore=0"));
@@ -25,6 +25,7 @@ TEST(EalArgs, LcoresPinnedToConfiguredCores) {
   EXPECT_TRUE(has(args, "--no-shconf"));
   EXPECT_TRUE(has(args, "--no-pci"));
   EXPECT_TRUE(has(args, "net_pcap0,rx_pcap=/tmp/a.pcap"));
+  EXPECT_TRUE(has(args, "net_pcap1,rx_pcap=/tmp/b.pcap"));
 }
 
 TEST(EalArgs, PciDevicesAreAllowListedAndVdevsAdded) {

@@ -1,6 +1,8 @@
 // Flow table: accounting, full-key comparison, expiry by reason, eviction.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "meter/flow_table.h"
@@ -29,15 +31,19 @@ struct Collect {
 class FlowTableTest : public ::testing::Test {
  protected:
   FlowTable::Accounted account(FlowTable& t, const ParsedPacket& p, uint64_t now) {
-    return t.account(p, FlowTable::hash(p.key), now, timeouts, Collect{&ended});
+    return t.account(p, now, timeouts, Collect{&ended});
   }
   FlowTimeouts timeouts{.idle_ms = 1000, .active_ms = 10000, .tcp_end_grace_ms = 200};
+  uint64_t now_for_flush = 5300;
   std::vector<FlowRecord> ended;
 };
 
 TEST_F(FlowTableTest, CapacityRoundsUpToBuckets) {
-  EXPECT_EQ(FlowTable(100).capacity(), 128u);
+  EXPECT_EQ(FlowTable(100).capacity(), 104u);
   EXPECT_EQ(FlowTable(1).capacity(), 16u);
+  EXPECT_EQ(sizeof(FlowEntry), 64u) << "one cache line of state per flow";
+  EXPECT_EQ(FlowTable(64).bytes_per_flow(), 72u);
+  EXPECT_EQ(FlowTable(64, true).bytes_per_flow(), 84u);
 }
 
 TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
@@ -46,7 +52,7 @@ TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
   EXPECT_EQ(account(t, packet(1, 60, 0x10), 5100), FlowTable::Accounted::updated);
   EXPECT_EQ(account(t, packet(2, 40), 5200), FlowTable::Accounted::created);
   EXPECT_EQ(t.size(), 2u);
-  t.flush_all(FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(now_for_flush, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 2u);
   const FlowRecord& a = ended[0].key.src_port == 1 ? ended[0] : ended[1];
   EXPECT_EQ(a.packets, 2u);
@@ -123,10 +129,110 @@ TEST_F(FlowTableTest, ExpiredFlowMetAgainIsExportedBeforeTheNewOne) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].end_reason, FlowEndReason::idle_timeout);
   EXPECT_EQ(ended[0].octets, 100u);
-  t.flush_all(FlowEndReason::forced_end, Collect{&ended});
+  t.flush_all(now_for_flush, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), 2u);
   EXPECT_EQ(ended[1].octets, 50u);
   EXPECT_EQ(ended[1].first_ms, 5000u);
+}
+
+TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow32Bits) {
+  FlowTable t(64);
+  const uint64_t before_wrap = (uint64_t{400} << 32) - 5;  // a real epoch-ms value
+  account(t, packet(1), before_wrap);
+  account(t, packet(1), before_wrap + 10);
+  t.flush_all(before_wrap + 20, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].first_ms, before_wrap);
+  EXPECT_EQ(ended[0].last_ms, before_wrap + 10);
+}
+
+TEST_F(FlowTableTest, InnerVlanIsKeyAndMplsLabelIsCarried) {
+  FlowTable t(64);
+  ParsedPacket a = packet(1);
+  a.key.inner_vlan_id = 7;
+  a.mpls_top_label = {0x01, 0x23, 0x45};
+  ParsedPacket b = packet(1);
+  b.key.inner_vlan_id = 8;
+  account(t, a, 0);
+  account(t, b, 0);
+  EXPECT_EQ(t.size(), 2u);
+  t.flush_all(1, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), 2u);
+  const FlowRecord& ra = ended[0].key.inner_vlan_id == 7 ? ended[0] : ended[1];
+  EXPECT_EQ(ra.mpls_top_label, (MplsLabelSection{0x01, 0x23, 0x45}));
+}
+
+TEST_F(FlowTableTest, BiflowCountsBothDirectionsFromTheInitiator) {
+  FlowTable t(64, true);
+  // The initiator is the end that sorts last, so its packets are swapped.
+  ParsedPacket request = packet(5000, 100, 0x02);
+  request.key.src_addr = {192, 168, 0, 9};
+  request.key.dst_addr = {10, 0, 0, 1};
+  ParsedPacket reply = request;
+  std::swap(reply.key.src_addr, reply.key.dst_addr);
+  std::swap(reply.key.src_port, reply.key.dst_port);
+  reply.ip_octets = 1500;
+  reply.tcp_flags = 0x12;
+  for (ParsedPacket* p : {&request, &reply, &reply, &request}) {
+    ParsedPacket canonical = *p;
+    make_canonical(canonical);
+    account(t, canonical, 10);
+  }
+  EXPECT_EQ(t.size(), 1u);
+  t.flush_all(20, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), 1u);
+  const FlowRecord& r = ended[0];
+  EXPECT_TRUE(r.biflow);
+  EXPECT_EQ(r.key.src_addr[0], 192) << "keyed from the initiator";
+  EXPECT_EQ(r.key.src_port, 5000);
+  EXPECT_EQ(r.packets, 2u);
+  EXPECT_EQ(r.octets, 200u);
+  EXPECT_EQ(r.reverse_packets, 2u);
+  EXPECT_EQ(r.reverse_octets, 3000u);
+  EXPECT_EQ(r.reverse_tcp_flags, 0x12);
+  EXPECT_EQ(r.tcp_flags, 0x02);
+}
+
+TEST_F(FlowTableTest, IcmpBiflowKeepsTypeCode) {
+  ParsedPacket echo = packet(0);
+  echo.key.protocol = 1;
+  echo.key.dst_port = 0x0800;
+  echo.key.src_addr = {200, 16, 0, 1};  // sorts after the destination (192...)
+  ParsedPacket canonical = echo;
+  make_canonical(canonical);
+  EXPECT_TRUE(canonical.swapped);
+  EXPECT_EQ(canonical.key.dst_port, 0x0800) << "type/code stays";
+  EXPECT_EQ(canonical.key.src_port, 0);
+  EXPECT_EQ(canonical.key.src_addr[0], 192);
+}
+
+TEST_F(FlowTableTest, LockFreeReaderNeverSeesATornFlow) {
+  FlowTable t(1024);
+  for (uint16_t port = 1; port <= 64; ++port) account(t, packet(port, 100), 0);
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> torn{0};
+  std::thread reader([&] {
+    FlowRecord r;
+    const FlowKey key = packet(7).key;
+    while (!done.load()) {
+      if (t.read(key, 0, r)) {
+        reads.fetch_add(1);
+        if (r.octets != r.packets * 100) torn.fetch_add(1);
+      }
+    }
+  });
+  // Every packet of 100 octets: a consistent copy always has octets = 100 x packets.
+  for (int round = 0; round < 200000 || reads.load() < 1000; ++round) {
+    account(t, packet(7, 100), 0);
+    if (round > 20'000'000) break;
+  }
+  done.store(true);
+  reader.join();
+  EXPECT_GE(reads.load(), 1000u);
+  EXPECT_EQ(torn.load(), 0u);
+  FlowRecord r;
+  EXPECT_FALSE(t.read(packet(999).key, 0, r));
 }
 
 TEST_F(FlowTableTest, FullTableEvictsLeastRecentlySeen) {

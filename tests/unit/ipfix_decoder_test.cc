@@ -87,13 +87,14 @@ TEST_F(Decoder, OwnWriterRoundTrip) {
   FlowRecord record;
   record.key.ip_version = 6;
   record.packets = 3;
-  encode_flow_record(record, w.add_record(kIPv6FlowTemplateId, 80));
+  const size_t length = ipv6_flow_template().record_length();
+  encode_flow_record(record, w.add_record(kIPv6FlowTemplateId, length));
   const auto m = w.finish(1, 0, 9);
   const DecodeResult r = reader.decode(m, store, &seen);
   EXPECT_EQ(r.templates_added, 2u);
   EXPECT_EQ(r.data_records, 1u);
   ASSERT_NE(store.find(9, kIPv6FlowTemplateId), nullptr);
-  EXPECT_EQ(store.find(9, kIPv6FlowTemplateId)->min_record_length, 80u);
+  EXPECT_EQ(store.find(9, kIPv6FlowTemplateId)->min_record_length, length);
 }
 
 TEST_F(Decoder, TruncatedHeaderIsDiscarded) {

@@ -46,7 +46,9 @@ TEST(MessageWriter, IPv4FlowDataRecord) {
   r.key.src_port = 1234;
   r.key.dst_port = 80;
   r.key.vlan_id = 100;
+  r.key.inner_vlan_id = 200;
   r.key.ingress_port = 1;
+  r.mpls_top_label = {0x12, 0x34, 0x5b};
   r.tcp_flags = 0x1b;
   r.end_reason = FlowEndReason::end_of_flow;
   r.first_ms = 1700000000000;
@@ -61,11 +63,11 @@ TEST(MessageWriter, IPv4FlowDataRecord) {
   ASSERT_NE(out, nullptr);
   encode_flow_record(r, out);
   const std::vector<uint8_t> expected = {
-      0x00, 0x0a, 0x00, 0x4c,                          // version, length 76
+      0x00, 0x0a, 0x00, 0x51,                          // version, length 81
       0x65, 0x53, 0xf1, 0x00,                          // export time 1700000000
       0x00, 0x00, 0x00, 0x00,                          // sequence 0
       0x00, 0x00, 0x00, 0x01,                          // domain 1
-      0x01, 0x00, 0x00, 0x3c,                          // data set 256, length 60
+      0x01, 0x00, 0x00, 0x41,                          // data set 256, length 65
       0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,  // flowStartMilliseconds
       0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0xfa,  // flowEndMilliseconds
       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0xdc,  // octetDeltaCount 1500
@@ -73,10 +75,12 @@ TEST(MessageWriter, IPv4FlowDataRecord) {
       0x0a, 0x00, 0x00, 0x01,                          // sourceIPv4Address
       0xc0, 0xa8, 0x01, 0x02,                          // destinationIPv4Address
       0x00, 0x00, 0x00, 0x01,                          // ingressInterface
+      0x12, 0x34, 0x5b,                                // mplsTopLabelStackSection
       0x04, 0xd2,                                      // sourceTransportPort 1234
       0x00, 0x50,                                      // destinationTransportPort 80
       0x00, 0x00,                                      // icmpTypeCodeIPv4
       0x00, 0x64,                                      // vlanId 100
+      0x00, 0xc8,                                      // dot1qCustomerVlanId 200
       0x00, 0x1b,                                      // tcpControlBits
       0x06,                                            // protocolIdentifier
       0x03,                                            // flowEndReason: end of flow
@@ -93,17 +97,58 @@ TEST(MessageWriter, IcmpV6RecordCarriesTypeCodeNotPorts) {
   MessageWriter w(1400);
   const Template& t = flow_template_for(r);
   ASSERT_EQ(t.id, 257);
-  ASSERT_EQ(t.record_length(), 80u);
+  ASSERT_EQ(t.record_length(), 85u);
   uint8_t* out = w.add_record(t.id, t.record_length());
   encode_flow_record(r, out);
   const auto m = w.finish(0, 0, 0);
   const uint8_t* rec = m.data() + 20;
-  const std::array<uint8_t, 16> expected_tail = {0, 0, 0, 0,     // ingressInterface
-                                                 0, 0, 0, 0,     // ports
-                                                 0x80, 0x00,     // icmpTypeCodeIPv6
-                                                 0, 0, 0, 0,     // vlan, tcp flags
-                                                 58, 0};         // protocol, end reason
+  const std::array<uint8_t, 21> expected_tail = {0,    0,    0, 0,  // ingressInterface
+                                                 0,    0,    0,     // MPLS label section
+                                                 0,    0,    0, 0,  // ports
+                                                 0x80, 0x00,        // icmpTypeCodeIPv6
+                                                 0,    0,    0, 0,  // VLANs
+                                                 0,    0,           // tcp flags
+                                                 58,   0};          // protocol, end reason
   EXPECT_TRUE(std::equal(expected_tail.begin(), expected_tail.end(), rec + 64));
+}
+
+TEST(MessageWriter, BiflowRecordEndsWithReverseCounters) {
+  FlowRecord r;
+  r.key.ip_version = 4;
+  r.biflow = true;
+  r.reverse_octets = 0x0102030405;
+  r.reverse_packets = 7;
+  r.reverse_tcp_flags = 0x12;
+  const Template& t = flow_template_for(r);
+  ASSERT_EQ(t.id, kIPv4BiflowTemplateId);
+  ASSERT_EQ(t.record_length(), 61u + 18u);
+  EXPECT_EQ(t.fields.back().enterprise, kReversePen);
+  std::vector<uint8_t> out(t.record_length());
+  encode_flow_record(r, out.data());
+  const std::vector<uint8_t> tail(out.begin() + 61, out.end());
+  EXPECT_EQ(tail, (std::vector<uint8_t>{0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05,  // reverse octets
+                                        0, 0, 0, 0, 0, 0, 0, 7,                 // reverse packets
+                                        0x00, 0x12}));                          // reverse flags
+}
+
+TEST(MessageWriter, LargestTemplateMessageFitsTheSmallestMessageSize) {
+  // Both reliability classes' flow templates on one SCTP stream, with the
+  // options template and a reliability record for each: 1024 octets suffice.
+  MessageWriter w(1024);
+  std::vector<Template> both;
+  for (uint16_t offset : {uint16_t{0}, kPartialTemplateOffset})
+    for (const Template* t : flow_templates())
+      both.push_back(Template{static_cast<uint16_t>(t->id + offset), t->fields});
+  std::vector<const Template*> pointers;
+  for (const Template& t : both) pointers.push_back(&t);
+  ASSERT_TRUE(w.add_template_set(pointers));
+  const Template* options[] = {&reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  for (const Template& t : both) {
+    uint8_t* out = w.add_record(kReliabilityTemplateId, kReliabilityRecordLength);
+    ASSERT_NE(out, nullptr);
+    encode_reliability_record(t.id, false, out);
+  }
 }
 
 TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
@@ -111,6 +156,7 @@ TEST(MessageWriter, SetsSwitchWithTheTemplateAndRespectTheLimit) {
   EXPECT_NE(w.add_record(256, 56), nullptr);
   EXPECT_NE(w.add_record(257, 80), nullptr);
   EXPECT_EQ(w.add_record(257, 80), nullptr) << "a message never exceeds its maximum";
+  EXPECT_EQ(w.add_record(257, 1), nullptr) << "nor by a single octet";
   EXPECT_EQ(w.data_records(), 2u);
   const auto m = w.finish(0, 0, 0);
   ASSERT_EQ(m.size(), 160u);
@@ -127,19 +173,19 @@ TEST(MessageWriter, ReliabilityOptionsTemplateAndRecord) {
   MessageWriter w(1400);
   const Template* options[] = {&reliability_template()};
   ASSERT_TRUE(w.add_template_set(options));
-  encode_reliability_record(258, false, w.add_record(kReliabilityTemplateId, 3));
+  encode_reliability_record(260, false, w.add_record(kReliabilityTemplateId, 3));
   const std::vector<uint8_t> expected = {
       0x00, 0x0a, 0x00, 0x29,  // version 10, length 41
       0x00, 0x00, 0x00, 0x01,  // export time
       0x00, 0x00, 0x00, 0x00,  // sequence number 0
       0x00, 0x00, 0x00, 0x01,  // observation domain 1
       0x00, 0x03, 0x00, 0x12,  // options template set, length 18
-      0x01, 0x04, 0x00, 0x02,  // template 260, 2 fields
+      0x01, 0x08, 0x00, 0x02,  // template 264, 2 fields
       0x00, 0x01,              // 1 scope field
       0x00, 0x91, 0x00, 0x02,  // templateId, 2 octets (scope)
       0x01, 0x14, 0x00, 0x01,  // dataRecordsReliability, 1 octet
-      0x01, 0x04, 0x00, 0x07,  // data set 260, length 7
-      0x01, 0x02, 0x02,        // template 258: false (RFC 7011 §6.1.5: 2)
+      0x01, 0x08, 0x00, 0x07,  // data set 264, length 7
+      0x01, 0x04, 0x02,        // template 260: false (RFC 7011 §6.1.5: 2)
   };
   EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
 }

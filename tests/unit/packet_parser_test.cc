@@ -188,8 +188,9 @@ TEST(PacketParser, IcmpV6TypeCode) {
 }
 
 TEST(PacketParser, IPv6ExtensionHeadersWalkedToTransport) {
-  Bytes payload = {60, 0, 1, 4, 0, 0, 0, 0};           // hop-by-hop, next: destination options
-  append(payload, {17, 1, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0});  // dest opts (16 B), next: UDP
+  Bytes payload = {60, 0, 1, 4, 0, 0, 0, 0};  // hop-by-hop, next: destination options
+  append(payload,
+         {17, 1, 1, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0});  // dest opts (16 B), next: UDP
   const Bytes u = udp(7, 9);
   append(payload, u);
   const Result r = parse(frame(ethernet(0x86dd), ipv6(0, payload)));
@@ -223,7 +224,52 @@ TEST(PacketParser, QinQKeepsOuterVlan) {
   EXPECT_EQ(r.packet.key.dst_port, 2);
 }
 
+TEST(PacketParser, QinQKeepsInnerVlan) {
+  Bytes l2(12, 0xaa);
+  append(l2, {0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x30, 0x14, 0x08, 0x00});
+  const Result r = parse(frame(l2, ipv4(17, udp(1, 2))));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.packet.key.inner_vlan_id, 20);
+}
+
+TEST(PacketParser, MplsStackToIPv4KeepsTopLabel) {
+  Bytes l2(12, 0xaa);
+  // Two labels: 0x12345 (TC 5) then 16 with bottom of stack.
+  append(l2, {0x88, 0x47, 0x12, 0x34, 0x5a, 0x40, 0x00, 0x01, 0x01, 0x40});
+  const Result r = parse(frame(l2, ipv4(6, tcp(3, 4, 0x10))));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.packet.key.ip_version, 4);
+  EXPECT_EQ(r.packet.key.dst_port, 4);
+  EXPECT_EQ(r.packet.mpls_top_label, (MplsLabelSection{0x12, 0x34, 0x5a}));
+}
+
+TEST(PacketParser, MplsToIPv6) {
+  Bytes l2(12, 0xaa);
+  append(l2, {0x88, 0x47, 0x00, 0x01, 0x01, 0x40});
+  const Result r = parse(frame(l2, ipv6(17, udp(5, 6))));
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.packet.key.ip_version, 6);
+  EXPECT_EQ(r.packet.key.src_port, 5);
+}
+
 // Malformed packets: one per reason.
+
+TEST(PacketParser, MplsPseudowireIsNotIp) {
+  Bytes f(12, 0xaa);
+  append(f, {0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0x00, 0x00, 0x00, 0x00});  // control word
+  pad(f, 60, 0);
+  const Result r = parse(f);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.why, IgnoreReason::non_ip);
+}
+
+TEST(PacketParser, MplsStackCutShort) {
+  Bytes f(12, 0xaa);
+  append(f, {0x88, 0x47, 0x00, 0x01, 0x00, 0x40, 0x00, 0x02});
+  const Result r = parse(f);
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.why, IgnoreReason::short_ethernet);
+}
 
 TEST(PacketParser, ShortEthernet) {
   const Result r = parse(Bytes(13, 0));

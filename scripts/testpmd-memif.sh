@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Drives poolflowd with dpdk-testpmd in tx-only mode over a memif shared-memory
+# port (two processes, no NIC). testpmd's forwarding lcore runs on CPU 0 and
+# poolflowd's worker on CPU 1. Prints testpmd's TX count against what poolflowd
+# received, then poolflowd's exit summary.
+#   scripts/testpmd-memif.sh [--seconds N] [--size BYTES] [--single-flow] [--build DIR]
+#                            [-- POOLFLOWD ARGS...]
+# Run time is bounded by --seconds (default 5) plus start-up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=5 size=64 multi_flow=(--txonly-multi-flow) build=build extra=()
+usage() { sed -n '2,8p' "$0"; }
+while (($#)); do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --single-flow) multi_flow=(); shift ;;
+    --build) build=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "testpmd-memif: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+command -v dpdk-testpmd >/dev/null || { echo "testpmd-memif: needs dpdk-testpmd (package dpdk-dev)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/poolflow-memif.XXXXXX)
+socket=$work/memif.sock
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+touch "$work/log.txt"
+timeout $((seconds + 60)) "$build/src/poolflowd" \
+  --set "input.devices=[\"net_memif0,role=server,socket=$socket\"]" \
+  --output "file:$work/flows.ipfix" --set log.stats_interval_s=0 "${extra[@]}" \
+  >"$work/summary.txt" 2>"$work/log.txt" &
+pid=$!
+for _ in $(seq 200); do
+  grep -q "worker(s) on core" "$work/log.txt" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/log.txt" >&2; exit 1; }
+  sleep 0.05
+done
+
+# testpmd without -i waits for a newline on stdin to stop: send it after $seconds.
+{ sleep "$seconds"; echo; } | timeout $((seconds + 30)) dpdk-testpmd --lcores 0@0,1@0 \
+  --no-huge --no-pci --no-shconf -m 512 --file-prefix "pf-testpmd-$$" --log-level=notice \
+  --vdev "net_memif0,role=client,socket=$socket" -- \
+  --forward-mode=txonly --txpkts="$((size - 4))" "${multi_flow[@]}" --nb-cores=1 \
+  --total-num-mbufs=16384 --auto-start >"$work/testpmd.txt" 2>&1 ||
+  { cat "$work/testpmd.txt" >&2; exit 1; }
+sleep 0.5
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+sent=$(grep -E "TX-packets:" "$work/testpmd.txt" | tail -n 1 | sed -E 's/.*TX-packets: *([0-9]+).*/\1/')
+received=$(sed -nE 's/ *packets received +([0-9]+) .*/\1/p' "$work/summary.txt")
+echo "testpmd-memif: testpmd sent ${sent:-?} packets of $size bytes in ${seconds} s over memif;" \
+  "poolflowd received ${received:-?}"
+cat "$work/summary.txt"
+exit "$rc"

@@ -34,6 +34,9 @@ struct ListenerOptions {
   uint16_t sctp_streams = 64;          ///< inbound streams accepted per association
   uint32_t receive_buffer_kib = 4096;  ///< per socket
   uint32_t max_sessions = 1024;  ///< per listener; more are refused (TCP, SCTP) or dropped (UDP)
+  /// UDP: an exporter silent this long has ended its session (its templates
+  /// expire: RFC 7011 §8.4 suggests 3 × templateRefreshTimeout).
+  uint32_t udp_idle_timeout_s = 1800;
 };
 
 class Listener {

@@ -69,6 +69,7 @@ int run(const conf::CollectorConf& c) {
   options.sctp_streams = c.sctp.streams;
   options.receive_buffer_kib = c.listen.receive_buffer_kib;
   options.max_sessions = c.listen.max_sessions;
+  options.udp_idle_timeout_s = c.listen.udp_idle_timeout_s;
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<std::string> described;
   try {

@@ -72,10 +72,11 @@ void Collector::session_ended(uint64_t session) {
   if (it == sessions_.end()) return;
   spdlog::info("session {} ended: {}: {} records, {} lost", session, it->second.exporter,
                it->second.stats.records, it->second.stats.lost_records);
-  closed_.emplace_back(it->second.exporter + " [closed]", it->second.stats);
+  closed_.push_back(
+      {it->second.exporter + " [closed]", it->second.stats, stream_losses(it->second)});
   ++closed_count_;
   if (closed_.size() > config_.closed_sessions_kept) {
-    older_closed_.add(closed_.front().second);
+    older_closed_.add(closed_.front().stats);
     closed_.pop_front();
   }
   sessions_.erase(it);
@@ -120,6 +121,8 @@ void Collector::count_sequence(Session& s, uint16_t stream, const ipfix::DecodeR
     if (ahead < (1u << 31)) {
       s.stats.lost_records += ahead;
       s.stats.gaps += 1;
+      q.lost_records += ahead;
+      q.gaps += 1;
     } else {
       s.stats.out_of_order += 1;
     }
@@ -206,11 +209,28 @@ std::string stats_line(const std::string& who, const ExporterStats& s) {
 
 }  // namespace
 
+std::string Collector::stream_losses(const Session& s) {
+  constexpr size_t kMaxLines = 16;
+  std::string out;
+  size_t lines = 0, more = 0;
+  for (const auto& [key, q] : s.sequences) {
+    if (q.gaps == 0) continue;
+    if (++lines > kMaxLines) {
+      ++more;
+      continue;
+    }
+    out += fmt::format("    stream {} domain {}: lost {} in {} gaps\n", key >> 32,
+                       static_cast<uint32_t>(key), q.lost_records, q.gaps);
+  }
+  if (more > 0) out += fmt::format("    and {} more streams with loss\n", more);
+  return out;
+}
+
 ExporterStats Collector::totals() const {
   std::lock_guard lock(mutex_);
   ExporterStats total = older_closed_;
   for (const auto& [id, s] : sessions_) total.add(s.stats);
-  for (const auto& [name, stats] : closed_) total.add(stats);
+  for (const ClosedSession& c : closed_) total.add(c.stats);
   return total;
 }
 
@@ -219,8 +239,8 @@ std::string Collector::report() const {
   std::lock_guard lock(mutex_);
   std::string out = fmt::format("poolflow-collector statistics: {} sessions open, {} closed\n",
                                 sessions_.size(), closed_count_);
-  for (const auto& [id, s] : sessions_) out += stats_line(s.exporter, s.stats);
-  for (const auto& [name, stats] : closed_) out += stats_line(name, stats);
+  for (const auto& [id, s] : sessions_) out += stats_line(s.exporter, s.stats) + stream_losses(s);
+  for (const ClosedSession& c : closed_) out += stats_line(c.exporter, c.stats) + c.stream_losses;
   if (closed_count_ > closed_.size())
     out += stats_line(fmt::format("{} older closed sessions", closed_count_ - closed_.size()),
                       older_closed_);

@@ -68,6 +68,8 @@ class Collector final : public MessageSink {
   struct Sequence {
     uint32_t next = 0;
     bool known = false;
+    uint64_t lost_records = 0;
+    uint64_t gaps = 0;
   };
   struct Session {
     std::string exporter;
@@ -87,7 +89,15 @@ class Collector final : public MessageSink {
   TemplateReplay replay_;
   mutable std::mutex mutex_;
   std::map<uint64_t, Session> sessions_;
-  std::deque<std::pair<std::string, ExporterStats>> closed_;
+  struct ClosedSession {
+    std::string exporter;
+    ExporterStats stats;
+    std::string stream_losses;  ///< from stream_losses()
+  };
+  /// "    stream S domain D: lost N in G gaps" lines of a session, the first few.
+  static std::string stream_losses(const Session& s);
+
+  std::deque<ClosedSession> closed_;
   ExporterStats older_closed_;  ///< sessions closed before the ones kept in closed_
   uint64_t closed_count_ = 0;
 };

@@ -61,6 +61,7 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   r.get("listen.endpoints", c.listen.endpoints);
   r.get("listen.max_sessions", c.listen.max_sessions);
   r.get("listen.receive_buffer_kib", c.listen.receive_buffer_kib);
+  r.get("listen.udp_idle_timeout_s", c.listen.udp_idle_timeout_s);
   r.get("sctp.udp_encaps_port", c.sctp.udp_encaps_port);
   r.get("sctp.raw_ip", c.sctp.raw_ip);
   r.get("sctp.streams", c.sctp.streams);
@@ -79,6 +80,7 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   check_endpoints(r, c.listen.endpoints);
   r.check_range("listen.max_sessions", c.listen.max_sessions, 1, 1u << 20);
   r.check_range("listen.receive_buffer_kib", c.listen.receive_buffer_kib, 64, 1u << 20);
+  r.check_range("listen.udp_idle_timeout_s", c.listen.udp_idle_timeout_s, 1, 86400 * 7);
   if (!c.sctp.raw_ip) r.check_range("sctp.udp_encaps_port", c.sctp.udp_encaps_port, 1, 65535);
   r.check_range("sctp.streams", c.sctp.streams, 1, 65535);
   check_outputs(r, c.write.outputs);

@@ -21,6 +21,7 @@ struct CollectorConf {
     std::vector<std::string> endpoints{"sctp:0.0.0.0:4739"};
     uint32_t max_sessions = 1024;
     uint32_t receive_buffer_kib = 4096;
+    uint32_t udp_idle_timeout_s = 1800;
     bool operator==(const Listen&) const = default;
   } listen;
 

@@ -45,7 +45,12 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
   }
   // Every record is in a ring now: the aggregation thread drains them and stops.
   pipeline.stop_aggregator.store(true, std::memory_order_release);
-  return std::chrono::duration<double>(Clock::now() - started).count();
+  const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  // Wait asleep: rte_eal_mp_wait_lcore() spins, on a core the aggregation
+  // thread may share, while it still sends and waits for acknowledgements.
+  while (!pipeline.aggregator->finished())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return run_seconds;
 }
 
 }  // namespace poolflow::control

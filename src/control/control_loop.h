@@ -25,8 +25,8 @@ struct Pipeline {
 };
 
 /// Returns once every worker has finished (end of replay, or after a signal
-/// arrived in `signal_number`) and the aggregator has been told to drain; the
-/// result is how long the workers ran, in seconds.
+/// arrived in `signal_number`) and the aggregator has drained and closed its
+/// sessions; the result is how long the workers ran, in seconds.
 double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
                         const std::atomic<int>& signal_number);
 

@@ -65,6 +65,7 @@ int Aggregator::run() {
     }
   }
   for (auto& session : sessions_) session->close(unix_seconds());
+  finished_.store(true, std::memory_order_release);
   return 0;
 }
 

@@ -30,6 +30,8 @@ class Aggregator {
   int run();
 
   uint64_t records_received() const { return records_received_.get(); }
+  /// True once run() has closed every session and is about to return.
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
   const std::vector<std::unique_ptr<ExportSession>>& sessions() const { return sessions_; }
 
  private:
@@ -41,6 +43,7 @@ class Aggregator {
   std::vector<std::unique_ptr<ExportSession>> sessions_;
   const std::atomic<bool>& stop_;
   RelaxedCounter records_received_;
+  std::atomic<bool> finished_{false};
 };
 
 }  // namespace poolflow::exporter

@@ -186,11 +186,12 @@ void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& 
   make_room(message.size());
   queue_.push_back(Queued{{message.begin(), message.end()}, info, content, steady_ms()});
   queued_bytes_ += message.size();
+  if (info.policy.kind == Reliability::ttl && !info.templates) ++queued_with_ttl_;
 }
 
 void ExportSession::drop_queued(std::deque<Queued>::iterator it) {
   count_not_sent(it->info, it->content);
-  queued_bytes_ -= it->bytes.size();
+  forget(*it);
   queue_.erase(it);
 }
 
@@ -219,17 +220,30 @@ void ExportSession::make_room(size_t bytes) {
   }
 }
 
-void ExportSession::drain_queue() {
+void ExportSession::forget(const Queued& q) {
+  queued_bytes_ -= q.bytes.size();
+  if (q.info.policy.kind == Reliability::ttl && !q.info.templates) --queued_with_ttl_;
+}
+
+void ExportSession::age_out() {
   const uint64_t now = steady_ms();
+  if (queued_with_ttl_ == 0 || now == aged_out_scan_ms_) return;
+  aged_out_scan_ms_ = now;
+  std::erase_if(queue_, [&](const Queued& q) {
+    const bool expired = !q.info.templates && q.info.policy.kind == Reliability::ttl &&
+                         now - q.queued_ms >= q.info.policy.value;
+    if (expired) {
+      count_not_sent(q.info, q.content);
+      forget(q);
+    }
+    return expired;
+  });
+}
+
+void ExportSession::drain_queue() {
   // usrsctp does not abandon data still in its send buffer when a TTL expires:
   // best-effort messages age out here, before they reach it.
-  for (size_t i = 0; i < queue_.size();) {
-    const Queued& q = queue_[i];
-    if (!q.info.templates && q.info.policy.kind == Reliability::ttl &&
-        now - q.queued_ms >= q.info.policy.value)
-      drop_queued(queue_.begin() + static_cast<std::ptrdiff_t>(i));
-    else ++i;
-  }
+  age_out();
   while (!queue_.empty()) {
     Queued& head = queue_.front();
     const SendResult result = transport_->send(head.bytes, head.info);
@@ -238,7 +252,7 @@ void ExportSession::drain_queue() {
       stats_.messages_sent.add();
       stats_.octets_sent.add(head.bytes.size());
       stats_.records_sent.add(head.content.records);
-      queued_bytes_ -= head.bytes.size();
+      forget(head);
       queue_.pop_front();
     } else {
       drop_queued(queue_.begin());
@@ -280,23 +294,30 @@ namespace poolflow::exporter {
 
 void ExportSession::send_statistics(uint32_t now_s) {
   statistics_sent_ms_ = steady_ms();
-  // Exporting Process Reliability Statistics (RFC 7011 §4.3), reliably, on
-  // stream 0: what this session could not send, in records, packets and octets.
+  // Reliably, on stream 0: what this exporter sent (Metering Process Statistics,
+  // RFC 7011 §4.1) and what it could not send (Exporting Process Reliability
+  // Statistics, §4.3), in records, packets and octets. Totals over every session.
   MessageInfo info;
   info.stream = 0;
   templates_writer_.reset();
   if (!statistics_template_sent_) {
-    const ipfix::Template* options[] = {&ipfix::exporting_reliability_template()};
+    const ipfix::Template* options[] = {&ipfix::export_statistics_template(),
+                                        &ipfix::exporting_reliability_template()};
     templates_writer_.add_template_set(options);
     info.templates = true;  // never dropped: the records after it need it
   }
+  ipfix::encode_export_statistics_record(
+      config_.observation_domain, stats_.octets_sent.get(), stats_.messages_sent.get(),
+      stats_.records_sent.get(),
+      templates_writer_.add_record(ipfix::kExportStatisticsTemplateId,
+                                   ipfix::kExportStatisticsRecordLength));
   ipfix::encode_exporting_reliability_record(
       static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
       stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
       templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
                                    ipfix::kExportingReliabilityRecordLength));
   const auto message = templates_writer_.finish(now_s, sequence_[0], config_.observation_domain);
-  sequence_[0] += 1;
+  sequence_[0] += 2;
   submit(message, info, {});
   statistics_template_sent_ = true;
 }

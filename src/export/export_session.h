@@ -121,6 +121,8 @@ class ExportSession {
   void submit(std::span<const uint8_t> message, const MessageInfo& info, const Content& content);
   void send_statistics(uint32_t now_s);
   void drain_queue();
+  void age_out();
+  void forget(const Queued& q);  ///< takes a message leaving the queue off its totals
   void drop_queued(std::deque<Queued>::iterator it);
   void make_room(size_t bytes);
   void count_not_sent(const MessageInfo& info, const Content& content);
@@ -143,6 +145,8 @@ class ExportSession {
   uint32_t messages_since_templates_ = 0;
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
+  size_t queued_with_ttl_ = 0;     ///< messages in queue_ that may age out
+  uint64_t aged_out_scan_ms_ = 0;  ///< the queue is scanned for them at most once a millisecond
   uint64_t last_drop_warning_ms_ = 0;
   SessionStats stats_;
   uint64_t abandoned_by_old_transports_ = 0;

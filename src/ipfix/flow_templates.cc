@@ -83,7 +83,17 @@ constexpr std::array<FieldSpec, 4> kExportingReliabilityFields = {{
     {ie::notSentOctetTotalCount, 8},
 }};
 
+constexpr std::array<FieldSpec, 4> kExportStatisticsFields = {{
+    {ie::observationDomainId, 4},
+    {ie::exportedOctetTotalCount, 8},
+    {ie::exportedMessageTotalCount, 8},
+    {ie::exportedFlowRecordTotalCount, 8},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
+constexpr Template kExportStatisticsTemplate{kExportStatisticsTemplateId, kExportStatisticsFields,
+                                             1};
+static_assert(kExportStatisticsTemplate.record_length() == kExportStatisticsRecordLength);
 constexpr Template kExportingReliabilityTemplate{kExportingReliabilityTemplateId,
                                                  kExportingReliabilityFields, 1};
 static_assert(kExportingReliabilityTemplate.record_length() == kExportingReliabilityRecordLength);
@@ -107,6 +117,15 @@ std::span<const Template* const> flow_templates() { return kAllTemplates; }
 
 const Template& reliability_template() { return kReliabilityTemplate; }
 const Template& exporting_reliability_template() { return kExportingReliabilityTemplate; }
+const Template& export_statistics_template() { return kExportStatisticsTemplate; }
+
+void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t messages,
+                                     uint64_t records, uint8_t* out) {
+  store_be32(out, domain);
+  store_be64(out + 4, octets);
+  store_be64(out + 12, messages);
+  store_be64(out + 20, records);
+}
 
 void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
                                          uint64_t packets, uint64_t octets, uint8_t* out) {

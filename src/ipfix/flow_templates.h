@@ -23,6 +23,7 @@ inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse informatio
 inline constexpr uint16_t kPartialTemplateOffset = 4;
 inline constexpr uint16_t kReliabilityTemplateId = 264;
 inline constexpr uint16_t kExportingReliabilityTemplateId = 265;
+inline constexpr uint16_t kExportStatisticsTemplateId = 266;
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
@@ -58,6 +59,15 @@ inline constexpr size_t kExportingReliabilityRecordLength = 28;
 
 void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
                                          uint64_t packets, uint64_t octets, uint8_t* out);
+
+/// Options template of the Metering Process Statistics as RFC 7011 §4.1 counts them
+/// for an exporter: scope observationDomainId (149); exportedOctetTotalCount (40),
+/// exportedMessageTotalCount (41), exportedFlowRecordTotalCount (42).
+const Template& export_statistics_template();
+inline constexpr size_t kExportStatisticsRecordLength = 28;
+
+void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t messages,
+                                     uint64_t records, uint8_t* out);
 
 /// Writes `record` as a data record of flow_template_for(record) at `out`, which
 /// has room for that template's record_length() octets.

@@ -6,6 +6,10 @@
 namespace poolflow::ipfix::ie {
 
 constexpr uint16_t octetDeltaCount = 1;
+constexpr uint16_t exportedOctetTotalCount = 40;
+constexpr uint16_t exportedMessageTotalCount = 41;
+constexpr uint16_t exportedFlowRecordTotalCount = 42;
+constexpr uint16_t observationDomainId = 149;
 constexpr uint16_t packetDeltaCount = 2;
 constexpr uint16_t protocolIdentifier = 4;
 constexpr uint16_t tcpControlBits = 6;

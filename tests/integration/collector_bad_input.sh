@@ -3,13 +3,15 @@
 # wrong version and a set past the end of its message each close their session
 # while a good session goes on; over UDP truncated datagrams, data without
 # templates and a flood of new templates are counted; memory stays bounded and
-# the collector exits cleanly with every error in its statistics.
+# the collector exits cleanly with every error in its statistics; a silent UDP
+# exporter's session ends after listen.udp_idle_timeout_s.
 source "$(dirname "$0")/common.sh"
 COLLECTOR=$BUILD/src/poolflow-collector
 port=47420
 
 "$COLLECTOR" --listen "tcp:127.0.0.1:$port" --listen "udp:127.0.0.1:$port" \
-  --set decoder.max_templates_per_session=100 >"$WORK/collector.txt" 2>"$WORK/collector.log" &
+  --set decoder.max_templates_per_session=100 --set listen.udp_idle_timeout_s=1 \
+  >"$WORK/collector.txt" 2>"$WORK/collector.log" &
 collector=$!
 trap 'kill -KILL $collector 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 100); do
@@ -73,6 +75,12 @@ for _ in $(seq 50); do
   grep -q "session .* ended: tcp .*: 20 records" "$WORK/collector.log" && break
   sleep 0.1
 done
+# A silent UDP exporter's session ends (and its templates with it) after the idle timeout.
+for _ in $(seq 50); do
+  grep -q "session .* ended: udp" "$WORK/collector.log" && break
+  sleep 0.1
+done
+expect_line "$WORK/collector.log" "session [0-9]+ ended: udp 127.0.0.1"
 rss_kib=$(awk '/VmRSS/ { print $2 }' "/proc/$collector/status")
 kill -USR1 "$collector"
 sleep 0.5

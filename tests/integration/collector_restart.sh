@@ -59,8 +59,8 @@ expect_line "$WORK/log.txt" "tcp:127.0.0.1:$port: TCP connected \(transport sess
 expect_line "$WORK/summary.txt" "exported to tcp:127.0.0.1:$port: .* 2 transport sessions"
 tcp=$(grep -E "^  tcp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $tcp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $tcp"
-# Flow templates 256-259 and the reliability statistics' options template 265.
-[[ $tcp == *"templates 5 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
+# Flow templates 256-259 and the statistics' options templates 265 and 266.
+[[ $tcp == *"templates 6 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
 [[ $tcp == *"errors: none" ]] || die "the new session had bad input: $tcp"
 [[ $tcp == *"lost 0 in 0 gaps"* ]] || die "the new session numbered its records wrongly: $tcp"
 # While no collector ran, SCTP records were counted as not sent; then a new
@@ -73,8 +73,8 @@ expect_line "$WORK/log.txt" "export: switching from sctp:127.0.0.1:$port to sctp
 sctp=$(grep -E "^  sctp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $sctp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $sctp"
 # 256-259 and 260-263 with their reliability options template 264 on streams 1 and 2,
-# 265 on 0.
-[[ $sctp == *"templates 11 (withdrawn 0)"* ]] ||
+# 265 and 266 on 0.
+[[ $sctp == *"templates 12 (withdrawn 0)"* ]] ||
   die "the new association did not start with templates: $sctp"
 [[ $sctp == *"lost 0 in 0 gaps"* && $sctp == *"errors: none" ]] || die "new association: $sctp"
 # The Exporting Process Reliability Statistics the new collector received say what
@@ -88,5 +88,14 @@ values = [r["notSentFlowTotalCount"] for r in map(json.loads, open(sys.argv[1]))
 print(max(values) if values else -1)' "$WORK/second.jsonl" "$kind")
   [[ $reported -eq $not_sent ]] ||
     die "$kind: notSentFlowTotalCount $reported at the collector, $not_sent records not sent"
+  # exportedFlowRecordTotalCount: what had been sent when the last report left.
+  sent=$(grep -oP "exported to $kind:\S+ \K\d+(?= records)" "$WORK/summary.txt")
+  reported=$(/usr/bin/python3 -c '
+import json, sys
+values = [r["exportedFlowRecordTotalCount"] for r in map(json.loads, open(sys.argv[1]))
+          if "exportedFlowRecordTotalCount" in r and r["exporter"].startswith(sys.argv[2] + " ")]
+print(max(values) if values else -1)' "$WORK/second.jsonl" "$kind")
+  ((reported > 0 && reported <= sent)) ||
+    die "$kind: exportedFlowRecordTotalCount $reported at the collector, $sent records sent"
 done
 echo "TCP and SCTP reconnected with templates; loss while no collector ran counted and reported"

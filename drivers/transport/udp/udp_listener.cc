@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <vector>
 
@@ -35,13 +36,24 @@ UdpListener::~UdpListener() {
 }
 
 void UdpListener::run() {
-  std::map<std::string, uint64_t> sessions;  // by exporter address
+  struct Exporter {
+    uint64_t session;
+    std::chrono::steady_clock::time_point last_seen;
+  };
+  std::map<std::string, Exporter> sessions;  // by exporter address
   std::vector<uint8_t> datagram(65536);
   uint64_t refused = 0;
+  const auto idle_timeout = std::chrono::seconds(options_.udp_idle_timeout_s);
   for (;;) {
     pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0 && errno != EINTR) break;
+    if (::poll(fds, 2, 1000) < 0 && errno != EINTR) break;
     if (fds[0].revents) break;
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(sessions, [&](const auto& entry) {
+      if (now - entry.second.last_seen < idle_timeout) return false;
+      sink_.session_ended(entry.second.session);
+      return true;
+    });
     for (;;) {
       sockaddr_storage peer{};
       socklen_t length = sizeof peer;
@@ -57,13 +69,14 @@ void UdpListener::run() {
                          options_.max_sessions, exporter, refused);
           continue;
         }
-        it = sessions.emplace(exporter, next_session_id()).first;
-        sink_.session_started(it->second, "udp " + exporter);
+        it = sessions.emplace(exporter, Exporter{next_session_id(), now}).first;
+        sink_.session_started(it->second.session, "udp " + exporter);
       }
-      sink_.message(it->second, 0, {datagram.data(), static_cast<size_t>(n)});
+      it->second.last_seen = now;
+      sink_.message(it->second.session, 0, {datagram.data(), static_cast<size_t>(n)});
     }
   }
-  for (const auto& [exporter, session] : sessions) sink_.session_ended(session);
+  for (const auto& [address, exporter] : sessions) sink_.session_ended(exporter.session);
 }
 
 }  // namespace poolflow::transport

@@ -1,7 +1,6 @@
 // poolflow-collector: conf → outputs → collector → listeners, then waits for
 // signals. Everything else lives in src/collector and drivers/transport.
 #include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -12,23 +11,14 @@
 #include "collector/file_output.h"
 #include "collector/jsonl_output.h"
 #include "conf/collector_conf.h"
+#include "conf/program_options.h"
 #include "poolflow/listener.h"
 
 using namespace poolflow;
 
 namespace {
 
-constexpr int kExitConfError = 2;
 constexpr int kExitRuntimeError = 1;
-
-void setup_logging(const std::string& level, int verbosity) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("poolflow-collector"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e poolflow-collector %^%l%$: %v");
-  auto lvl = spdlog::level::from_str(level);
-  if (verbosity >= 2) lvl = spdlog::level::trace;
-  else if (verbosity == 1) lvl = std::min(lvl, spdlog::level::debug);
-  spdlog::set_level(lvl);
-}
 
 std::vector<std::unique_ptr<collector::Output>> open_outputs(const conf::CollectorConf& c) {
   std::vector<std::unique_ptr<collector::Output>> outputs;
@@ -37,7 +27,8 @@ std::vector<std::unique_ptr<collector::Output>> open_outputs(const conf::Collect
     if (spec.starts_with("file:"))
       outputs.push_back(std::make_unique<collector::FileOutput>(
           spec, where, uint64_t{c.write.file_rotate_mib} << 20, c.write.file_rotate_s));
-    else outputs.push_back(std::make_unique<collector::JsonlOutput>(spec, where));
+    else
+      outputs.push_back(std::make_unique<collector::JsonlOutput>(spec, where));
   }
   return outputs;
 }
@@ -60,7 +51,7 @@ int run(const conf::CollectorConf& c) {
     collector = std::make_unique<collector::Collector>(config, open_outputs(c));
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflow-collector: write.outputs: {}\n", e.what());
-    return kExitConfError;
+    return conf::kExitConfError;
   }
 
   ListenerOptions options;
@@ -114,38 +105,26 @@ int run(const conf::CollectorConf& c) {
 
 int main(int argc, char** argv) {
   CLI::App app{"poolflow-collector: IPFIX collector over SCTP (usrsctp), TCP and UDP"};
-  std::string conf_path;
+  conf::ProgramOptions options;
   conf::CollectorOverrides overrides;
-  int verbosity = 0;
-  bool check_conf = false;
-  app.add_option("-c,--conf", conf_path, "conf file (TOML); without it, built-in defaults");
+  conf::add_program_options(app, options, overrides.sets);
   app.add_option("--listen", overrides.listens,
                  "sctp:HOST:PORT, tcp:HOST:PORT or udp:HOST:PORT (repeatable)")
       ->allow_extra_args(false);
   app.add_option("--write", overrides.writes, "file:DIRECTORY or jsonl:PATH (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--set", overrides.sets, "override a conf key: section.key=value (repeatable)")
-      ->allow_extra_args(false);
-  app.add_flag("-v,--verbose", verbosity, "more logging (-vv: trace)");
-  app.add_flag("--check-conf", check_conf, "check the configuration and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "poolflow-collector: command line: {} (see --help)\n", e.what());
-    return kExitConfError;
-  }
+  if (const auto rc = conf::parse_command_line(app, argc, argv, "poolflow-collector")) return *rc;
   conf::CollectorConf c;
   try {
-    c = conf::load_collector_conf(conf_path, overrides);
+    c = conf::load_collector_conf(options.conf_path, overrides);
   } catch (const conf::ConfError& e) {
     fmt::print(stderr, "poolflow-collector: {}\n", e.what());
-    return kExitConfError;
+    return conf::kExitConfError;
   }
-  setup_logging(c.log.level, verbosity);
-  if (check_conf) {
-    fmt::print("{}: configuration OK\n", conf_path.empty() ? "defaults" : conf_path);
+  conf::setup_logging("poolflow-collector", c.log.level, options.verbosity);
+  if (options.check_conf) {
+    fmt::print("{}: configuration OK\n",
+               options.conf_path.empty() ? "defaults" : options.conf_path);
     return 0;
   }
   // usrsctp keeps threads and callbacks until the process ends: leave without

@@ -5,13 +5,13 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
-#include <fmt/format.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "conf/poolflowd_conf.h"
+#include "conf/program_options.h"
 #include "control/control_loop.h"
 #include "control/stats_report.h"
 #include "net/eal_args.h"
@@ -21,25 +21,13 @@ using namespace poolflow;
 
 namespace {
 
-constexpr int kExitConfError = 2;
 constexpr int kExitRuntimeError = 1;
 
 std::atomic<int> g_signal{0};
 
 void on_signal(int sig) { g_signal.store(sig); }
 
-// Logs go to stderr; stdout carries the exit summary only.
-void setup_logging(const std::string& level, int verbosity) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("poolflowd"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e poolflowd %^%l%$: %v");
-  auto lvl = spdlog::level::from_str(level);
-  if (verbosity >= 2) lvl = spdlog::level::trace;
-  else if (verbosity == 1) lvl = std::min(lvl, spdlog::level::debug);
-  spdlog::set_level(lvl);
-}
-
-std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
-    const conf::PoolflowdConf& c) {
+std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(const conf::PoolflowdConf& c) {
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   exporter::ExportSessionConfig config;
   config.observation_domain = c.export_.observation_domain_id;
@@ -104,20 +92,21 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       const net::PcapCount count = net::count_pcap_packets(pcap);
       replay_packets.push_back(count.packets);
       if (count.cut != 0)
-        spdlog::warn("{}: {} of {} packets were cut by the capture's snap length: DPDK's "
-                     "net_pcap gives only the captured bytes, so their IP length runs past the "
-                     "frame and they are counted as ignored (ipv4/ipv6_bad_length)",
-                     pcap, count.cut, count.packets);
+        spdlog::warn(
+            "{}: {} of {} packets were cut by the capture's snap length: DPDK's "
+            "net_pcap gives only the captured bytes, so their IP length runs past the "
+            "frame and they are counted as ignored (ipv4/ipv6_bad_length)",
+            pcap, count.cut, count.packets);
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: input.pcaps: {}\n", e.what());
-    return kExitConfError;
+    return conf::kExitConfError;
   }
   try {
     sessions = open_outputs(c);
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
-    return kExitConfError;
+    return conf::kExitConfError;
   }
 
   std::vector<std::string> eal_args = net::build_eal_args(eal_plan(c, verbosity));
@@ -154,8 +143,10 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       pipeline.workers.push_back(std::make_unique<meter::Worker>(
           worker_config(c, id, ports, replay_packets), ring, pipeline.stop_workers));
       if (pipeline.workers.back()->config().queues.empty())
-        spdlog::warn("worker {} (core {}) has no rx queue: the ports have fewer queues than "
-                     "there are workers", id, c.cpu.worker_cores[id]);
+        spdlog::warn(
+            "worker {} (core {}) has no rx queue: the ports have fewer queues than "
+            "there are workers",
+            id, c.cpu.worker_cores[id]);
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: {}\n", e.what());
@@ -168,19 +159,19 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
 
   pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
 
-  spdlog::info("{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
-               "output {}",
-               pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
-               c.cpu.control_core,
-               c.input.pcaps.empty()
-                   ? fmt::format("{}", fmt::join(c.input.devices, ","))
-                   : fmt::format("{} ({} packets)", fmt::join(c.input.pcaps, ","),
-                                 fmt::join(replay_packets, "+")),
-               fmt::join(c.export_.outputs, ","));
+  spdlog::info(
+      "{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
+      "output {}",
+      pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
+      c.cpu.control_core,
+      c.input.pcaps.empty() ? fmt::format("{}", fmt::join(c.input.devices, ","))
+                            : fmt::format("{} ({} packets)", fmt::join(c.input.pcaps, ","),
+                                          fmt::join(replay_packets, "+")),
+      fmt::join(c.export_.outputs, ","));
 
-  bool launched = rte_eal_remote_launch(
-                      [](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
-                      pipeline.aggregator.get(), net::kAggregatorLcore) == 0;
+  bool launched =
+      rte_eal_remote_launch([](void* a) { return static_cast<exporter::Aggregator*>(a)->run(); },
+                            pipeline.aggregator.get(), net::kAggregatorLcore) == 0;
   for (unsigned id = 0; id < pipeline.workers.size() && launched; ++id)
     launched = rte_eal_remote_launch([](void* w) { return static_cast<meter::Worker*>(w)->run(); },
                                      pipeline.workers[id].get(), net::kFirstWorkerLcore + id) == 0;
@@ -211,41 +202,30 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
 
 int main(int argc, char** argv) {
   CLI::App app{"poolflowd: IPFIX flow exporter on DPDK"};
-  std::string conf_path;
+  conf::ProgramOptions options;
   conf::CommandLineOverrides overrides;
-  int verbosity = 0;
-  bool check_conf = false;
-  app.add_option("-c,--conf", conf_path, "conf file (TOML); without it, built-in defaults");
+  conf::add_program_options(app, options, overrides.sets);
   app.add_option("--pcap", overrides.pcaps,
                  "replay a pcap through DPDK's net_pcap and exit at its end (repeatable: one "
                  "port each)")
       ->allow_extra_args(false);
   app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--set", overrides.sets, "override a conf key: section.key=value (repeatable)")
-      ->allow_extra_args(false);
-  app.add_flag("-v,--verbose", verbosity, "more logging (-vv: trace)");
-  app.add_flag("--check-conf", check_conf, "check the configuration and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "poolflowd: command line: {} (see --help)\n", e.what());
-    return kExitConfError;
-  }
+  if (const auto rc = conf::parse_command_line(app, argc, argv, "poolflowd")) return *rc;
 
   conf::PoolflowdConf c;
   try {
-    c = conf::load_poolflowd_conf(conf_path, overrides);
+    c = conf::load_poolflowd_conf(options.conf_path, overrides);
   } catch (const conf::ConfError& e) {
     fmt::print(stderr, "poolflowd: {}\n", e.what());
-    return kExitConfError;
+    return conf::kExitConfError;
   }
-  setup_logging(c.log.level, verbosity);
-  if (check_conf) {
-    fmt::print("{}: configuration OK\n", conf_path.empty() ? "defaults" : conf_path);
+  // Logs go to stderr; stdout carries the exit summary only.
+  conf::setup_logging("poolflowd", c.log.level, options.verbosity);
+  if (options.check_conf) {
+    fmt::print("{}: configuration OK\n",
+               options.conf_path.empty() ? "defaults" : options.conf_path);
     return 0;
   }
-  return run(c, verbosity);
+  return run(c, options.verbosity);
 }

@@ -14,10 +14,7 @@ port=47420
   >"$WORK/collector.txt" 2>"$WORK/collector.log" &
 collector=$!
 trap 'kill -KILL $collector 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$WORK/collector.log" && break
-  sleep 0.1
-done
+wait_for "$WORK/collector.log" "listening on" 10
 expect_line "$WORK/collector.log" "listening on tcp 127.0.0.1:$port, udp 127.0.0.1:$port"
 
 timeout 60 /usr/bin/python3 - "$port" <<'PY'

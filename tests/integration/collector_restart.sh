@@ -9,15 +9,6 @@ source "$(dirname "$0")/common.sh"
 COLLECTOR=$BUILD/src/poolflow-collector
 port=47425
 
-wait_for() {
-  for _ in $(seq $(($3 * 10))); do
-    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  cat "$1" >&2
-  die "no line matching '$2' in $1 within $3 s"
-}
-
 "$GEN" --out "$WORK/loop.pcap" --packets 2000 --flows 100 >/dev/null
 start_collector() {  # start_collector NAME
   "$COLLECTOR" --listen "tcp:127.0.0.1:$port" --listen "sctp:127.0.0.1:$port" \

@@ -14,6 +14,17 @@ die() {
   exit 1
 }
 
+# wait_for FILE REGEX SECONDS: until FILE has a line matching REGEX (extended),
+# at most SECONDS; dies otherwise.
+wait_for() {
+  for _ in $(seq $(($3 * 10))); do
+    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  cat "$1" >&2
+  die "no line matching '$2' in $1 within $3 s"
+}
+
 # expect_line FILE REGEX: FILE has a line matching REGEX.
 expect_line() {
   grep -Eq -- "$2" "$1" || { cat "$1" >&2; die "$1 has no line matching: $2"; }

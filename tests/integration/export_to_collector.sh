@@ -30,16 +30,6 @@ case $scenario in
   *) die "unknown scenario $scenario" ;;
 esac
 
-# wait_for FILE REGEX SECONDS: until FILE has a matching line, at most SECONDS.
-wait_for() {
-  for _ in $(seq $(($3 * 10))); do
-    grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  cat "$1" >&2
-  die "no line matching '$2' in $1 within $3 s"
-}
-
 # stop PID SECONDS: SIGINT, then wait at most SECONDS for it to exit.
 stop() {
   kill -INT "$1" 2>/dev/null || true

@@ -15,10 +15,7 @@ sysctl -qw net.core.rmem_max=16777216
 nfcapd -b 127.0.0.1 -p "$port" -w "$WORK/nfcapd" -t 3600 -B 16777216 >"$WORK/nfcapd.log" 2>&1 &
 nfcapd=$!
 trap 'kill -KILL $nfcapd 2>/dev/null || true; sysctl -qw net.core.rmem_max=$old_rmem; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do
-  grep -q "Startup" "$WORK/nfcapd.log" && break
-  sleep 0.1
-done
+wait_for "$WORK/nfcapd.log" "Startup" 10
 sleep 0.5  # "Startup" is logged just before the socket is read
 
 timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "udp:127.0.0.1:$port" \

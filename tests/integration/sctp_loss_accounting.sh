@@ -13,10 +13,7 @@ port=47480
   >"$WORK/collector.txt" 2>"$WORK/collector.log" &
 collector=$!
 trap 'kill -CONT $collector 2>/dev/null || true; kill -KILL $collector ${poolflowd:-} 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$WORK/collector.log" && break
-  sleep 0.1
-done
+wait_for "$WORK/collector.log" "listening on" 10
 # A 1.5 s stall must not end the association: slower dead-peer detection here.
 "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
   --output "sctp:127.0.0.1:$port" --set meter.active_timeout_s=1 \
@@ -25,10 +22,7 @@ done
   --set sctp.max_retransmissions=40 --set sctp.rto_max_ms=500 \
   --set sctp.heartbeat_interval_ms=1000 >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 poolflowd=$!
-for _ in $(seq 100); do
-  grep -q "session 1 started" "$WORK/collector.log" && break
-  sleep 0.1
-done
+wait_for "$WORK/collector.log" "session 1 started" 10
 sleep 2.5
 kill -STOP "$collector"
 sleep 1.5

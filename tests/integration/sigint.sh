@@ -9,10 +9,7 @@ source "$(dirname "$0")/common.sh"
   --output "file:$WORK/out.ipfix" >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 100); do
-  grep -q "worker(s) on core" "$WORK/log.txt" && break
-  sleep 0.1
-done
+wait_for "$WORK/log.txt" "worker\(s\) on core" 10
 sleep 2
 kill -INT "$pid"
 rc=0

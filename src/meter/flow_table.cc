@@ -68,33 +68,36 @@ uint32_t FlowTable::displace(Probe& p) {
 bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const {
   Probe p = probe(hash(key));
   secondary_bucket(p);
-  for (uint32_t b : p.buckets) {
-    const Bucket& bucket = buckets_[b];
-    for (;;) {
-      const uint32_t before = bucket.version.load(std::memory_order_acquire);
-      if (before & 1) {
-        rte_pause();
-        continue;
-      }
-      bool found = false;
-      FlowEntry copy;
-      ReverseCounters reverse_copy{};
+  const Bucket* buckets[2] = {&buckets_[p.buckets[0]], &buckets_[p.buckets[1]]};
+  for (;;) {
+    // Both buckets' sequence counters around the whole search: a flow moved
+    // from one to the other meanwhile (displacement) is then seen, not missed.
+    uint32_t before[2];
+    for (int i = 0; i < 2; ++i) before[i] = buckets[i]->version.load(std::memory_order_acquire);
+    if ((before[0] | before[1]) & 1) {
+      rte_pause();
+      continue;
+    }
+    bool found = false;
+    FlowEntry copy;
+    ReverseCounters reverse_copy{};
+    for (int i = 0; i < 2 && !found; ++i) {
       for (uint32_t way = 0; way < kWays && !found; ++way) {
-        if (bucket.signatures[way] != p.signature) continue;
-        copy = entries_[b * kWays + way];
-        if (biflow_) reverse_copy = reverse_[b * kWays + way];
+        if (buckets[i]->signatures[way] != p.signature) continue;
+        const uint32_t slot = p.buckets[i] * kWays + way;
+        copy = entries_[slot];
+        if (biflow_) reverse_copy = reverse_[slot];
         found = copy.key == key;
       }
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (bucket.version.load(std::memory_order_relaxed) != before) continue;  // torn: again
-      if (found) {
-        out = to_record(copy, biflow_ ? &reverse_copy : nullptr, now_ms, FlowEndReason::none);
-        return true;
-      }
-      break;
     }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (buckets[0]->version.load(std::memory_order_relaxed) != before[0] ||
+        buckets[1]->version.load(std::memory_order_relaxed) != before[1])
+      continue;  // changed while read: again
+    if (found)
+      out = to_record(copy, biflow_ ? &reverse_copy : nullptr, now_ms, FlowEndReason::none);
+    return found;
   }
-  return false;
 }
 
 }  // namespace poolflow::meter

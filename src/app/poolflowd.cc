@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <functional>
 
 #include "conf/poolflowd_conf.h"
 #include "conf/program_options.h"
@@ -27,9 +28,11 @@ std::atomic<int> g_signal{0};
 
 void on_signal(int sig) { g_signal.store(sig); }
 
-std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(const conf::PoolflowdConf& c) {
+std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
+    const conf::PoolflowdConf& c, std::function<exporter::MeteringReliability()> metering) {
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   exporter::ExportSessionConfig config;
+  config.metering_reliability = std::move(metering);
   config.observation_domain = c.export_.observation_domain_id;
   config.max_message_length = c.export_.max_message_size;
   std::string unused;  // checked when the conf was loaded
@@ -84,6 +87,9 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
 }
 
 int run(const conf::PoolflowdConf& c, int verbosity) {
+  control::Pipeline pipeline;
+  std::vector<net::Port> ports;
+  std::vector<uint16_t> port_ids;
   // Replay: port i is net_pcapi, created for pcaps[i] (no other port then).
   std::vector<uint64_t> replay_packets;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
@@ -103,7 +109,9 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     return conf::kExitConfError;
   }
   try {
-    sessions = open_outputs(c);
+    // Statistics records tell the collectors what the workers could not meter.
+    sessions = open_outputs(
+        c, [&pipeline, &port_ids] { return control::metering_reliability(pipeline, port_ids); });
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
     return conf::kExitConfError;
@@ -120,8 +128,6 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  control::Pipeline pipeline;
-  std::vector<net::Port> ports;
   std::vector<rte_ring*> rings;
   try {
     net::PortSettings settings;
@@ -131,6 +137,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     settings.mbuf_cache_size = c.input.mbuf_cache_size;
     settings.promiscuous = c.input.promiscuous;
     ports = net::start_ports(settings);
+    for (const net::Port& port : ports) port_ids.push_back(port.id);
 
     for (unsigned id = 0; id < c.cpu.worker_cores.size(); ++id) {
       const std::string name = "flow_records_" + std::to_string(id);
@@ -187,8 +194,6 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
 
-  std::vector<uint16_t> port_ids;
-  for (const net::Port& port : ports) port_ids.push_back(port.id);
   fmt::print("{}", control::exit_summary(pipeline, port_ids, run_seconds));
   std::fflush(stdout);
 

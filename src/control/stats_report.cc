@@ -46,6 +46,21 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
   return t;
 }
 
+exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
+                                                   const std::vector<uint16_t>& port_ids) {
+  exporter::MeteringReliability m;
+  for (const auto& worker : pipeline.workers) {
+    for (const RelaxedCounter& n : worker->stats().ignored) m.ignored_packets += n.get();
+    m.ignored_octets += worker->stats().ignored_octets.get();
+  }
+  for (uint16_t port : port_ids) {
+    rte_eth_stats stats{};
+    if (rte_eth_stats_get(port, &stats) == 0)
+      m.ignored_packets += stats.imissed + stats.ierrors + stats.rx_nombuf;
+  }
+  return m;
+}
+
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds) {
   const double pps = static_cast<double>(now.rx_packets - before.rx_packets) / seconds;
   const double bps = static_cast<double>(now.rx_octets - before.rx_octets) * 8 / seconds;

@@ -25,6 +25,12 @@ struct MeterTotals {
 
 MeterTotals sum_worker_stats(const Pipeline& pipeline);
 
+/// What the Metering Process observed but did not meter: packets ignored by the
+/// parser and packets the ports dropped (their octets are not known: only the
+/// ignored packets' frame bytes are counted).
+exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
+                                                   const std::vector<uint16_t>& port_ids);
+
 /// One line for the periodic log.
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);
 

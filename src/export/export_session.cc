@@ -179,8 +179,11 @@ void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& 
         stats_.octets_sent.add(message.size());
         stats_.records_sent.add(content.records);
         return;
-      case SendResult::failed: count_not_sent(info, content); return;
-      case SendResult::would_block: break;
+      case SendResult::failed:
+        count_not_sent(info, content);
+        return;
+      case SendResult::would_block:
+        break;
     }
   }
   make_room(message.size());
@@ -300,10 +303,12 @@ void ExportSession::send_statistics(uint32_t now_s) {
   MessageInfo info;
   info.stream = 0;
   templates_writer_.reset();
+  const bool metering = static_cast<bool>(config_.metering_reliability);
   if (!statistics_template_sent_) {
     const ipfix::Template* options[] = {&ipfix::export_statistics_template(),
-                                        &ipfix::exporting_reliability_template()};
-    templates_writer_.add_template_set(options);
+                                        &ipfix::exporting_reliability_template(),
+                                        &ipfix::metering_reliability_template()};
+    templates_writer_.add_template_set({options, metering ? 3u : 2u});
     info.templates = true;  // never dropped: the records after it need it
   }
   ipfix::encode_export_statistics_record(
@@ -316,8 +321,18 @@ void ExportSession::send_statistics(uint32_t now_s) {
       stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
       templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
                                    ipfix::kExportingReliabilityRecordLength));
+  uint32_t records = 2;
+  if (metering) {
+    // And what the Metering Process could not meter (§4.2).
+    const MeteringReliability m = config_.metering_reliability();
+    ipfix::encode_metering_reliability_record(
+        config_.observation_domain, m.ignored_packets, m.ignored_octets,
+        templates_writer_.add_record(ipfix::kMeteringReliabilityTemplateId,
+                                     ipfix::kMeteringReliabilityRecordLength));
+    ++records;
+  }
   const auto message = templates_writer_.finish(now_s, sequence_[0], config_.observation_domain);
-  sequence_[0] += 2;
+  sequence_[0] += records;
   submit(message, info, {});
   statistics_template_sent_ = true;
 }
@@ -325,8 +340,10 @@ void ExportSession::send_statistics(uint32_t now_s) {
 void ExportSession::close(uint32_t now_s) {
   const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
   flush(now_s);
-  // The last word on loss, when there was any.
-  if (config_.statistics_interval_ms != 0 && stats_.records_not_sent.get() != 0)
+  // The last word on loss, when there was any (records not sent, packets not metered).
+  const bool ignored =
+      config_.metering_reliability && config_.metering_reliability().ignored_packets != 0;
+  if (config_.statistics_interval_ms != 0 && (stats_.records_not_sent.get() != 0 || ignored))
     send_statistics(now_s);
   while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

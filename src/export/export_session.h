@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,15 +22,24 @@
 
 namespace poolflow::exporter {
 
+/// What the Metering Process observed but did not meter (RFC 7011 §4.2).
+struct MeteringReliability {
+  uint64_t ignored_packets = 0;
+  uint64_t ignored_octets = 0;
+};
+
 struct ExportSessionConfig {
   uint32_t observation_domain = 1;
   size_t max_message_length = 1400;
-  ReliabilityPolicy tcp_flows;            ///< data records of TCP flows
-  ReliabilityPolicy other_flows;          ///< every other flow (UDP, ICMP, ...)
-  bool templates_on_stream_zero = false;  ///< SCTP: else on their data's stream (RFC 6526)
-  size_t send_queue_bytes = 4 << 20;      ///< messages waiting for the transport, at most
-  uint32_t close_timeout_ms = 2000;       ///< close(): how long to wait for the transport
+  ReliabilityPolicy tcp_flows;              ///< data records of TCP flows
+  ReliabilityPolicy other_flows;            ///< every other flow (UDP, ICMP, ...)
+  bool templates_on_stream_zero = false;    ///< SCTP: else on their data's stream (RFC 6526)
+  size_t send_queue_bytes = 4 << 20;        ///< messages waiting for the transport, at most
+  uint32_t close_timeout_ms = 2000;         ///< close(): how long to wait for the transport
   uint32_t statistics_interval_ms = 60000;  ///< Exporting Process Reliability record; 0: never
+  /// Read by the aggregation thread when statistics records go out; when set, a
+  /// Metering Process Reliability record goes with them.
+  std::function<MeteringReliability()> metering_reliability;
 };
 
 struct SessionStats {

@@ -90,7 +90,16 @@ constexpr std::array<FieldSpec, 4> kExportStatisticsFields = {{
     {ie::exportedFlowRecordTotalCount, 8},
 }};
 
+constexpr std::array<FieldSpec, 3> kMeteringReliabilityFields = {{
+    {ie::observationDomainId, 4},
+    {ie::ignoredPacketTotalCount, 8},
+    {ie::ignoredOctetTotalCount, 8},
+}};
+
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
+constexpr Template kMeteringReliabilityTemplate{kMeteringReliabilityTemplateId,
+                                                kMeteringReliabilityFields, 1};
+static_assert(kMeteringReliabilityTemplate.record_length() == kMeteringReliabilityRecordLength);
 constexpr Template kExportStatisticsTemplate{kExportStatisticsTemplateId, kExportStatisticsFields,
                                              1};
 static_assert(kExportStatisticsTemplate.record_length() == kExportStatisticsRecordLength);
@@ -118,6 +127,14 @@ std::span<const Template* const> flow_templates() { return kAllTemplates; }
 const Template& reliability_template() { return kReliabilityTemplate; }
 const Template& exporting_reliability_template() { return kExportingReliabilityTemplate; }
 const Template& export_statistics_template() { return kExportStatisticsTemplate; }
+const Template& metering_reliability_template() { return kMeteringReliabilityTemplate; }
+
+void encode_metering_reliability_record(uint32_t domain, uint64_t packets, uint64_t octets,
+                                        uint8_t* out) {
+  store_be32(out, domain);
+  store_be64(out + 4, packets);
+  store_be64(out + 12, octets);
+}
 
 void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t messages,
                                      uint64_t records, uint8_t* out) {

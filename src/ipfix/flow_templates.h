@@ -24,6 +24,7 @@ inline constexpr uint16_t kPartialTemplateOffset = 4;
 inline constexpr uint16_t kReliabilityTemplateId = 264;
 inline constexpr uint16_t kExportingReliabilityTemplateId = 265;
 inline constexpr uint16_t kExportStatisticsTemplateId = 266;
+inline constexpr uint16_t kMeteringReliabilityTemplateId = 267;
 
 const Template& ipv4_flow_template();
 const Template& ipv6_flow_template();
@@ -68,6 +69,15 @@ inline constexpr size_t kExportStatisticsRecordLength = 28;
 
 void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t messages,
                                      uint64_t records, uint8_t* out);
+
+/// Options template of the Metering Process Reliability Statistics (RFC 7011
+/// §4.2): scope observationDomainId (149); ignoredPacketTotalCount (164),
+/// ignoredOctetTotalCount (165).
+const Template& metering_reliability_template();
+inline constexpr size_t kMeteringReliabilityRecordLength = 20;
+
+void encode_metering_reliability_record(uint32_t domain, uint64_t packets, uint64_t octets,
+                                        uint8_t* out);
 
 /// Writes `record` as a data record of flow_template_for(record) at `out`, which
 /// has room for that template's record_length() octets.

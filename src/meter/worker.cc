@@ -101,6 +101,7 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
     if (unlikely(!parse_packet(rte_pktmbuf_mtod(mbuf, const uint8_t*), mbuf->data_len,
                                mbuf->pkt_len, p, why))) {
       stats_.ignored[static_cast<size_t>(why)].add();
+      stats_.ignored_octets.add(mbuf->pkt_len);
       continue;
     }
     if (config_.biflow) make_canonical(p);

@@ -31,6 +31,7 @@ struct alignas(64) WorkerStats {
   RelaxedCounter rx_octets;  ///< frame bytes as received
   RelaxedCounter parsed_packets;
   std::array<RelaxedCounter, static_cast<size_t>(IgnoreReason::count_)> ignored;
+  RelaxedCounter ignored_octets;  ///< frame bytes of the ignored packets
   RelaxedCounter flows_created;
   std::array<RelaxedCounter, 6> flows_ended;  ///< indexed by FlowEndReason
   RelaxedCounter records_queued;              ///< handed to the aggregation ring

@@ -50,8 +50,8 @@ expect_line "$WORK/log.txt" "tcp:127.0.0.1:$port: TCP connected \(transport sess
 expect_line "$WORK/summary.txt" "exported to tcp:127.0.0.1:$port: .* 2 transport sessions"
 tcp=$(grep -E "^  tcp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $tcp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $tcp"
-# Flow templates 256-259 and the statistics' options templates 265 and 266.
-[[ $tcp == *"templates 6 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
+# Flow templates 256-259 and the statistics' options templates 265, 266 and 267.
+[[ $tcp == *"templates 7 (withdrawn 0)"* ]] || die "the new session did not start with templates: $tcp"
 [[ $tcp == *"errors: none" ]] || die "the new session had bad input: $tcp"
 [[ $tcp == *"lost 0 in 0 gaps"* ]] || die "the new session numbered its records wrongly: $tcp"
 # While no collector ran, SCTP records were counted as not sent; then a new
@@ -64,8 +64,8 @@ expect_line "$WORK/log.txt" "export: switching from sctp:127.0.0.1:$port to sctp
 sctp=$(grep -E "^  sctp 127.0.0.1" "$WORK/second.txt" | tail -n 1)
 [[ $sctp =~ records\ ([0-9]+), ]] && ((BASH_REMATCH[1] > 0)) || die "no records after reconnecting: $sctp"
 # 256-259 and 260-263 with their reliability options template 264 on streams 1 and 2,
-# 265 and 266 on 0.
-[[ $sctp == *"templates 12 (withdrawn 0)"* ]] ||
+# 265, 266 and 267 on 0.
+[[ $sctp == *"templates 13 (withdrawn 0)"* ]] ||
   die "the new association did not start with templates: $sctp"
 [[ $sctp == *"lost 0 in 0 gaps"* && $sctp == *"errors: none" ]] || die "new association: $sctp"
 # The Exporting Process Reliability Statistics the new collector received say what

@@ -56,4 +56,5 @@ with open(out, "wb") as f:
             f.write(struct.pack("<IIII", t, n % 1_000_000, len(frame), len(frame)) + frame)
             n += 1
 print(json.dumps({"valid": rounds * len(valid), "valid_flows": len(valid),
-                  "ignored": {k: rounds * len(v) for k, v in malformed.items()}}))
+                  "ignored": {k: rounds * len(v) for k, v in malformed.items()},
+                  "ignored_octets": rounds * sum(len(p) for ps in malformed.values() for p in ps)}))

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Malformed packets are counted by reason and skipped; the worker goes on and
-# the valid packets around them are metered and exported.
+# the valid packets around them are metered and exported; the Metering Process
+# Reliability record (RFC 7011 §4.2) in the file tells the collector how many
+# packets and octets were not metered.
 source "$(dirname "$0")/common.sh"
 
 expected=$(/usr/bin/python3 "$HERE/make_malformed_pcap.py" "$WORK/mixed.pcap")
@@ -22,4 +24,7 @@ assert re.search(rf"flows created +{expected['valid_flows']}\n", summary), "flow
 print("malformed packets: counted by reason as expected:", counts)
 PY
 ipfixDump -i "$WORK/out.ipfix" >"$WORK/dump.txt"
-expect_line "$WORK/dump.txt" "File Stats: .* 3 Data Records"
+[[ $(grep -c "(136) *flowEndReason" "$WORK/dump.txt") -eq 3 ]] || die "not 3 flow records"
+ignored=$(/usr/bin/python3 -c 'import json, sys; e = json.loads(sys.argv[1]); print(sum(e["ignored"].values()), e["ignored_octets"])' "$expected")
+expect_line "$WORK/dump.txt" "ignoredPacketTotalCount : ${ignored% *}$"
+expect_line "$WORK/dump.txt" "ignoredOctetTotalCount : ${ignored#* }$"

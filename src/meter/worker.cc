@@ -157,7 +157,7 @@ int Worker::run() {
   const int flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
   timestamp_flag_ = flag_bit < 0 ? 0 : RTE_BIT64(flag_bit);
 
-  const TscClock clock;
+  TscClock clock;
   // On replay the first packet sets the flow clock, and a full ring is waited
   // on: the capture cannot overrun, so nothing need be lost.
   now_ms_ = config_.replay ? 0 : clock.now_ms();

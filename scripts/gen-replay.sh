@@ -8,6 +8,7 @@
 # while the script runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/poolflowd-run.sh
 build=build output= seconds=300 gen_args=()
 usage() { sed -n '2,8p' "$0"; }
 while (($#)); do
@@ -31,7 +32,7 @@ read -r flows packets octets < <(awk -F, 'NR > 1 { n++; p += $8 + $10; o += $9 +
 timeout "$seconds" "$build/src/poolflowd" --pcap "$work/in.pcap" --output "$output" \
   --set log.stats_interval_s=0 >"$work/summary.txt" 2>"$work/log.txt" ||
   { cat "$work/log.txt" >&2; exit 1; }
-received=$(sed -nE 's/ *packets received +([0-9]+) .*/\1/p' "$work/summary.txt")
+received=$(received_packets "$work/summary.txt")
 parsed=$(sed -nE 's/ *packets parsed +([0-9]+)$/\1/p' "$work/summary.txt")
 records=$(grep -oP "exported to \S+: \K\d+(?= records)" "$work/summary.txt" | awk "{ n += \$1 } END { print n }")
 echo "gen-replay: generated $packets packets, $octets IP octets in $flows flows;" \

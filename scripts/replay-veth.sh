@@ -8,6 +8,7 @@
 # Needs root (ip netns). Run time is bounded by --seconds (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/poolflowd-run.sh
 pcap= rate=(--pps 20000) loop=1 output= seconds=60 build=build extra=()
 usage() { sed -n '2,8p' "$0"; }
 while (($#)); do
@@ -52,11 +53,7 @@ ip netns exec "$ns" timeout "$seconds" "$build/src/poolflowd" \
   --set 'input.devices=["net_af_packet0,iface=pfcap,framecnt=4096"]' --output "$output" \
   --set log.stats_interval_s=0 "${extra[@]}" >"$work/summary.txt" 2>"$work/log.txt" &
 pid=$!
-for _ in $(seq 200); do
-  grep -q "worker(s) on core" "$work/log.txt" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/log.txt" >&2; exit 1; }
-  sleep 0.05
-done
+wait_for_poolflowd "$pid" "$work/log.txt"
 sleep 0.5  # the worker lcores start polling just after that line
 
 # tcpreplay on the control core's CPU (0 by default), away from the polling worker.
@@ -68,7 +65,7 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 sent=$(sed -nE 's/^Actual: ([0-9]+) packets.*/\1/p' "$work/tcpreplay.txt")
-received=$(sed -nE 's/ *packets received +([0-9]+) .*/\1/p' "$work/summary.txt")
+received=$(received_packets "$work/summary.txt")
 echo "replay-veth: tcpreplay sent ${sent:-?} packets (${rate[*]}, loop $loop); poolflowd received ${received:-?} on net_af_packet"
 cat "$work/summary.txt"
 exit "$rc"

@@ -8,6 +8,7 @@
 # Run time is bounded by --seconds (default 5) plus start-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/poolflowd-run.sh
 seconds=5 size=64 multi_flow=(--txonly-multi-flow) build=build extra=()
 usage() { sed -n '2,8p' "$0"; }
 while (($#)); do
@@ -38,11 +39,7 @@ timeout $((seconds + 60)) "$build/src/poolflowd" \
   --output "file:$work/flows.ipfix" --set log.stats_interval_s=0 "${extra[@]}" \
   >"$work/summary.txt" 2>"$work/log.txt" &
 pid=$!
-for _ in $(seq 200); do
-  grep -q "worker(s) on core" "$work/log.txt" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$work/log.txt" >&2; exit 1; }
-  sleep 0.05
-done
+wait_for_poolflowd "$pid" "$work/log.txt"
 
 # testpmd without -i waits for a newline on stdin to stop: send it after $seconds.
 { sleep "$seconds"; echo; } | timeout $((seconds + 30)) dpdk-testpmd --lcores 0@0,1@0 \
@@ -57,7 +54,7 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 sent=$(grep -E "TX-packets:" "$work/testpmd.txt" | tail -n 1 | sed -E 's/.*TX-packets: *([0-9]+).*/\1/')
-received=$(sed -nE 's/ *packets received +([0-9]+) .*/\1/p' "$work/summary.txt")
+received=$(received_packets "$work/summary.txt")
 echo "testpmd-memif: testpmd sent ${sent:-?} packets of $size bytes in ${seconds} s over memif;" \
   "poolflowd received ${received:-?}"
 cat "$work/summary.txt"

@@ -36,6 +36,7 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
     t.rx_octets += s.rx_octets.get();
     t.parsed_packets += s.parsed_packets.get();
     for (size_t i = 0; i < t.ignored.size(); ++i) t.ignored[i] += s.ignored[i].get();
+    t.ignored_octets += s.ignored_octets.get();
     t.flows_created += s.flows_created.get();
     t.active_flows += worker->active_flows();
     for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();
@@ -46,18 +47,36 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
   return t;
 }
 
-exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
-                                                   const std::vector<uint16_t>& port_ids) {
-  exporter::MeteringReliability m;
-  for (const auto& worker : pipeline.workers) {
-    for (const RelaxedCounter& n : worker->stats().ignored) m.ignored_packets += n.get();
-    m.ignored_octets += worker->stats().ignored_octets.get();
-  }
+namespace {
+
+// Packets the ports could not deliver to the workers.
+struct PortDrops {
+  uint64_t missed = 0;  ///< by the device (imissed, ierrors)
+  uint64_t no_mbuf = 0;
+};
+
+PortDrops port_drops(const std::vector<uint16_t>& port_ids) {
+  PortDrops d;
   for (uint16_t port : port_ids) {
     rte_eth_stats stats{};
-    if (rte_eth_stats_get(port, &stats) == 0)
-      m.ignored_packets += stats.imissed + stats.ierrors + stats.rx_nombuf;
+    if (rte_eth_stats_get(port, &stats) == 0) {
+      d.missed += stats.imissed + stats.ierrors;
+      d.no_mbuf += stats.rx_nombuf;
+    }
   }
+  return d;
+}
+
+}  // namespace
+
+exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
+                                                   const std::vector<uint16_t>& port_ids) {
+  const MeterTotals t = sum_worker_stats(pipeline);
+  const PortDrops drops = port_drops(port_ids);
+  exporter::MeteringReliability m;
+  for (uint64_t n : t.ignored) m.ignored_packets += n;
+  m.ignored_packets += drops.missed + drops.no_mbuf;
+  m.ignored_octets = t.ignored_octets;
   return m;
 }
 
@@ -74,15 +93,7 @@ std::string progress_line(const MeterTotals& now, const MeterTotals& before, dou
 std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids,
                          double run_seconds) {
   const MeterTotals t = sum_worker_stats(pipeline);
-  uint64_t missed = 0;
-  uint64_t no_mbuf = 0;
-  for (uint16_t port : port_ids) {
-    rte_eth_stats stats{};
-    if (rte_eth_stats_get(port, &stats) == 0) {
-      missed += stats.imissed + stats.ierrors;
-      no_mbuf += stats.rx_nombuf;
-    }
-  }
+  const PortDrops drops = port_drops(port_ids);
   uint64_t ended = 0;
   for (uint64_t n : t.flows_ended) ended += n;
 
@@ -101,8 +112,8 @@ std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& 
   out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
   out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,
                      breakdown(t.ignored, meter::kIgnoreReasonNames));
-  out += fmt::format("  port drops        {} (missed/errors {}, no mbuf {})\n", missed + no_mbuf,
-                     missed, no_mbuf);
+  out += fmt::format("  port drops        {} (missed/errors {}, no mbuf {})\n",
+                     drops.missed + drops.no_mbuf, drops.missed, drops.no_mbuf);
   out += fmt::format("  flows created     {}\n", t.flows_created);
   out += fmt::format("  flows ended       {} ({})\n", ended,
                      breakdown(t.flows_ended, kEndReasonNames, 1));

@@ -15,6 +15,7 @@ struct MeterTotals {
   uint64_t rx_octets = 0;
   uint64_t parsed_packets = 0;
   std::vector<uint64_t> ignored;  ///< by meter::IgnoreReason
+  uint64_t ignored_octets = 0;
   uint64_t flows_created = 0;
   uint64_t active_flows = 0;
   std::vector<uint64_t> flows_ended;  ///< by FlowEndReason

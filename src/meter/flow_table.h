@@ -18,6 +18,7 @@
 #include <rte_prefetch.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -183,6 +184,8 @@ class FlowTable {
     uint8_t tcp_end_mask;
   };
   static constexpr unsigned kTickShift = 8;
+  static_assert(offsetof(Bucket, first_tick) == 16 && offsetof(Bucket, last_tick) == 32,
+                "maybe_due_mask loads the signatures and coarse times as three vectors");
   static uint16_t tick(uint64_t ms) { return static_cast<uint16_t>(ms >> kTickShift); }
 
   // Marks a bucket as being written for the lifetime of the guard.
@@ -211,6 +214,12 @@ class FlowTable {
   }
   /// Slot-match bitmask of a bucket: two bits per slot whose signature is `sig`.
   static uint32_t match_mask(const Bucket& bucket, uint16_t sig);
+  /// The coarse expiry thresholds, in ticks.
+  struct CoarseLimits {
+    uint16_t now_tick, idle, active, grace;
+  };
+  /// Slot bitmask (two bits per slot) of the occupied slots that may be due.
+  static uint32_t maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits);
   uint32_t secondary_bucket(Probe& probe) const;
   uint32_t find(const FlowKey& key, Probe& probe) const;
   uint32_t free_slot(uint32_t bucket) const {
@@ -410,6 +419,29 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   return result;
 }
 
+inline uint32_t FlowTable::maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits) {
+  // Unsigned 16-bit a >= b is max(a, b) == a.
+  auto at_least = [](__m128i a, __m128i b) { return _mm_cmpeq_epi16(_mm_max_epu16(a, b), a); };
+  const __m128i now = _mm_set1_epi16(static_cast<short>(limits.now_tick));
+  const auto* base = reinterpret_cast<const __m128i*>(bucket.signatures);
+  const __m128i signatures = _mm_load_si128(base);
+  const __m128i first = _mm_load_si128(base + 1);
+  const __m128i last = _mm_load_si128(base + 2);
+  const __m128i idle_for = _mm_sub_epi16(now, last);
+  const __m128i alive_for = _mm_sub_epi16(now, first);
+  const __m128i way_bits = _mm_setr_epi16(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m128i ending =
+      _mm_cmpeq_epi16(_mm_and_si128(_mm_set1_epi16(bucket.tcp_end_mask), way_bits), way_bits);
+  __m128i due =
+      _mm_or_si128(at_least(idle_for, _mm_set1_epi16(static_cast<short>(limits.idle))),
+                   at_least(alive_for, _mm_set1_epi16(static_cast<short>(limits.active))));
+  due = _mm_or_si128(
+      due,
+      _mm_and_si128(ending, at_least(idle_for, _mm_set1_epi16(static_cast<short>(limits.grace)))));
+  const __m128i empty = _mm_cmpeq_epi16(signatures, _mm_setzero_si128());
+  return static_cast<uint32_t>(_mm_movemask_epi8(_mm_andnot_si128(empty, due)));
+}
+
 template <class Sink>
 void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& timeouts, bool coarse,
                      Sink& sink) {
@@ -419,22 +451,17 @@ void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& time
     const uint64_t ticks = ms >> kTickShift;
     return static_cast<uint16_t>(ticks > 2 ? ticks - 2 : 0);
   };
-  const uint16_t idle = threshold(timeouts.idle_ms);
-  const uint16_t active = threshold(timeouts.active_ms);
-  const uint16_t grace = threshold(timeouts.tcp_end_grace_ms);
-  const uint16_t now_tick = tick(now_ms);
+  const CoarseLimits limits{tick(now_ms), threshold(timeouts.idle_ms),
+                            threshold(timeouts.active_ms), threshold(timeouts.tcp_end_grace_ms)};
   for (uint32_t i = 0; i < buckets; ++i) {
     const uint32_t b = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
     const Bucket& bucket = buckets_[b];
-    for (uint32_t way = 0; way < kWays; ++way) {
-      if (bucket.signatures[way] == 0) continue;
-      const auto idle_for = static_cast<uint16_t>(now_tick - bucket.last_tick[way]);
-      const auto alive_for = static_cast<uint16_t>(now_tick - bucket.first_tick[way]);
-      const bool ending = (bucket.tcp_end_mask >> way) & 1;
-      if (coarse && idle_for < idle && alive_for < active && !(ending && idle_for >= grace))
-        continue;
-      const uint32_t slot = b * kWays + way;
+    // Two mask bits per slot; without the coarse filter every occupied slot.
+    uint32_t candidates = coarse ? maybe_due_mask(bucket, limits) : ~match_mask(bucket, 0);
+    for (candidates &= 0xffff; candidates != 0; candidates &= candidates - 1) {
+      const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
+      candidates &= candidates - 1;  // each slot has two bits
       const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
       if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
     }

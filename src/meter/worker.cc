@@ -86,7 +86,7 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   uint16_t metered = 0;
   uint64_t frame_octets = 0;
 
-  // Stage 1: parse, hash, prefetch the buckets.
+  // Stage 1: parse and hash.
   for (uint16_t i = 0; i < count && i < kPrefetchAhead; ++i)
     rte_prefetch0(rte_pktmbuf_mtod(packets[i], void*));
   for (uint16_t i = 0; i < count; ++i) {
@@ -106,9 +106,12 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
     }
     if (config_.biflow) make_canonical(p);
     if (config_.replay) times[metered] = packet_time_ms(mbuf);
-    probes[metered] = table_.probe(FlowTable::hash(p.key));
     ++metered;
   }
+  // Hashed once the whole burst is parsed: the parser wrote the keys a few bytes
+  // at a time, and reading them back in 8-byte words right away would wait for
+  // those stores to retire (no store forwarding across several stores).
+  for (uint16_t i = 0; i < metered; ++i) probes[i] = table_.probe(FlowTable::hash(parsed[i].key));
   // Stage 2: match signatures, prefetch the entries.
   for (uint16_t i = 0; i < metered; ++i) table_.locate(probes[i]);
   // Stage 3: account.

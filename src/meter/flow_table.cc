@@ -23,11 +23,11 @@ FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* rever
     r.reverse_tcp_flags = reverse->tcp_flags;
     if (reverse->initiator_swapped) swap_ends(r.key);  // back to the initiator's direction
   }
-  r.tcp_flags = static_cast<uint8_t>(e.tcp_flags);
+  r.tcp_flags = e.tcp_flags();
   r.end_reason = reason;
   r.mpls_top_label = e.mpls_top_label;
   r.first_ms = now_ms - (static_cast<uint32_t>(now_ms) - e.first_ms32);
-  r.last_ms = r.first_ms + e.last_offset_ms;
+  r.last_ms = r.first_ms + e.last_offset_ms();
   r.packets = e.packets;
   r.octets = e.octets();
   return r;

@@ -17,6 +17,7 @@
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -42,14 +43,26 @@ struct FlowTimeouts {
 struct alignas(64) FlowEntry {
   FlowKey key;
   uint32_t first_ms32;
-  uint32_t last_offset_ms : 23;  ///< last - first; hence active timeouts < 2^23 ms
-  uint32_t tcp_end_seen : 1;     ///< FIN or RST seen: ends after the grace period
-  uint32_t tcp_flags : 8;
+  /// Bits 0-22: last - first (hence active timeouts < 2^23 ms); bit 23: FIN or
+  /// RST seen (the flow ends after the grace period); bits 24-31: the union of
+  /// the TCP flags. Always written as one word: the flow's next packet, often
+  /// in the same burst, then reads it back from the store buffer (bitfields
+  /// written a byte at a time made that read wait for the stores to retire).
+  uint32_t state;
   uint32_t packets;
   uint32_t octets_low;
   uint8_t octets_high;  ///< octets are 40 bits wide
   MplsLabelSection mpls_top_label;
 
+  static constexpr uint32_t kOffsetMask = (1u << 23) - 1;
+  static constexpr uint32_t kTcpEndSeen = 1u << 23;
+  static uint32_t make_state(uint32_t last_offset_ms, bool tcp_end_seen, uint8_t tcp_flags) {
+    return (last_offset_ms & kOffsetMask) | (tcp_end_seen ? kTcpEndSeen : 0) |
+           uint32_t{tcp_flags} << 24;
+  }
+  uint32_t last_offset_ms() const { return state & kOffsetMask; }
+  bool tcp_end_seen() const { return (state & kTcpEndSeen) != 0; }
+  uint8_t tcp_flags() const { return static_cast<uint8_t>(state >> 24); }
   uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
 };
 static_assert(sizeof(FlowEntry) == 64);
@@ -184,6 +197,7 @@ class FlowTable {
     uint8_t tcp_end_mask;
   };
   static constexpr unsigned kTickShift = 8;
+  static constexpr uint32_t kScanPrefetchMax = 16;
   static_assert(offsetof(Bucket, first_tick) == 16 && offsetof(Bucket, last_tick) == 32,
                 "maybe_due_mask loads the signatures and coarse times as three vectors");
   static uint16_t tick(uint64_t ms) { return static_cast<uint16_t>(ms >> kTickShift); }
@@ -319,8 +333,8 @@ inline uint32_t FlowTable::find(const FlowKey& key, Probe& p) const {
 inline FlowEndReason FlowTable::due_end_reason(const FlowEntry& e, uint64_t now_ms,
                                                const FlowTimeouts& timeouts) {
   const uint32_t age = static_cast<uint32_t>(now_ms) - e.first_ms32;
-  const uint32_t idle_for = age > e.last_offset_ms ? age - e.last_offset_ms : 0;
-  if (e.tcp_end_seen && idle_for >= timeouts.tcp_end_grace_ms) return FlowEndReason::end_of_flow;
+  const uint32_t idle_for = age > e.last_offset_ms() ? age - e.last_offset_ms() : 0;
+  if (e.tcp_end_seen() && idle_for >= timeouts.tcp_end_grace_ms) return FlowEndReason::end_of_flow;
   if (idle_for >= timeouts.idle_ms) return FlowEndReason::idle_timeout;
   if (age >= timeouts.active_ms) return FlowEndReason::active_timeout;
   return FlowEndReason::none;
@@ -335,9 +349,7 @@ inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uin
   bucket.tcp_end_mask = static_cast<uint8_t>((bucket.tcp_end_mask & ~(1u << way)) | ending << way);
   e.key = packet.key;
   e.first_ms32 = static_cast<uint32_t>(now_ms);
-  e.last_offset_ms = 0;
-  e.tcp_end_seen = ending;
-  e.tcp_flags = packet.tcp_flags;
+  e.state = FlowEntry::make_state(0, ending, packet.tcp_flags);
   e.packets = 1;
   e.octets_low = packet.ip_octets;
   e.octets_high = 0;
@@ -391,15 +403,14 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
       e.packets += 1;
       e.octets_low = static_cast<uint32_t>(octets);
       e.octets_high = static_cast<uint8_t>(octets >> 32);
-      e.tcp_flags |= packet.tcp_flags;
     }
     const uint32_t offset = static_cast<uint32_t>(now_ms) - e.first_ms32;
-    if (offset > e.last_offset_ms) e.last_offset_ms = offset;
+    const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
+    const uint8_t flags = reverse != nullptr ? e.tcp_flags() : e.tcp_flags() | packet.tcp_flags;
+    e.state = FlowEntry::make_state(std::max(offset, e.last_offset_ms()),
+                                    e.tcp_end_seen() || ending, flags);
     bucket.last_tick[slot % kWays] = tick(now_ms);
-    if (packet.tcp_flags & (kTcpFin | kTcpRst)) {
-      e.tcp_end_seen = 1;
-      bucket.tcp_end_mask |= static_cast<uint8_t>(1u << (slot % kWays));
-    }
+    if (ending) bucket.tcp_end_mask |= static_cast<uint8_t>(1u << (slot % kWays));
     return Accounted::updated;
   }
 
@@ -412,7 +423,7 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
     for (uint32_t b : p.buckets)
       for (uint32_t s = b * kWays; s < (b + 1) * kWays; ++s) {
         const FlowEntry& e = entry_at(s);
-        const uint32_t idle = static_cast<uint32_t>(now_ms) - e.first_ms32 - e.last_offset_ms;
+        const uint32_t idle = static_cast<uint32_t>(now_ms) - e.first_ms32 - e.last_offset_ms();
         if (slot == kNotFound || idle > oldest_idle) {
           slot = s;
           oldest_idle = idle;
@@ -478,6 +489,12 @@ void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& time
       const FlowEndReason due = due_end_reason(entry_at(slot), now_ms, timeouts);
       if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
     }
+  }
+  // The buckets of the next slice of the same size, fetched while the worker
+  // goes on with its packets (buckets are 576 bytes apart: every read is a miss).
+  for (uint32_t i = 0, b = scan_cursor_; i < std::min(buckets, kScanPrefetchMax); ++i) {
+    rte_prefetch0(&bucket_at(b));
+    b = b + 1 == bucket_count_ ? 0 : b + 1;
   }
 }
 

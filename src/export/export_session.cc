@@ -326,7 +326,8 @@ void ExportSession::send_statistics(uint32_t now_s) {
     // And what the Metering Process could not meter (§4.2).
     const MeteringReliability m = config_.metering_reliability();
     ipfix::encode_metering_reliability_record(
-        config_.observation_domain, m.ignored_packets, m.ignored_octets,
+        config_.observation_domain, m.ignored_packets, m.ignored_octets, m.first_ignored_ms,
+        m.last_ignored_ms,
         templates_writer_.add_record(ipfix::kMeteringReliabilityTemplateId,
                                      ipfix::kMeteringReliabilityRecordLength));
     ++records;

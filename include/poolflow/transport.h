@@ -47,6 +47,7 @@ enum class SendResult : uint8_t {
 /// What a transport can do; decides how an export session numbers and repeats.
 struct TransportTraits {
   bool streams = false;                    ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
+  uint16_t stream_count = 0;               ///< SCTP: outbound streams the peer granted
   uint32_t template_refresh_ms = 0;        ///< UDP: resend templates this often (0: never)
   uint32_t template_refresh_messages = 0;  ///< UDP: and every this many messages (0: never)
 };

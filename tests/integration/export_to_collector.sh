@@ -6,10 +6,12 @@
 # (SCTP over UDP 9899) as IPFIX: no malformed packets, PR-SCTP negotiated in
 # INIT and INIT-ACK, templates on the streams of their data (RFC 6526).
 # sctp-raw: SCTP directly over IP in both processes (root only; skipped otherwise).
+# sctp-1stream: the collector grants one stream: everything goes on stream 0, with
+# one sequence of numbers (before, numbers of three streams mixed: bogus loss).
 # tcp-rotate: the collector rotates its files every MiB; each file starts with the
 # templates, numbered so that the files together are one valid stream.
 #   export_to_collector.sh BUILD_DIR SCENARIO
-#   (sctp, sctp-stream0, sctp-raw, tcp, tcp-rotate, udp)
+#   (sctp, sctp-stream0, sctp-raw, sctp-1stream, tcp, tcp-rotate, udp)
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
@@ -29,6 +31,7 @@ case $scenario in
     exporter_sets=(--set sctp.raw_ip=true)
     collector_sets=(--set sctp.raw_ip=true)
     ;;
+  sctp-1stream) kind=sctp port=47416 collector_sets=(--set sctp.streams=1) ;;
   tcp) kind=tcp port=47412 ;;
   tcp-rotate) kind=tcp port=47415 flows=40000 collector_sets=(--set write.file_rotate_mib=1) ;;
   udp) kind=udp port=47413 exporter_sets=(--set udp.template_refresh_messages=5) ;;
@@ -70,6 +73,9 @@ timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "$kind:127.0.0.1:
 cat "$WORK/summary.txt"
 records=$(grep -oP "exported to $kind:127.0.0.1:$port: \K\d+(?= records)" "$WORK/summary.txt")
 expect_line "$WORK/summary.txt" "0 messages not sent \(0 records"
+if [[ $scenario == sctp-1stream ]]; then
+  expect_line "$WORK/log.txt" "1 outbound stream\(s\): data of both classes on stream 0"
+fi
 
 # The collector has everything once its statistics say so (SIGUSR1), or gives up.
 for _ in $(seq 100); do

@@ -22,7 +22,7 @@ class SctpTransport final : public Transport {
   SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override;
   bool flush() override;
   const std::string& name() const override { return name_; }
-  TransportTraits traits() const override { return {.streams = true}; }
+  TransportTraits traits() const override { return {.streams = true, .stream_count = streams_}; }
   uint64_t abandoned_messages() const override;
   bool drained() const override;
 

@@ -68,8 +68,8 @@ std::string validate_transport_spec(const std::string& spec) {
   return "unknown output kind \"" + std::string(kind) + "\" (expected file, sctp, tcp or udp)";
 }
 
-std::unique_ptr<Transport> open_transport(const std::string& spec,
-                                          const TransportOptions& options) {
+std::unique_ptr<Transport> open_transport(const std::string& spec, const TransportOptions& options,
+                                          Connect connect) {
   if (const std::string error = validate_transport_spec(spec); !error.empty())
     throw std::invalid_argument(error);
   const auto colon = spec.find(':');
@@ -79,7 +79,8 @@ std::unique_ptr<Transport> open_transport(const std::string& spec,
   std::string host, error;
   uint16_t port = 0;
   split_host_port(where, host, port, error);
-  if (kind == "sctp") return std::make_unique<transport::SctpTransport>(spec, host, port, options);
+  if (kind == "sctp")
+    return std::make_unique<transport::SctpTransport>(spec, host, port, options, connect);
   if (kind == "tcp") return std::make_unique<transport::TcpTransport>(spec, host, port, options);
   return std::make_unique<transport::UdpTransport>(spec, host, port, options);
 }

@@ -47,6 +47,7 @@ enum class SendResult : uint8_t {
 /// What a transport can do; decides how an export session numbers and repeats.
 struct TransportTraits {
   bool streams = false;                    ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
+  uint16_t stream_count = 0;               ///< SCTP: outbound streams the peer granted
   uint32_t template_refresh_ms = 0;        ///< UDP: resend templates this often (0: never)
   uint32_t template_refresh_messages = 0;  ///< UDP: and every this many messages (0: never)
 };
@@ -111,14 +112,26 @@ class Transport {
   /// Messages the transport itself gave up on after accepting them (PR-SCTP
   /// abandonment, TCP data lost with a connection).
   virtual uint64_t abandoned_messages() const { return 0; }
+
+  /// False while a transport opened with Connect::start is still connecting
+  /// (SCTP: the association handshake); true once it can send. Throws
+  /// std::runtime_error when connecting failed or took longer than its timeout.
+  /// Never waits.
+  virtual bool connected() { return true; }
 };
+
+/// Whether open_transport() waits for a handshake (SCTP) or only starts it.
+enum class Connect : uint8_t { wait, start };
 
 /// Parses an output specification ("file:PATH", "sctp:HOST:PORT", "tcp:HOST:PORT",
 /// "udp:HOST:PORT") and opens it. Throws std::invalid_argument for a malformed or
 /// unsupported specification and std::system_error / std::runtime_error when the
 /// output cannot be opened (SCTP: no association within connect_timeout_ms).
+/// Connect::start returns as soon as the SCTP handshake is started: poll
+/// Transport::connected() (the other kinds are ready at once).
 std::unique_ptr<Transport> open_transport(const std::string& spec,
-                                          const TransportOptions& options = {});
+                                          const TransportOptions& options = {},
+                                          Connect connect = Connect::wait);
 
 /// Checks an output specification without opening it; returns an empty string
 /// when it is valid, otherwise what is wrong with it.

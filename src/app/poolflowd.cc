@@ -89,7 +89,6 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
 int run(const conf::PoolflowdConf& c, int verbosity) {
   control::Pipeline pipeline;
   std::vector<net::Port> ports;
-  std::vector<uint16_t> port_ids;
   // Replay: port i is net_pcapi, created for pcaps[i] (no other port then).
   std::vector<uint64_t> replay_packets;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
@@ -110,8 +109,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   }
   try {
     // Statistics records tell the collectors what the workers could not meter.
-    sessions = open_outputs(
-        c, [&pipeline, &port_ids] { return control::metering_reliability(pipeline, port_ids); });
+    sessions = open_outputs(c, [&pipeline] { return control::metering_reliability(pipeline); });
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
     return conf::kExitConfError;
@@ -137,7 +135,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     settings.mbuf_cache_size = c.input.mbuf_cache_size;
     settings.promiscuous = c.input.promiscuous;
     ports = net::start_ports(settings);
-    for (const net::Port& port : ports) port_ids.push_back(port.id);
+    for (const net::Port& port : ports) pipeline.port_ids.push_back(port.id);
 
     for (unsigned id = 0; id < c.cpu.worker_cores.size(); ++id) {
       const std::string name = "flow_records_" + std::to_string(id);
@@ -194,7 +192,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
 
-  fmt::print("{}", control::exit_summary(pipeline, port_ids, run_seconds));
+  fmt::print("{}", control::exit_summary(pipeline, run_seconds));
   std::fflush(stdout);
 
   net::stop_ports(ports);

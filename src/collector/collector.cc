@@ -103,8 +103,10 @@ bool Collector::message(uint64_t id, uint16_t stream, std::span<const uint8_t> b
     s.stats.discarded_messages += 1;
     return false;
   }
-  count_sequence(s, stream, result);
+  // Outputs first: a file opened for this message starts with templates that
+  // carry this message's sequence number, not the next one.
   for (const auto& output : outputs_) output->message(bytes, replay_);
+  count_sequence(s, stream, result);
   return true;
 }
 
@@ -130,6 +132,15 @@ void Collector::count_sequence(Session& s, uint16_t stream, const ipfix::DecodeR
   // Records we could not decode leave the next number unknown.
   q.known = result.records_complete;
   q.next = result.header.sequence + result.data_records;
+  q.last_message = s.stats.messages;
+}
+
+uint32_t Collector::next_sequence(const Session& s, uint32_t domain) {
+  const Sequence* latest = nullptr;
+  for (const auto& [key, q] : s.sequences)
+    if (static_cast<uint32_t>(key) == domain && (!latest || q.last_message > latest->last_message))
+      latest = &q;
+  return latest ? latest->next : 0;
 }
 
 void Collector::log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result) {
@@ -167,7 +178,10 @@ void Collector::replay_templates(const std::function<void(std::span<const uint8_
         message.resize(ipfix::kMessageHeaderLength + ipfix::kSetHeaderLength);
         ipfix::store_be16(&message[0], ipfix::kVersion);
         ipfix::store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
-        ipfix::store_be32(&message[8], 0);
+        // Templates do not advance the sequence number: theirs is that of the
+        // domain's next message, so the file (and the files together) stay a
+        // valid stream (RFC 7011 §3.1).
+        ipfix::store_be32(&message[8], next_sequence(s, d));
         ipfix::store_be32(&message[12], d);
         set_start = ipfix::kMessageHeaderLength;
         ipfix::store_be16(&message[set_start], kind);

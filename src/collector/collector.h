@@ -70,6 +70,7 @@ class Collector final : public MessageSink {
     bool known = false;
     uint64_t lost_records = 0;
     uint64_t gaps = 0;
+    uint64_t last_message = 0;  ///< the session's message count when it was last used
   };
   struct Session {
     std::string exporter;
@@ -80,6 +81,9 @@ class Collector final : public MessageSink {
   class Visitor;
 
   void count_sequence(Session& s, uint16_t stream, const ipfix::DecodeResult& result);
+  /// The sequence number that follows the session's last message in `domain`
+  /// (on any stream): what a message written next in that domain carries.
+  static uint32_t next_sequence(const Session& s, uint32_t domain);
   void log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result);
   void replay_templates(const std::function<void(std::span<const uint8_t>)>& write) const;
 

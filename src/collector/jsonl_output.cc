@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -77,8 +78,11 @@ void append_json_value(std::string& out, const ipfix::DecodedField& field,
         return;
       }
       break;
-    case ElementType::string: append_string(out, value); return;
-    case ElementType::octets: break;
+    case ElementType::string:
+      append_string(out, value);
+      return;
+    case ElementType::octets:
+      break;
   }
   append_hex(out, value);
 }
@@ -97,7 +101,8 @@ void JsonlOutput::record(const std::string& exporter, const ipfix::MessageHeader
   append_string(line_, {reinterpret_cast<const uint8_t*>(exporter.data()), exporter.size()});
   line_ += fmt::format(",\"domain\":{},\"template\":{}", header.observation_domain, tmpl.id);
   size_t offset = 0;
-  for (const ipfix::DecodedField& field : tmpl.fields) {
+  for (auto field_it = tmpl.fields.begin(); field_it != tmpl.fields.end(); ++field_it) {
+    const ipfix::DecodedField& field = *field_it;
     size_t prefix = 0, length = field.length;
     if (field.length == ipfix::kVariableLength)
       ipfix::variable_field_length(record.data() + offset, record.data() + record.size(), prefix,
@@ -105,6 +110,13 @@ void JsonlOutput::record(const std::string& exporter, const ipfix::MessageHeader
     offset += prefix;
     line_ += ",\"";
     line_ += ipfix::element_key(field.element_id, field.enterprise);
+    // An element repeated in a template (RFC 7011 §8), e.g. the first and last
+    // observationTimeMilliseconds: "_2", "_3"... keep the keys unique.
+    const auto occurrence =
+        1 + std::count_if(tmpl.fields.begin(), field_it, [&](const auto& f) {
+          return f.element_id == field.element_id && f.enterprise == field.enterprise;
+        });
+    if (occurrence > 1) line_ += fmt::format("_{}", occurrence);
     line_ += "\":";
     append_json_value(line_, field, record.subspan(offset, length));
     offset += length;

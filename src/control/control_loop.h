@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "control/output_keeper.h"
@@ -15,11 +16,23 @@
 
 namespace poolflow::control {
 
+/// When the Metering Process ignored packets, as far as its counters tell: the
+/// wall-clock times (ms since the epoch) at which their total was first and last
+/// seen to grow. Kept by metering_reliability() (stats_report.h), any thread.
+struct IgnoredWindow {
+  std::mutex mutex;
+  uint64_t seen = 0;  ///< ignored packets at the last look
+  uint64_t first_ms = 0;
+  uint64_t last_ms = 0;
+};
+
 /// The threads of poolflowd and the flags that stop them.
 struct Pipeline {
   std::vector<std::unique_ptr<meter::Worker>> workers;
   std::unique_ptr<exporter::Aggregator> aggregator;
   std::unique_ptr<OutputKeeper> outputs;  ///< may be null
+  std::vector<uint16_t> port_ids;         ///< the DPDK ports the workers read
+  IgnoredWindow ignored;
   std::atomic<bool> stop_workers{false};
   std::atomic<bool> stop_aggregator{false};
 };

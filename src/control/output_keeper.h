@@ -1,8 +1,10 @@
 // Keeps SCTP outputs connected: when an association is lost, the control core
 // opens a new one (a new transport session: templates again, sequence numbers
 // from zero) and hands it to the aggregation thread, which goes on meanwhile.
-// TCP reconnects by itself; files and UDP have no session to lose. Choosing
-// another collector (RSerPool) will replace the "same address again" policy.
+// The handshake runs on usrsctp's threads: the control core only starts it and
+// looks at it each tick, so it never waits on the network. TCP reconnects by
+// itself; files and UDP have no session to lose. Choosing another collector
+// (RSerPool) will replace the "same address again" policy.
 #pragma once
 
 #include <chrono>
@@ -19,14 +21,18 @@ class OutputKeeper {
   /// Retries at most every options.sctp.reconnect_interval_s (0: never).
   explicit OutputKeeper(TransportOptions options) : options_(options) {}
 
-  /// Control core, any rate: reopens lost SCTP outputs when their retry time has
-  /// come. Blocks while connecting (at most options.sctp.connect_timeout_ms).
+  /// Control core, any rate, never waits: starts reopening lost SCTP outputs when
+  /// their retry time has come, and hands over those whose association came up.
   void tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions);
 
  private:
   using Clock = std::chrono::steady_clock;
+  struct Output {
+    Clock::time_point next_try;
+    std::unique_ptr<Transport> connecting;  ///< a new association on its way up
+  };
   TransportOptions options_;
-  std::vector<Clock::time_point> next_try_;  ///< per session
+  std::vector<Output> outputs_;  ///< per session
 };
 
 }  // namespace poolflow::control

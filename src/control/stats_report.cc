@@ -4,6 +4,8 @@
 #include <rte_ethdev.h>
 
 #include <algorithm>
+#include <chrono>
+#include <mutex>
 
 namespace poolflow::control {
 
@@ -69,14 +71,24 @@ PortDrops port_drops(const std::vector<uint16_t>& port_ids) {
 
 }  // namespace
 
-exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
-                                                   const std::vector<uint16_t>& port_ids) {
+exporter::MeteringReliability metering_reliability(Pipeline& pipeline) {
   const MeterTotals t = sum_worker_stats(pipeline);
-  const PortDrops drops = port_drops(port_ids);
+  const PortDrops drops = port_drops(pipeline.port_ids);
   exporter::MeteringReliability m;
   for (uint64_t n : t.ignored) m.ignored_packets += n;
   m.ignored_packets += drops.missed + drops.no_mbuf;
   m.ignored_octets = t.ignored_octets;
+  IgnoredWindow& w = pipeline.ignored;
+  std::lock_guard lock(w.mutex);
+  if (m.ignored_packets > w.seen) {
+    w.seen = m.ignored_packets;
+    w.last_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+    if (w.first_ms == 0) w.first_ms = w.last_ms;
+  }
+  m.first_ignored_ms = w.first_ms;
+  m.last_ignored_ms = w.last_ms;
   return m;
 }
 
@@ -90,10 +102,9 @@ std::string progress_line(const MeterTotals& now, const MeterTotals& before, dou
       now.flows_created, now.records_queued, now.ring_drops);
 }
 
-std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids,
-                         double run_seconds) {
+std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
   const MeterTotals t = sum_worker_stats(pipeline);
-  const PortDrops drops = port_drops(port_ids);
+  const PortDrops drops = port_drops(pipeline.port_ids);
   uint64_t ended = 0;
   for (uint64_t n : t.flows_ended) ended += n;
 

@@ -28,16 +28,15 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline);
 
 /// What the Metering Process observed but did not meter: packets ignored by the
 /// parser and packets the ports dropped (their octets are not known: only the
-/// ignored packets' frame bytes are counted).
-exporter::MeteringReliability metering_reliability(const Pipeline& pipeline,
-                                                   const std::vector<uint16_t>& port_ids);
+/// ignored packets' frame bytes are counted), and when: the first and the last
+/// time a call saw their total grow (wall clock; the control loop calls it every
+/// tick). Any thread.
+exporter::MeteringReliability metering_reliability(Pipeline& pipeline);
 
 /// One line for the periodic log.
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);
 
-/// The multi-line summary printed at exit; `port_ids` are the DPDK ports read,
-/// `run_seconds` how long the workers ran.
-std::string exit_summary(const Pipeline& pipeline, const std::vector<uint16_t>& port_ids,
-                         double run_seconds);
+/// The multi-line summary printed at exit; `run_seconds` is how long the workers ran.
+std::string exit_summary(const Pipeline& pipeline, double run_seconds);
 
 }  // namespace poolflow::control

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <thread>
@@ -74,10 +75,18 @@ void ExportSession::start_transport_session() {
   templates_sent_.fill(false);
   statistics_template_sent_ = false;
   // Records already in the writers belong to no session yet: they keep their
-  // place and go out on the new session after its templates.
+  // place and go out on the new session after its templates. A peer that
+  // grants fewer than 3 streams gets the data classes on its last stream, which
+  // they then share with their sequence numbers (1 stream: everything on 0).
+  const uint16_t last_stream =
+      traits_.stream_count > 0 ? static_cast<uint16_t>(traits_.stream_count - 1) : 0;
+  if (traits_.streams && traits_.stream_count < kStreams)
+    spdlog::info("{}: {} outbound stream(s): data of both classes on stream {}", transport_->name(),
+                 traits_.stream_count, last_stream);
   for (size_t i = 0; i < channels_.size(); ++i) {
     Channel& c = channels_[i];
-    c.info.stream = traits_.streams ? static_cast<uint16_t>(kFirstDataStream + i) : 0;
+    c.info.stream =
+        traits_.streams ? std::min(static_cast<uint16_t>(kFirstDataStream + i), last_stream) : 0;
     c.info.policy = !traits_.streams ? ReliabilityPolicy{}
                     : i == 0         ? config_.tcp_flows
                                      : config_.other_flows;
@@ -326,7 +335,8 @@ void ExportSession::send_statistics(uint32_t now_s) {
     // And what the Metering Process could not meter (§4.2).
     const MeteringReliability m = config_.metering_reliability();
     ipfix::encode_metering_reliability_record(
-        config_.observation_domain, m.ignored_packets, m.ignored_octets,
+        config_.observation_domain, m.ignored_packets, m.ignored_octets, m.first_ignored_ms,
+        m.last_ignored_ms,
         templates_writer_.add_record(ipfix::kMeteringReliabilityTemplateId,
                                      ipfix::kMeteringReliabilityRecordLength));
     ++records;

@@ -26,6 +26,8 @@ namespace poolflow::exporter {
 struct MeteringReliability {
   uint64_t ignored_packets = 0;
   uint64_t ignored_octets = 0;
+  uint64_t first_ignored_ms = 0;  ///< ms since the epoch; 0 while nothing was ignored
+  uint64_t last_ignored_ms = 0;
 };
 
 struct ExportSessionConfig {

@@ -10,7 +10,7 @@ namespace {
 
 using T = ElementType;
 // Sorted by id.
-constexpr std::array<std::pair<uint16_t, ElementInfo>, 47> kElements = {{
+constexpr std::array<std::pair<uint16_t, ElementInfo>, 51> kElements = {{
     {1, {"octetDeltaCount", T::unsigned_int}},
     {2, {"packetDeltaCount", T::unsigned_int}},
     {4, {"protocolIdentifier", T::unsigned_int}},
@@ -58,6 +58,10 @@ constexpr std::array<std::pair<uint16_t, ElementInfo>, 47> kElements = {{
     {167, {"notSentPacketTotalCount", T::unsigned_int}},
     {168, {"notSentOctetTotalCount", T::unsigned_int}},
     {276, {"dataRecordsReliability", T::boolean}},
+    {322, {"observationTimeSeconds", T::unsigned_int}},
+    {323, {"observationTimeMilliseconds", T::unsigned_int}},
+    {324, {"observationTimeMicroseconds", T::unsigned_int}},
+    {325, {"observationTimeNanoseconds", T::unsigned_int}},
 }};
 static_assert(std::is_sorted(kElements.begin(), kElements.end(),
                              [](const auto& a, const auto& b) { return a.first < b.first; }));

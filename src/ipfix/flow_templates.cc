@@ -90,10 +90,14 @@ constexpr std::array<FieldSpec, 4> kExportStatisticsFields = {{
     {ie::exportedFlowRecordTotalCount, 8},
 }};
 
-constexpr std::array<FieldSpec, 3> kMeteringReliabilityFields = {{
+// The two time stamps in the order the Metering Process sets them (RFC 7011 §8):
+// first packet ignored, last packet ignored.
+constexpr std::array<FieldSpec, 5> kMeteringReliabilityFields = {{
     {ie::observationDomainId, 4},
     {ie::ignoredPacketTotalCount, 8},
     {ie::ignoredOctetTotalCount, 8},
+    {ie::observationTimeMilliseconds, 8},
+    {ie::observationTimeMilliseconds, 8},
 }};
 
 constexpr Template kIPv4Template{kIPv4FlowTemplateId, kIPv4Fields};
@@ -130,10 +134,12 @@ const Template& export_statistics_template() { return kExportStatisticsTemplate;
 const Template& metering_reliability_template() { return kMeteringReliabilityTemplate; }
 
 void encode_metering_reliability_record(uint32_t domain, uint64_t packets, uint64_t octets,
-                                        uint8_t* out) {
+                                        uint64_t first_ms, uint64_t last_ms, uint8_t* out) {
   store_be32(out, domain);
   store_be64(out + 4, packets);
   store_be64(out + 12, octets);
+  store_be64(out + 20, first_ms);
+  store_be64(out + 28, last_ms);
 }
 
 void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t messages,

@@ -72,12 +72,13 @@ void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t 
 
 /// Options template of the Metering Process Reliability Statistics (RFC 7011
 /// §4.2): scope observationDomainId (149); ignoredPacketTotalCount (164),
-/// ignoredOctetTotalCount (165).
+/// ignoredOctetTotalCount (165), then observationTimeMilliseconds (323) twice:
+/// the time the first and the time the last packet was ignored.
 const Template& metering_reliability_template();
-inline constexpr size_t kMeteringReliabilityRecordLength = 20;
+inline constexpr size_t kMeteringReliabilityRecordLength = 36;
 
 void encode_metering_reliability_record(uint32_t domain, uint64_t packets, uint64_t octets,
-                                        uint8_t* out);
+                                        uint64_t first_ms, uint64_t last_ms, uint8_t* out);
 
 /// Writes `record` as a data record of flow_template_for(record) at `out`, which
 /// has room for that template's record_length() octets.

@@ -36,5 +36,6 @@ constexpr uint16_t notSentFlowTotalCount = 166;
 constexpr uint16_t notSentPacketTotalCount = 167;
 constexpr uint16_t notSentOctetTotalCount = 168;
 constexpr uint16_t dataRecordsReliability = 276;
+constexpr uint16_t observationTimeMilliseconds = 323;
 
 }  // namespace poolflow::ipfix::ie

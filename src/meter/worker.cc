@@ -1,9 +1,9 @@
 #include "meter/worker.h"
 
 #include <rte_branch_prediction.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
-#include <rte_pause.h>
 
 #include <algorithm>
 
@@ -32,13 +32,24 @@ void Worker::RecordSink::flush() {
   unsigned queued = rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_, sizeof(FlowRecord),
                                                    count_, nullptr);
   while (queued < count_ && wait_for_space_) {
-    rte_pause();
+    wait_for_room();
     queued += rte_ring_sp_enqueue_burst_elem(worker_.records_, pending_ + queued,
                                              sizeof(FlowRecord), count_ - queued, nullptr);
   }
   worker_.stats_.records_queued.add(queued);
   if (unlikely(queued < count_)) worker_.stats_.ring_drops.add(count_ - queued);
   count_ = 0;
+}
+
+// Waiting for ring space (replay, shutdown) is not the fast path: sleep, longer
+// and longer, until a quarter of the ring is free, so that this lcore wakes
+// rarely and leaves its CPU to the aggregation thread and the transports, which
+// may share it.
+void Worker::RecordSink::wait_for_room() {
+  const unsigned room = rte_ring_get_capacity(worker_.records_) / 4;
+  for (unsigned sleep_us = kFirstSleepUs; rte_ring_free_count(worker_.records_) < room;
+       sleep_us = std::min(2 * sleep_us, kMaxSleepUs))
+    rte_delay_us_sleep(sleep_us);
 }
 
 Worker::Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& stop)

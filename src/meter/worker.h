@@ -88,6 +88,11 @@ class Worker {
     void wait_for_space(bool wait) { wait_for_space_ = wait; }
 
    private:
+    static constexpr unsigned kFirstSleepUs = 10;
+    static constexpr unsigned kMaxSleepUs = 1000;
+
+    void wait_for_room();
+
     Worker& worker_;
     FlowRecord pending_[kBurstSize];
     unsigned count_ = 0;

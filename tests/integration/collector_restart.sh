@@ -89,4 +89,15 @@ print(max(values) if values else -1)' "$WORK/second.jsonl" "$kind")
   ((reported > 0 && reported <= sent)) ||
     die "$kind: exportedFlowRecordTotalCount $reported at the collector, $sent records sent"
 done
+# Metering Process Reliability records repeat observationTimeMilliseconds (first
+# and last packet ignored): the JSON lines keep both, the second as "..._2".
+/usr/bin/python3 - "$WORK/second.jsonl" <<'PY'
+import json, sys
+records = [r for r in map(json.loads, open(sys.argv[1])) if "ignoredPacketTotalCount" in r]
+assert records, "no Metering Process Reliability record in the JSON lines"
+for r in records:
+    assert "observationTimeMilliseconds" in r and "observationTimeMilliseconds_2" in r, r
+    assert r["observationTimeMilliseconds"] <= r["observationTimeMilliseconds_2"], r
+print(f"{len(records)} Metering Process Reliability records with both time stamps")
+PY
 echo "TCP and SCTP reconnected with templates; loss while no collector ran counted and reported"

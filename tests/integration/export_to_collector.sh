@@ -6,13 +6,19 @@
 # (SCTP over UDP 9899) as IPFIX: no malformed packets, PR-SCTP negotiated in
 # INIT and INIT-ACK, templates on the streams of their data (RFC 6526).
 # sctp-raw: SCTP directly over IP in both processes (root only; skipped otherwise).
-#   export_to_collector.sh BUILD_DIR SCENARIO   (sctp, sctp-stream0, sctp-raw, tcp, udp)
+# sctp-1stream: the collector grants one stream: everything goes on stream 0, with
+# one sequence of numbers (before, numbers of three streams mixed: bogus loss).
+# tcp-rotate: the collector rotates its files every MiB; each file starts with the
+# templates, numbered so that the files together are one valid stream.
+#   export_to_collector.sh BUILD_DIR SCENARIO
+#   (sctp, sctp-stream0, sctp-raw, sctp-1stream, tcp, tcp-rotate, udp)
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
 
 exporter_sets=()
 collector_sets=()
+flows=2000
 case $scenario in
   sctp) kind=sctp port=47410 ;;
   sctp-stream0)
@@ -25,7 +31,9 @@ case $scenario in
     exporter_sets=(--set sctp.raw_ip=true)
     collector_sets=(--set sctp.raw_ip=true)
     ;;
+  sctp-1stream) kind=sctp port=47416 collector_sets=(--set sctp.streams=1) ;;
   tcp) kind=tcp port=47412 ;;
+  tcp-rotate) kind=tcp port=47415 flows=40000 collector_sets=(--set write.file_rotate_mib=1) ;;
   udp) kind=udp port=47413 exporter_sets=(--set udp.template_refresh_messages=5) ;;
   *) die "unknown scenario $scenario" ;;
 esac
@@ -38,7 +46,7 @@ stop() {
 }
 
 "$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --seed 5 \
-  --packets 50000 --flows 2000 --ipv6 0.4 --vlan 0.3 --sizes imix --tcp-syn-fin
+  --packets 50000 --flows "$flows" --ipv6 0.4 --vlan 0.3 --sizes imix --tcp-syn-fin
 mkdir "$WORK/files"
 
 "$COLLECTOR" --listen "$kind:127.0.0.1:$port" --write "file:$WORK/files" \
@@ -65,6 +73,9 @@ timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "$kind:127.0.0.1:
 cat "$WORK/summary.txt"
 records=$(grep -oP "exported to $kind:127.0.0.1:$port: \K\d+(?= records)" "$WORK/summary.txt")
 expect_line "$WORK/summary.txt" "0 messages not sent \(0 records"
+if [[ $scenario == sctp-1stream ]]; then
+  expect_line "$WORK/log.txt" "1 outbound stream\(s\): data of both classes on stream 0"
+fi
 
 # The collector has everything once its statistics say so (SIGUSR1), or gives up.
 for _ in $(seq 100); do
@@ -84,7 +95,13 @@ total=$(grep "total:" "$WORK/collector.txt" | tail -n 1)
 [[ $total == *"errors: none" ]] || die "collector counted bad input: $total"
 
 # RFC 5655 files, each starting with templates: together they are one valid stream.
-cat "$WORK"/files/*.ipfix >"$WORK/all.ipfix"
+files=("$WORK"/files/*.ipfix)
+if [[ $scenario == tcp-rotate ]]; then
+  ((${#files[@]} >= 2)) || die "${#files[@]} file(s): the collector did not rotate"
+  for f in "${files[@]}"; do ipfixDump -i "$f" >/dev/null || die "ipfixDump cannot read $f alone"; done
+  echo "${#files[@]} files, each decodes alone"
+fi
+cat "${files[@]}" >"$WORK/all.ipfix"
 sequence=()
 [[ $kind == sctp ]] && sequence=(--no-sequence-check)  # several streams interleave
 $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" "${sequence[@]}"

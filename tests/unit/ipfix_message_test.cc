@@ -190,5 +190,37 @@ TEST(MessageWriter, ReliabilityOptionsTemplateAndRecord) {
   EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
 }
 
+// RFC 7011 §4.2: scope, the two counters, then the time the first and the time
+// the last packet was ignored, both observationTimeMilliseconds (§8: in order).
+TEST(MessageWriter, MeteringReliabilityOptionsTemplateAndRecord) {
+  MessageWriter w(1400);
+  const Template* options[] = {&metering_reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  encode_metering_reliability_record(
+      7, 1000, 51400, 0x0000018bcfe56800, 0x0000018bcfe568ff,
+      w.add_record(kMeteringReliabilityTemplateId, kMeteringReliabilityRecordLength));
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x56,  // version 10, length 86
+      0x00, 0x00, 0x00, 0x01,  // export time
+      0x00, 0x00, 0x00, 0x00,  // sequence number 0
+      0x00, 0x00, 0x00, 0x07,  // observation domain 7
+      0x00, 0x03, 0x00, 0x1e,  // options template set, length 30 (no padding)
+      0x01, 0x0b, 0x00, 0x05,  // template 267, 5 fields
+      0x00, 0x01,              // 1 scope field
+      0x00, 0x95, 0x00, 0x04,  // observationDomainId, 4 octets (scope)
+      0x00, 0xa4, 0x00, 0x08,  // ignoredPacketTotalCount, 8
+      0x00, 0xa5, 0x00, 0x08,  // ignoredOctetTotalCount, 8
+      0x01, 0x43, 0x00, 0x08,  // observationTimeMilliseconds, 8: first ignored
+      0x01, 0x43, 0x00, 0x08,  // observationTimeMilliseconds, 8: last ignored
+      0x01, 0x0b, 0x00, 0x28,  // data set 267, length 40
+      0x00, 0x00, 0x00, 0x07,  // domain 7
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8,  // 1000 packets
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc8, 0xc8,  // 51400 octets
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,  // first ignored (ms since 1970)
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0xff,  // last ignored
+  };
+  EXPECT_EQ(bytes(w.finish(1, 0, 7)), expected);
+}
+
 }  // namespace
 }  // namespace poolflow::ipfix

@@ -49,13 +49,17 @@ int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, 
 }  // namespace
 
 SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t port,
-                             const TransportOptions& options)
-    : name_(std::move(name)), association_(new AssociationState) {
+                             const TransportOptions& options, Connect connect)
+    : name_(std::move(name)),
+      association_(new AssociationState),
+      connect_timeout_ms_(options.sctp.connect_timeout_ms) {
   const TransportOptions::Sctp& o = options.sctp;
   sctp::start_usrsctp(o.local_udp_port, o.raw_ip);
   sockaddr_storage peer{};
   socklen_t peer_length = 0;
   resolve(host, port, peer, peer_length);
+  peer_ = host + ":" + std::to_string(port) +
+          (o.raw_ip ? "" : " (UDP encapsulation port " + std::to_string(o.remote_udp_port) + ")");
 
   sock_ = usrsctp_socket(peer.ss_family, SOCK_STREAM, IPPROTO_SCTP, on_receive, nullptr, 0,
                          association_);
@@ -89,37 +93,43 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     usrsctp_setsockopt(sock_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     usrsctp_set_non_blocking(sock_, 1);
 
+    // usrsctp has no path-MTU discovery: once the association exists the MTU is
+    // fixed so that one IPFIX message is one DATA chunk (FORWARD-TSN and
+    // fragmented messages do not mix well).
+    path_.spp_address.ss_family = peer.ss_family;  // wildcard address: every path
+    path_.spp_hbinterval = o.heartbeat_interval_ms;
+    path_.spp_pathmaxrxt = o.max_retransmissions;
+    path_.spp_pathmtu = options.max_message_size + kPacketOverhead;
+    path_.spp_flags = SPP_HB_ENABLE | SPP_PMTUD_DISABLE;
+
     if (usrsctp_connect(sock_, reinterpret_cast<sockaddr*>(&peer), peer_length) != 0 &&
         errno != EINPROGRESS)
       throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(o.connect_timeout_ms);
-    while (association_->state.load() == kConnecting && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (association_->state.load() != kUp)
-      throw std::runtime_error(
-          "no SCTP association with " + host + ":" + std::to_string(port) +
-          (o.raw_ip ? "" : " (UDP encapsulation port " + std::to_string(o.remote_udp_port) + ")") +
-          (association_->state.load() == kDown
-               ? ": refused or unanswered"
-               : " within " + std::to_string(o.connect_timeout_ms) + " ms"));
-
-    // usrsctp has no path-MTU discovery: fix the MTU so that one IPFIX message
-    // is one DATA chunk (FORWARD-TSN and fragmented messages do not mix well).
-    sctp_paddrparams mtu{};
-    mtu.spp_address.ss_family = peer.ss_family;  // wildcard address: every path
-    mtu.spp_hbinterval = o.heartbeat_interval_ms;
-    mtu.spp_pathmaxrxt = o.max_retransmissions;
-    mtu.spp_pathmtu = options.max_message_size + kPacketOverhead;
-    mtu.spp_flags = SPP_HB_ENABLE | SPP_PMTUD_DISABLE;
-    sctp::set_option(sock_, SCTP_PEER_ADDR_PARAMS, &mtu, sizeof mtu, "spp_pathmtu");
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(connect_timeout_ms_);
+    if (connect == Connect::wait)
+      while (!connected()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   } catch (const std::exception& e) {
     usrsctp_close(sock_);
-    throw std::runtime_error(name_ + ": " + e.what());
+    const std::string what = e.what();
+    throw std::runtime_error(what.starts_with(name_) ? what : name_ + ": " + what);
   }
+}
+
+bool SctpTransport::connected() {
+  if (up_) return true;
+  const int state = association_->state.load();
+  if (state == kConnecting && std::chrono::steady_clock::now() < deadline_) return false;
+  if (state != kUp)
+    throw std::runtime_error(name_ + ": no SCTP association with " + peer_ +
+                             (state == kDown
+                                  ? ": refused or unanswered"
+                                  : " within " + std::to_string(connect_timeout_ms_) + " ms"));
+  sctp::set_option(sock_, SCTP_PEER_ADDR_PARAMS, &path_, sizeof path_, "spp_pathmtu");
   streams_ = association_->outbound_streams.load();
+  up_ = true;
   spdlog::info("{}: SCTP association up, {} outbound streams, PR-SCTP per message", name_,
                streams_);
+  return true;
 }
 
 SctpTransport::~SctpTransport() {

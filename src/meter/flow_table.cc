@@ -58,6 +58,7 @@ uint32_t FlowTable::displace(Probe& p) {
       }
       WriteGuard guard(bucket_at(b));
       bucket_at(b).signatures[from % kWays] = 0;
+      ++displaced_;
       return from;
     }
   }

@@ -110,6 +110,8 @@ class FlowTable {
 
   uint32_t capacity() const { return bucket_count_ * kWays; }
   uint32_t size() const { return size_; }
+  /// Flows moved to their other bucket to make room for a new one, so far.
+  uint64_t displaced() const { return displaced_; }
   /// Table memory per slot: the entry and its share of bucket metadata (and the
   /// reverse counters of biflow metering).
   size_t bytes_per_flow() const {
@@ -274,6 +276,7 @@ class FlowTable {
   HugeArray<BucketGroup> groups_;
   HugeArray<ReverseCounters> reverse_;  ///< empty unless biflow_
   uint32_t size_ = 0;
+  uint64_t displaced_ = 0;
   uint32_t scan_cursor_ = 0;
 };
 

@@ -3,14 +3,16 @@
 // sequence counters). Buckets of 8 slots, two candidate buckets per key, 16-bit
 // signatures compared 8 at a time; full keys are always compared, so a hash or
 // signature match alone never merges two flows. A flow's state is one 64-byte
-// cache line. When both buckets are full, the least recently seen of their 16
-// flows is exported (lack of resources) to make room.
+// cache line, stored right after its bucket's metadata line. When both buckets
+// are full, a flow is moved to its other bucket if that has room, otherwise the
+// least recently seen of the 16 flows is exported (lack of resources).
 //
 // Lookups are batched by the caller in three stages so that memory latency
 // overlaps across a burst: probe() (hash → buckets), locate() (signature match,
-// prefetch the entry), account(). The bucket lines are not prefetched: with
-// worker_bench, 32 prefetches issued during parsing stalled it, and without them
-// it was no slower (16-19 against 16.6-17.1 Mpps at 1M flows; a noisy machine).
+// prefetch the entry), account(). The bucket lines are not prefetched ahead of
+// locate(): measured with worker_bench, neither prefetching them during parsing
+// nor a pipeline three bursts deep (parse, locate, account of three bursts at
+// once) was faster on this machine.
 #pragma once
 
 #include <nmmintrin.h>

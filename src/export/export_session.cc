@@ -115,6 +115,11 @@ void ExportSession::count_not_sent(const MessageInfo& info, const Content& conte
   stats_.octets_not_sent.add(content.octets);
   if (info.policy.kind == Reliability::reliable)
     stats_.reliable_records_not_sent.add(content.records);
+  if (content.records == 0) return;  // templates or statistics: no flow record lost
+  last_not_sent_ms_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  if (first_not_sent_ms_ == 0) first_not_sent_ms_ = last_not_sent_ms_;
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
@@ -308,7 +313,8 @@ void ExportSession::send_statistics(uint32_t now_s) {
   statistics_sent_ms_ = steady_ms();
   // Reliably, on stream 0: what this exporter sent (Metering Process Statistics,
   // RFC 7011 §4.1) and what it could not send (Exporting Process Reliability
-  // Statistics, §4.3), in records, packets and octets. Totals over every session.
+  // Statistics, §4.3), in records, packets and octets, with when the first and
+  // the last record was not sent (0 while none was). Totals over every session.
   MessageInfo info;
   info.stream = 0;
   templates_writer_.reset();
@@ -327,7 +333,8 @@ void ExportSession::send_statistics(uint32_t now_s) {
                                    ipfix::kExportStatisticsRecordLength));
   ipfix::encode_exporting_reliability_record(
       static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
-      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(),
+      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(), first_not_sent_ms_,
+      last_not_sent_ms_,
       templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
                                    ipfix::kExportingReliabilityRecordLength));
   uint32_t records = 2;

@@ -76,11 +76,15 @@ constexpr std::array<FieldSpec, 2> kReliabilityFields = {{
     {ie::dataRecordsReliability, 1},
 }};
 
-constexpr std::array<FieldSpec, 4> kExportingReliabilityFields = {{
+// The two time stamps in the order the Exporting Process sets them (RFC 7011 §8):
+// first flow record not sent, last flow record not sent.
+constexpr std::array<FieldSpec, 6> kExportingReliabilityFields = {{
     {ie::exportingProcessId, 4},
     {ie::notSentFlowTotalCount, 8},
     {ie::notSentPacketTotalCount, 8},
     {ie::notSentOctetTotalCount, 8},
+    {ie::observationTimeMilliseconds, 8},
+    {ie::observationTimeMilliseconds, 8},
 }};
 
 constexpr std::array<FieldSpec, 4> kExportStatisticsFields = {{
@@ -151,11 +155,14 @@ void encode_export_statistics_record(uint32_t domain, uint64_t octets, uint64_t 
 }
 
 void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
-                                         uint64_t packets, uint64_t octets, uint8_t* out) {
+                                         uint64_t packets, uint64_t octets, uint64_t first_ms,
+                                         uint64_t last_ms, uint8_t* out) {
   store_be32(out, exporting_process);
   store_be64(out + 4, flows);
   store_be64(out + 12, packets);
   store_be64(out + 20, octets);
+  store_be64(out + 28, first_ms);
+  store_be64(out + 36, last_ms);
 }
 
 void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out) {

@@ -54,12 +54,15 @@ void encode_reliability_record(uint16_t template_id, bool reliable, uint8_t* out
 
 /// Options template of the Exporting Process Reliability Statistics (RFC 7011
 /// §4.3): scope exportingProcessId (144); notSentFlowTotalCount (166),
-/// notSentPacketTotalCount (167), notSentOctetTotalCount (168).
+/// notSentPacketTotalCount (167), notSentOctetTotalCount (168), then
+/// observationTimeMilliseconds (323) twice: the time the first and the time the
+/// last flow record was not sent.
 const Template& exporting_reliability_template();
-inline constexpr size_t kExportingReliabilityRecordLength = 28;
+inline constexpr size_t kExportingReliabilityRecordLength = 44;
 
 void encode_exporting_reliability_record(uint32_t exporting_process, uint64_t flows,
-                                         uint64_t packets, uint64_t octets, uint8_t* out);
+                                         uint64_t packets, uint64_t octets, uint64_t first_ms,
+                                         uint64_t last_ms, uint8_t* out);
 
 /// Options template of the Metering Process Statistics as RFC 7011 §4.1 counts them
 /// for an exporter: scope observationDomainId (149); exportedOctetTotalCount (40),

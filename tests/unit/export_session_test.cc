@@ -10,12 +10,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 #include "collector/collector.h"
-#include "ipfix/flow_templates.h"
 #include "export/export_session.h"
 #include "ipfix/byte_order.h"
+#include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
 #include "poolflow/listener.h"
 #include "transport/sctp/usrsctp_stack.h"
@@ -124,6 +125,85 @@ TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
   EXPECT_GT(s.records_sent.get(), 0u);
   EXPECT_LE(s.records_sent.get() + s.records_not_sent.get(), kRecords);
   ::close(listener);
+}
+
+// Keeps what it is given; while `refusing`, loses (SendResult::failed) every
+// message of flow records, as a transport without a session does.
+class RecordingTransport : public Transport {
+ public:
+  SendResult send(std::span<const uint8_t> message, const MessageInfo&) override {
+    const uint16_t first_set = message.size() >= 20 ? ipfix::load_be16(&message[16]) : 0;
+    if (refusing && first_set >= ipfix::kIPv4FlowTemplateId &&
+        first_set < ipfix::kReliabilityTemplateId)
+      return SendResult::failed;
+    messages.emplace_back(message.begin(), message.end());
+    return SendResult::sent;
+  }
+  bool flush() override { return true; }
+  const std::string& name() const override { return name_; }
+
+  bool refusing = false;
+  std::vector<std::vector<uint8_t>> messages;
+
+ private:
+  std::string name_ = "recording";
+};
+
+struct NotSent {
+  uint64_t flows, first_ms, last_ms;
+};
+
+// The Exporting Process Reliability records (template 265) among `messages`.
+std::vector<NotSent> exporting_reliability_records(
+    const std::vector<std::vector<uint8_t>>& messages) {
+  std::vector<NotSent> records;
+  for (const auto& m : messages)
+    for (size_t set = 16; set + 4 <= m.size(); set += ipfix::load_be16(&m[set + 2]))
+      if (ipfix::load_be16(&m[set]) == ipfix::kExportingReliabilityTemplateId)
+        records.push_back({ipfix::load_be64(&m[set + 8]), ipfix::load_be64(&m[set + 32]),
+                           ipfix::load_be64(&m[set + 40])});
+  return records;
+}
+
+uint64_t wall_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+TEST(ExportSession, ExportingReliabilityRecordDatesTheRecordsNotSent) {
+  auto owned = std::make_unique<RecordingTransport>();
+  RecordingTransport& transport = *owned;
+  ExportSessionConfig config;
+  config.statistics_interval_ms = 1;
+  ExportSession session(std::move(owned), config);
+  const auto export_some = [&](uint32_t first) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // statistics are due
+    for (uint32_t i = first; i < first + 10; ++i) session.add(flow(i, kUdp), 1);
+    session.flush(1);
+  };
+  export_some(0);
+  auto records = exporting_reliability_records(transport.messages);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].flows, 0u);
+  EXPECT_EQ(records[0].first_ms, 0u) << "nothing dropped yet: no time window";
+  EXPECT_EQ(records[0].last_ms, 0u);
+
+  const uint64_t before = wall_ms();
+  transport.refusing = true;
+  export_some(10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  export_some(20);
+  const uint64_t after = wall_ms();
+  transport.refusing = false;
+  export_some(30);
+  records = exporting_reliability_records(transport.messages);
+  ASSERT_GE(records.size(), 2u);
+  const NotSent& last = records.back();
+  EXPECT_EQ(last.flows, 20u);
+  EXPECT_GE(last.first_ms, before);
+  EXPECT_GE(last.last_ms, last.first_ms + 20) << "the first and the last drop, 20 ms apart";
+  EXPECT_LE(last.last_ms, after);
 }
 
 TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {

@@ -190,6 +190,40 @@ TEST(MessageWriter, ReliabilityOptionsTemplateAndRecord) {
   EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
 }
 
+// RFC 7011 §4.3: scope, the three counters, then the time the first and the
+// time the last flow record was not sent, both observationTimeMilliseconds.
+TEST(MessageWriter, ExportingReliabilityOptionsTemplateAndRecord) {
+  MessageWriter w(1400);
+  const Template* options[] = {&exporting_reliability_template()};
+  ASSERT_TRUE(w.add_template_set(options));
+  encode_exporting_reliability_record(
+      4242, 25, 50, 3000, 0x0000018bcfe56800, 0x0000018bcfe57001,
+      w.add_record(kExportingReliabilityTemplateId, kExportingReliabilityRecordLength));
+  const std::vector<uint8_t> expected = {
+      0x00, 0x0a, 0x00, 0x62,  // version 10, length 98
+      0x00, 0x00, 0x00, 0x01,  // export time
+      0x00, 0x00, 0x00, 0x00,  // sequence number 0
+      0x00, 0x00, 0x00, 0x01,  // observation domain 1
+      0x00, 0x03, 0x00, 0x22,  // options template set, length 34 (no padding)
+      0x01, 0x09, 0x00, 0x06,  // template 265, 6 fields
+      0x00, 0x01,              // 1 scope field
+      0x00, 0x90, 0x00, 0x04,  // exportingProcessId, 4 octets (scope)
+      0x00, 0xa6, 0x00, 0x08,  // notSentFlowTotalCount, 8
+      0x00, 0xa7, 0x00, 0x08,  // notSentPacketTotalCount, 8
+      0x00, 0xa8, 0x00, 0x08,  // notSentOctetTotalCount, 8
+      0x01, 0x43, 0x00, 0x08,  // observationTimeMilliseconds, 8: first not sent
+      0x01, 0x43, 0x00, 0x08,  // observationTimeMilliseconds, 8: last not sent
+      0x01, 0x09, 0x00, 0x30,  // data set 265, length 48
+      0x00, 0x00, 0x10, 0x92,  // exporting process 4242
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x19,  // 25 flow records
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x32,  // 50 packets
+      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b, 0xb8,  // 3000 octets
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,  // first not sent (ms since 1970)
+      0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x70, 0x01,  // last not sent
+  };
+  EXPECT_EQ(bytes(w.finish(1, 0, 1)), expected);
+}
+
 // RFC 7011 §4.2: scope, the two counters, then the time the first and the time
 // the last packet was ignored, both observationTimeMilliseconds (§8: in order).
 TEST(MessageWriter, MeteringReliabilityOptionsTemplateAndRecord) {

@@ -5,7 +5,8 @@
 # received, then poolflowd's exit summary.
 #   scripts/testpmd-memif.sh [--seconds N] [--size BYTES] [--single-flow] [--build DIR]
 #                            [-- POOLFLOWD ARGS...]
-# Run time is bounded by --seconds (default 5) plus start-up.
+# Run time is bounded by --seconds (default 5), plus start-up and one second in
+# which poolflowd empties the ring before testpmd closes the port.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/poolflowd-run.sh
@@ -41,10 +42,13 @@ timeout $((seconds + 60)) "$build/src/poolflowd" \
 pid=$!
 wait_for_poolflowd "$pid" "$work/log.txt"
 
-# testpmd without -i waits for a newline on stdin to stop: send it after $seconds.
-{ sleep "$seconds"; echo; } | timeout $((seconds + 30)) dpdk-testpmd --lcores 0@0,1@0 \
+# Interactive testpmd reads its commands from the pipe: stop sending after
+# $seconds, give poolflowd a second to empty the memif ring (closing the port
+# would drop what is still in it), then quit.
+{ sleep "$seconds"; echo stop; sleep 1; echo quit; } |
+  timeout $((seconds + 30)) dpdk-testpmd --lcores 0@0,1@0 \
   --no-huge --no-pci --no-shconf -m 512 --file-prefix "pf-testpmd-$$" --log-level=notice \
-  --vdev "net_memif0,role=client,socket=$socket" -- \
+  --vdev "net_memif0,role=client,socket=$socket" -- -i \
   --forward-mode=txonly --txpkts="$((size - 4))" "${multi_flow[@]}" --nb-cores=1 \
   --total-num-mbufs=16384 --auto-start >"$work/testpmd.txt" 2>&1 ||
   { cat "$work/testpmd.txt" >&2; exit 1; }

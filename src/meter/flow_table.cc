@@ -9,7 +9,8 @@ namespace poolflow::meter {
 FlowTable::FlowTable(uint32_t capacity, bool biflow)
     : bucket_count_(std::max<uint32_t>(2, (capacity + kWays - 1) / kWays)),
       biflow_(biflow),
-      groups_(bucket_count_),
+      buckets_(bucket_count_),
+      entries_(size_t{bucket_count_} * kWays),
       reverse_(biflow ? size_t{bucket_count_} * kWays : 0) {}
 
 FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse, uint64_t now_ms,

@@ -57,7 +57,8 @@ soft_cpu=$(awk '{ print $1 + $2 }' "$work/softflowd.time")
   "$build/src/poolflowd" --pcap "$work/in.pcap" --output "file:$work/out.ipfix" \
   --set log.stats_interval_s=0 >"$work/summary.txt" 2>/dev/null
 pool_cpu=$(awk '{ print $1 + $2 }' "$work/poolflowd.time")
-pool_worker=$(sed -nE 's/.* in ([0-9.]+) s: .*/\1/p' "$work/summary.txt")
+pool_worker=$(sed -nE 's/^ +worker [0-9]+ .*, ([0-9.]+) s CPU$/\1/p' "$work/summary.txt" |
+  awk '{ s += $1 } END { print s }')
 read -r pool_flows pool_packets pool_octets < <(/usr/bin/python3 - "$work/out.ipfix" <<'PY'
 import sys
 sys.path.insert(0, "scripts")

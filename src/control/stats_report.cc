@@ -116,9 +116,10 @@ std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
     std::string queues;
     for (const meter::RxQueue& q : worker->config().queues)
       queues += fmt::format("{}{}/{}", queues.empty() ? "" : " ", q.port, q.queue);
-    out += fmt::format("  worker {}          {} packets, {} flows created (port/queue: {})\n",
-                       worker->config().id, worker->stats().rx_packets.get(),
-                       worker->stats().flows_created.get(), queues.empty() ? "none" : queues);
+    out += fmt::format(
+        "  worker {}          {} packets, {} flows created (port/queue: {}), {:.3f} s CPU\n",
+        worker->config().id, worker->stats().rx_packets.get(), worker->stats().flows_created.get(),
+        queues.empty() ? "none" : queues, worker->cpu_seconds());
   }
   out += fmt::format("  packets parsed    {}\n", t.parsed_packets);
   out += fmt::format("  packets ignored   {} ({})\n", t.rx_packets - t.parsed_packets,

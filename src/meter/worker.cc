@@ -5,6 +5,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "meter/tsc_clock.h"
@@ -190,6 +192,10 @@ int Worker::run() {
   table_.flush_all(now_ms_, config_.timeouts, FlowEndReason::forced_end, sink_);
   sink_.flush();
   active_flows_.store(0, std::memory_order_relaxed);
+  timespec cpu{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  cpu_ns_.store(static_cast<uint64_t>(cpu.tv_sec) * 1'000'000'000 +
+                static_cast<uint64_t>(cpu.tv_nsec));
   finished_.store(true, std::memory_order_release);
   return 0;
 }

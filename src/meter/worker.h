@@ -77,6 +77,9 @@ class Worker {
   const FlowTable& table() const { return table_; }
   uint32_t active_flows() const { return active_flows_.load(std::memory_order_relaxed); }
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  /// CPU time the worker's thread used, once finished(): on replay a worker
+  /// sleeps while the aggregation thread catches up, so its run time is not it.
+  double cpu_seconds() const { return static_cast<double>(cpu_ns_.load()) / 1e9; }
 
  private:
   // Collects ended flows and enqueues them to the aggregation ring in bursts.
@@ -112,6 +115,7 @@ class Worker {
   WorkerStats stats_;
   std::atomic<uint32_t> active_flows_{0};
   std::atomic<bool> finished_{false};
+  std::atomic<uint64_t> cpu_ns_{0};
   uint64_t now_ms_ = 0;  ///< flow time: latest packet time on replay, the TSC clock otherwise
   uint64_t last_expiry_ms_ = 0;
   int timestamp_offset_ = -1;

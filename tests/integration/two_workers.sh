@@ -14,6 +14,6 @@ timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/a.pcap" --pcap "$WORK/b.pcap" --out
   >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
 cat "$WORK/log.txt" "$WORK/summary.txt"
 expect_line "$WORK/log.txt" "no RSS: one worker polls it"
-expect_line "$WORK/summary.txt" "worker 0 +30000 packets, 800 flows created \(port/queue: 0/0\)"
-expect_line "$WORK/summary.txt" "worker 1 +20000 packets, 600 flows created \(port/queue: 1/0\)"
+expect_line "$WORK/summary.txt" "worker 0 +30000 packets, 800 flows created \(port/queue: 0/0\), [0-9.]+ s CPU"
+expect_line "$WORK/summary.txt" "worker 1 +20000 packets, 600 flows created \(port/queue: 1/0\), [0-9.]+ s CPU"
 $CHECK_IPFIX --ipfix "$WORK/out.ipfix" --manifest "$WORK/manifest.csv"

@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,7 +11,6 @@
 #include <vector>
 
 #include "ipfix/byte_order.h"
-#include "transport/common/listen_socket.h"
 #include "transport/common/socket_address.h"
 
 namespace poolflow::transport {
@@ -30,26 +28,7 @@ struct Connection {
 
 }  // namespace
 
-TcpListener::TcpListener(const std::string& host, uint16_t port, const ListenerOptions& options,
-                         MessageSink& sink)
-    : options_(options), sink_(sink) {
-  std::string where;
-  listen_fd_ = open_listen_socket(host, port, SOCK_STREAM,
-                                  static_cast<int>(options.receive_buffer_kib * 1024), where);
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  description_ = "tcp " + where;
-  thread_ = std::thread([this] { run(); });
-}
-
-TcpListener::~TcpListener() {
-  const uint64_t one = 1;
-  if (::write(wake_fd_, &one, sizeof one) < 0) spdlog::error("tcp: cannot stop the listener");
-  thread_.join();
-  ::close(wake_fd_);
-  ::close(listen_fd_);
-}
-
-void TcpListener::run() {
+void TcpListener::serve() {
   std::map<int, Connection> connections;
   std::vector<pollfd> fds;
   const auto close_connection = [&](int fd) {
@@ -58,15 +37,15 @@ void TcpListener::run() {
     ::close(fd);
   };
   for (;;) {
-    fds.assign({{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}});
+    fds.assign({{wake_fd_, POLLIN, 0}, {fd_, POLLIN, 0}});
     for (const auto& [fd, c] : connections) fds.push_back({fd, POLLIN, 0});
     if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
     if (fds[0].revents) break;
     if (fds[1].revents & POLLIN) {
       sockaddr_storage peer{};
       socklen_t length = sizeof peer;
-      const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+      const int fd =
+          ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0 && connections.size() >= options_.max_sessions) {
         spdlog::warn("tcp: refusing {}: {} sessions already",
                      address_text(reinterpret_cast<sockaddr*>(&peer)), options_.max_sessions);

@@ -3,32 +3,26 @@
 // One thread polls the listening socket and every connection.
 #pragma once
 
-#include <atomic>
-#include <string>
-#include <thread>
+#include <sys/socket.h>
 
-#include "poolflow/listener.h"
+#include <string>
+
+#include "transport/common/socket_listener.h"
 
 namespace poolflow::transport {
 
-class TcpListener final : public Listener {
+class TcpListener final : public SocketListener {
  public:
   /// Binds HOST:PORT, listens and starts its thread. Throws std::runtime_error.
   TcpListener(const std::string& host, uint16_t port, const ListenerOptions& options,
-              MessageSink& sink);
-  ~TcpListener() override;
-
-  const std::string& description() const override { return description_; }
+              MessageSink& sink)
+      : SocketListener("tcp", SOCK_STREAM, host, port, options, sink) {
+    start();
+  }
+  ~TcpListener() override { stop(); }
 
  private:
-  void run();
-
-  std::string description_;
-  ListenerOptions options_;
-  MessageSink& sink_;
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;  ///< eventfd: tells the thread to stop
-  std::thread thread_;
+  void serve() override;
 };
 
 }  // namespace poolflow::transport

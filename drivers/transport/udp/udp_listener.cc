@@ -2,40 +2,18 @@
 
 #include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <map>
 #include <vector>
 
-#include "transport/common/listen_socket.h"
 #include "transport/common/socket_address.h"
 
 namespace poolflow::transport {
 
-UdpListener::UdpListener(const std::string& host, uint16_t port, const ListenerOptions& options,
-                         MessageSink& sink)
-    : options_(options), sink_(sink) {
-  std::string where;
-  fd_ = open_listen_socket(host, port, SOCK_DGRAM,
-                           static_cast<int>(options.receive_buffer_kib * 1024), where);
-  wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  description_ = "udp " + where;
-  thread_ = std::thread([this] { run(); });
-}
-
-UdpListener::~UdpListener() {
-  const uint64_t one = 1;
-  if (::write(wake_fd_, &one, sizeof one) < 0) spdlog::error("udp: cannot stop the listener");
-  thread_.join();
-  ::close(wake_fd_);
-  ::close(fd_);
-}
-
-void UdpListener::run() {
+void UdpListener::serve() {
   struct Exporter {
     uint64_t session;
     std::chrono::steady_clock::time_point last_seen;

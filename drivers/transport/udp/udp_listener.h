@@ -2,31 +2,26 @@
 // exporter address and port is a transport session (RFC 7011 §10.3).
 #pragma once
 
-#include <string>
-#include <thread>
+#include <sys/socket.h>
 
-#include "poolflow/listener.h"
+#include <string>
+
+#include "transport/common/socket_listener.h"
 
 namespace poolflow::transport {
 
-class UdpListener final : public Listener {
+class UdpListener final : public SocketListener {
  public:
   /// Binds HOST:PORT and starts its thread. Throws std::runtime_error.
   UdpListener(const std::string& host, uint16_t port, const ListenerOptions& options,
-              MessageSink& sink);
-  ~UdpListener() override;
-
-  const std::string& description() const override { return description_; }
+              MessageSink& sink)
+      : SocketListener("udp", SOCK_DGRAM, host, port, options, sink) {
+    start();
+  }
+  ~UdpListener() override { stop(); }
 
  private:
-  void run();
-
-  std::string description_;
-  ListenerOptions options_;
-  MessageSink& sink_;
-  int fd_ = -1;
-  int wake_fd_ = -1;
-  std::thread thread_;
+  void serve() override;
 };
 
 }  // namespace poolflow::transport

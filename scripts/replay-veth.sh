@@ -34,7 +34,8 @@ work=$(mktemp -d /tmp/poolflow-replay.XXXXXX)
 [[ -n $output ]] || output="file:$work/flows.ipfix"
 pid=
 cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+  # $pid is timeout(1): a SIGKILL to it alone would leave poolflowd running.
+  if [[ -n $pid ]]; then pkill -KILL -P "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; fi || true
   ip netns del "$ns" 2>/dev/null || true
   rm -rf "$work"
 }

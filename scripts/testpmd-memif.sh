@@ -29,7 +29,8 @@ work=$(mktemp -d /tmp/poolflow-memif.XXXXXX)
 socket=$work/memif.sock
 pid=
 cleanup() {
-  [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null || true
+  # $pid is timeout(1): a SIGKILL to it alone would leave poolflowd running.
+  if [[ -n $pid ]]; then pkill -KILL -P "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; fi || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -38,17 +38,17 @@ uint32_t FlowTable::displace(Probe& p) {
   secondary_bucket(p);
   for (uint32_t b : p.buckets) {
     for (uint32_t from = b * kWays; from < (b + 1) * kWays; ++from) {
-      Probe other = probe(hash(entry_at(from).key));
+      Probe other = probe(hash(entries_[from].key));
       const uint32_t target = other.buckets[0] == b ? secondary_bucket(other) : other.buckets[0];
       const uint32_t to = free_slot(target);
       if (to == kNotFound) continue;
       {
-        Bucket& dst = bucket_at(target);
-        const Bucket& src = bucket_at(b);
+        Bucket& dst = buckets_[target];
+        const Bucket& src = buckets_[b];
         const uint32_t to_way = to % kWays;
         const uint32_t from_way = from % kWays;
         WriteGuard guard(dst);
-        entry_at(to) = entry_at(from);
+        entries_[to] = entries_[from];
         if (biflow_) reverse_[to] = reverse_[from];
         dst.first_tick[to_way] = src.first_tick[from_way];
         dst.last_tick[to_way] = src.last_tick[from_way];
@@ -57,8 +57,8 @@ uint32_t FlowTable::displace(Probe& p) {
             static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
         dst.signatures[to_way] = other.signature;
       }
-      WriteGuard guard(bucket_at(b));
-      bucket_at(b).signatures[from % kWays] = 0;
+      WriteGuard guard(buckets_[b]);
+      buckets_[b].signatures[from % kWays] = 0;
       ++displaced_;
       return from;
     }
@@ -69,7 +69,7 @@ uint32_t FlowTable::displace(Probe& p) {
 bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const {
   Probe p = probe(hash(key));
   secondary_bucket(p);
-  const Bucket* buckets[2] = {&bucket_at(p.buckets[0]), &bucket_at(p.buckets[1])};
+  const Bucket* buckets[2] = {&buckets_[p.buckets[0]], &buckets_[p.buckets[1]]};
   for (;;) {
     // Both buckets' sequence counters around the whole search: a flow moved
     // from one to the other meanwhile (displacement) is then seen, not missed.
@@ -86,7 +86,7 @@ bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const
       for (uint32_t way = 0; way < kWays && !found; ++way) {
         if (buckets[i]->signatures[way] != p.signature) continue;
         const uint32_t slot = p.buckets[i] * kWays + way;
-        copy = entry_at(slot);
+        copy = entries_[slot];
         if (biflow_) reverse_copy = reverse_[slot];
         found = copy.key == key;
       }

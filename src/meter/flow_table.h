@@ -242,7 +242,7 @@ class FlowTable {
   uint32_t secondary_bucket(Probe& probe) const;
   uint32_t find(const FlowKey& key, Probe& probe) const;
   uint32_t free_slot(uint32_t bucket) const {
-    const uint32_t empty = match_mask(bucket_at(bucket), 0);
+    const uint32_t empty = match_mask(buckets_[bucket], 0);
     return empty == 0 ? kNotFound
                       : bucket * kWays + static_cast<uint32_t>(__builtin_ctz(empty)) / 2;
   }
@@ -257,13 +257,8 @@ class FlowTable {
             Sink& sink);
 
   FlowRecord record_of(uint32_t slot, uint64_t now_ms, FlowEndReason reason) const {
-    return to_record(entry_at(slot), biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
+    return to_record(entries_[slot], biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
   }
-
-  Bucket& bucket_at(uint32_t b) { return buckets_[b]; }
-  const Bucket& bucket_at(uint32_t b) const { return buckets_[b]; }
-  FlowEntry& entry_at(uint32_t slot) { return entries_[slot]; }
-  const FlowEntry& entry_at(uint32_t slot) const { return entries_[slot]; }
 
   uint32_t bucket_count_;
   bool biflow_;
@@ -306,10 +301,10 @@ inline uint32_t FlowTable::match_mask(const Bucket& bucket, uint16_t sig) {
 inline void FlowTable::locate(Probe& p) const {
   for (int i = 0; i < 2; ++i) {
     const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
-    const uint32_t mask = match_mask(bucket_at(b), p.signature);
+    const uint32_t mask = match_mask(buckets_[b], p.signature);
     if (mask != 0) {
       p.slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
-      rte_prefetch0(&entry_at(p.slot));
+      rte_prefetch0(&entries_[p.slot]);
       return;
     }
   }
@@ -319,10 +314,10 @@ inline void FlowTable::locate(Probe& p) const {
 inline uint32_t FlowTable::find(const FlowKey& key, Probe& p) const {
   for (int i = 0; i < 2; ++i) {
     const uint32_t b = i == 0 ? p.buckets[0] : secondary_bucket(p);
-    for (uint32_t mask = match_mask(bucket_at(b), p.signature); mask != 0; mask &= mask - 1) {
+    for (uint32_t mask = match_mask(buckets_[b], p.signature); mask != 0; mask &= mask - 1) {
       const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
       mask &= mask - 1;  // each slot has two bits
-      if (entry_at(slot).key == key) return slot;
+      if (entries_[slot].key == key) return slot;
     }
   }
   return kNotFound;
@@ -339,8 +334,8 @@ inline FlowEndReason FlowTable::due_end_reason(const FlowEntry& e, uint64_t now_
 }
 
 inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms) {
-  FlowEntry& e = entry_at(slot);
-  Bucket& bucket = bucket_at(slot / kWays);
+  FlowEntry& e = entries_[slot];
+  Bucket& bucket = buckets_[slot / kWays];
   const uint32_t way = slot % kWays;
   bucket.first_tick[way] = bucket.last_tick[way] = tick(now_ms);
   const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
@@ -357,7 +352,7 @@ inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uin
 
 template <class Sink>
 void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink) {
-  Bucket& bucket = bucket_at(slot / kWays);
+  Bucket& bucket = buckets_[slot / kWays];
   {
     WriteGuard guard(bucket);
     bucket.signatures[slot % kWays] = 0;
@@ -372,10 +367,10 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   // The located slot may be stale (an earlier packet of the burst changed the
   // bucket) or hold another key with the same signature: confirm or search.
   uint32_t slot = p.slot;
-  if (slot == kNotFound || !(entry_at(slot).key == packet.key)) slot = find(packet.key, p);
+  if (slot == kNotFound || !(entries_[slot].key == packet.key)) slot = find(packet.key, p);
 
   if (slot != kNotFound) {
-    FlowEntry& e = entry_at(slot);
+    FlowEntry& e = entries_[slot];
     ReverseCounters* reverse =
         biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot] : nullptr;
     FlowEndReason due = due_end_reason(e, now_ms, timeouts);
@@ -384,7 +379,7 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
     const uint64_t octets = (reverse ? reverse->octets() : e.octets()) + packet.ip_octets;
     if (due == FlowEndReason::none && (packets == UINT32_MAX || octets > kMaxOctets))
       due = FlowEndReason::active_timeout;
-    Bucket& bucket = bucket_at(slot / kWays);
+    Bucket& bucket = buckets_[slot / kWays];
     WriteGuard guard(bucket);
     if (due != FlowEndReason::none) {
       // The flow ended before this packet: export it, this packet starts a new one.
@@ -420,7 +415,7 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
     uint32_t oldest_idle = 0;
     for (uint32_t b : p.buckets)
       for (uint32_t s = b * kWays; s < (b + 1) * kWays; ++s) {
-        const FlowEntry& e = entry_at(s);
+        const FlowEntry& e = entries_[s];
         const uint32_t idle = static_cast<uint32_t>(now_ms) - e.first_ms32 - e.last_offset_ms();
         if (slot == kNotFound || idle > oldest_idle) {
           slot = s;
@@ -428,12 +423,12 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
         }
       }
     // The victim may have timed out already: then that is why it ends.
-    const FlowEndReason due = due_end_reason(entry_at(slot), now_ms, timeouts);
+    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
     end_flow(slot, now_ms, due != FlowEndReason::none ? due : FlowEndReason::lack_of_resources,
              sink);
     result = Accounted::created_after_eviction;
   }
-  Bucket& bucket = bucket_at(slot / kWays);
+  Bucket& bucket = buckets_[slot / kWays];
   WriteGuard guard(bucket);
   start_flow(slot, packet, now_ms);
   bucket.signatures[slot % kWays] = p.signature;
@@ -478,20 +473,20 @@ void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& time
   for (uint32_t i = 0; i < buckets; ++i) {
     const uint32_t b = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
-    const Bucket& bucket = bucket_at(b);
+    const Bucket& bucket = buckets_[b];
     // Two mask bits per slot; without the coarse filter every occupied slot.
     uint32_t candidates = coarse ? maybe_due_mask(bucket, limits) : ~match_mask(bucket, 0);
     for (candidates &= 0xffff; candidates != 0; candidates &= candidates - 1) {
       const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
       candidates &= candidates - 1;  // each slot has two bits
-      const FlowEndReason due = due_end_reason(entry_at(slot), now_ms, timeouts);
+      const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
       if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
     }
   }
   // The buckets of the next slice of the same size, fetched while the worker
   // goes on with its packets (worker_bench: a few per cent faster than without).
   for (uint32_t i = 0, b = scan_cursor_; i < std::min(buckets, kScanPrefetchMax); ++i) {
-    rte_prefetch0(&bucket_at(b));
+    rte_prefetch0(&buckets_[b]);
     b = b + 1 == bucket_count_ ? 0 : b + 1;
   }
 }
@@ -500,8 +495,8 @@ template <class Sink>
 void FlowTable::flush_all(uint64_t now_ms, const FlowTimeouts& timeouts, FlowEndReason reason,
                           Sink&& sink) {
   for (uint32_t slot = 0; slot < capacity(); ++slot) {
-    if (bucket_at(slot / kWays).signatures[slot % kWays] == 0) continue;
-    const FlowEndReason due = due_end_reason(entry_at(slot), now_ms, timeouts);
+    if (buckets_[slot / kWays].signatures[slot % kWays] == 0) continue;
+    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
     end_flow(slot, now_ms, due != FlowEndReason::none ? due : reason, sink);
   }
 }

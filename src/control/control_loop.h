@@ -13,6 +13,7 @@
 #include "control/output_keeper.h"
 #include "export/aggregator.h"
 #include "meter/worker.h"
+#include "poolflow/clock.h"
 
 namespace poolflow::control {
 
@@ -22,8 +23,7 @@ namespace poolflow::control {
 struct IgnoredWindow {
   std::mutex mutex;
   uint64_t seen = 0;  ///< ignored packets at the last look
-  uint64_t first_ms = 0;
-  uint64_t last_ms = 0;
+  TimeWindow window;
 };
 
 /// The threads of poolflowd and the flags that stop them.

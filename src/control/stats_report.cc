@@ -4,7 +4,6 @@
 #include <rte_ethdev.h>
 
 #include <algorithm>
-#include <chrono>
 #include <mutex>
 
 namespace poolflow::control {
@@ -82,13 +81,10 @@ exporter::MeteringReliability metering_reliability(Pipeline& pipeline) {
   std::lock_guard lock(w.mutex);
   if (m.ignored_packets > w.seen) {
     w.seen = m.ignored_packets;
-    w.last_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
-    if (w.first_ms == 0) w.first_ms = w.last_ms;
+    w.window.note(unix_ms());
   }
-  m.first_ignored_ms = w.first_ms;
-  m.last_ignored_ms = w.last_ms;
+  m.first_ignored_ms = w.window.first_ms;
+  m.last_ignored_ms = w.window.last_ms;
   return m;
 }
 

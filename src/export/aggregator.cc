@@ -3,17 +3,14 @@
 #include <chrono>
 #include <thread>
 
+#include "poolflow/clock.h"
+
 namespace poolflow::exporter {
 
 namespace {
 constexpr unsigned kDequeueBurst = 64;
 constexpr auto kIdleSleep = std::chrono::microseconds(200);
 
-uint64_t steady_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 uint32_t unix_seconds() {
   return static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch())

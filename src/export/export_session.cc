@@ -20,12 +20,6 @@ constexpr uint16_t kTemplateStream = 0;
 constexpr uint16_t kFirstDataStream = 1;
 constexpr uint64_t kDropWarningIntervalMs = 5000;
 
-uint64_t steady_ms() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
 }  // namespace
 
 namespace {
@@ -116,10 +110,7 @@ void ExportSession::count_not_sent(const MessageInfo& info, const Content& conte
   if (info.policy.kind == Reliability::reliable)
     stats_.reliable_records_not_sent.add(content.records);
   if (content.records == 0) return;  // templates or statistics: no flow record lost
-  last_not_sent_ms_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
-  if (first_not_sent_ms_ == 0) first_not_sent_ms_ = last_not_sent_ms_;
+  not_sent_window_.note(unix_ms());
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
@@ -333,8 +324,8 @@ void ExportSession::send_statistics(uint32_t now_s) {
                                    ipfix::kExportStatisticsRecordLength));
   ipfix::encode_exporting_reliability_record(
       static_cast<uint32_t>(::getpid()), stats_.records_not_sent.get(),
-      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(), first_not_sent_ms_,
-      last_not_sent_ms_,
+      stats_.packets_not_sent.get(), stats_.octets_not_sent.get(), not_sent_window_.first_ms,
+      not_sent_window_.last_ms,
       templates_writer_.add_record(ipfix::kExportingReliabilityTemplateId,
                                    ipfix::kExportingReliabilityRecordLength));
   uint32_t records = 2;

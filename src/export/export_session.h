@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ipfix/message_writer.h"
+#include "poolflow/clock.h"
 #include "poolflow/counter.h"
 #include "poolflow/flow_record.h"
 #include "poolflow/transport.h"
@@ -161,10 +162,9 @@ class ExportSession {
   uint64_t aged_out_scan_ms_ = 0;  ///< the queue is scanned for them at most once a millisecond
   uint64_t last_drop_warning_ms_ = 0;
   SessionStats stats_;
-  /// Wall clock (ms since the epoch) when count_not_sent() first and last counted
-  /// a flow record; 0 while none was (Exporting Process Reliability record).
-  uint64_t first_not_sent_ms_ = 0;
-  uint64_t last_not_sent_ms_ = 0;
+  /// When count_not_sent() first and last counted a flow record (Exporting
+  /// Process Reliability record).
+  TimeWindow not_sent_window_;
   uint64_t abandoned_by_old_transports_ = 0;
   std::atomic<uint64_t> abandoned_by_transport_{0};
 };

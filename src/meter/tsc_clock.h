@@ -6,8 +6,9 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
+
+#include "poolflow/clock.h"
 
 namespace poolflow::meter {
 
@@ -27,9 +28,7 @@ class TscClock {
   // Rebases on the system clock, so that the TSC's drift (tens of ppm) does not
   // accumulate over a long run.
   void resync() {
-    base_ms_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count());
+    base_ms_ = unix_ms();
     base_tsc_ = rte_rdtsc();
   }
 

@@ -52,10 +52,11 @@ read -r soft_flows soft_packets soft_octets < <(nfdump -R "$work/nfcapd" -q -o "
   awk '{ n++; p += $1; o += $2 } END { print n + 0, p + 0, o + 0 }')
 soft_cpu=$(awk '{ print $1 + $2 }' "$work/softflowd.time")
 
-# poolflowd → IPFIX file
+# poolflowd → IPFIX file, with the flow capacity softflowd was given (-m)
 /usr/bin/time -f "%U %S" -o "$work/poolflowd.time" \
   "$build/src/poolflowd" --pcap "$work/in.pcap" --output "file:$work/out.ipfix" \
-  --set log.stats_interval_s=0 >"$work/summary.txt" 2>/dev/null
+  --set log.stats_interval_s=0 --set meter.flow_table_size=$((flows * 2)) \
+  >"$work/summary.txt" 2>/dev/null
 pool_cpu=$(awk '{ print $1 + $2 }' "$work/poolflowd.time")
 pool_worker=$(sed -nE 's/^ +worker [0-9]+ .*, ([0-9.]+) s CPU$/\1/p' "$work/summary.txt" |
   awk '{ s += $1 } END { print s }')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packets per second of `poolflowd --pcap` (net_pcap replay → worker → IPFIX file),
+# Packets per second of `poolflowd --pcap` (replay into mbufs → worker → IPFIX file),
 # median of several runs. The pcap is generated in /dev/shm (page cache here is
 # small) and removed afterwards.
 #   perf/replay-rate.sh [--packets N] [--flows F] [--sizes 64|imix] [--runs R] [--build DIR]

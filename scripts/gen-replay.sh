@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates a pcap with poolflow-gen and replays it through poolflowd --pcap
-# (DPDK net_pcap): prints what was generated against what poolflowd counted and
+# (replayed into DPDK mbufs): prints what was generated against what poolflowd counted and
 # exported, then its exit summary. Generator options pass through.
 #   scripts/gen-replay.sh [--build DIR] [--output SPEC] [--seconds MAX] [-- POOLFLOW-GEN ARGS...]
 #   e.g. scripts/gen-replay.sh -- --packets 1000000 --flows 50000 --sizes imix --ipv6 0.3

@@ -42,10 +42,6 @@ std::vector<std::string> build_eal_args(const EalPlan& plan) {
     }
     args.push_back(device);
   }
-  for (size_t i = 0; i < plan.pcaps.size(); ++i) {
-    args.push_back("--vdev");
-    args.push_back(fmt::format("net_pcap{},rx_pcap={}", i, plan.pcaps[i]));
-  }
   if (!any_pci) args.push_back("--no-pci");
 
   args.push_back(plan.verbose ? "--log-level=info" : "--log-level=notice");

@@ -24,7 +24,6 @@ struct EalPlan {
   bool hugepages = false;
   std::string file_prefix;
   std::vector<std::string> devices;  ///< PCI addresses or vdev specifications
-  std::vector<std::string> pcaps;    ///< each replayed through a net_pcap vdev (net_pcapN)
   bool verbose = false;              ///< EAL's own info messages
   std::vector<std::string> extra_args;
 };

@@ -1,18 +1,10 @@
 #include "net/ports.h"
 
-#include <fcntl.h>
-#include <pcap/pcap.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <spdlog/spdlog.h>
 
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstring>
-#include <optional>
 #include <stdexcept>
 
 namespace poolflow::net {
@@ -23,6 +15,8 @@ namespace {
   throw std::runtime_error(what + ": " + rte_strerror(-rc));
 }
 
+}  // namespace
+
 rte_mempool* create_mbuf_pool(const PortSettings& settings) {
   rte_mempool* pool =
       rte_pktmbuf_pool_create("poolflow_mbufs", settings.mbuf_pool_size, settings.mbuf_cache_size,
@@ -32,6 +26,8 @@ rte_mempool* create_mbuf_pool(const PortSettings& settings) {
                              " mbufs: " + rte_strerror(rte_errno) + " (raise eal.memory_mb)");
   return pool;
 }
+
+namespace {
 
 Port start_port(uint16_t port_id, const PortSettings& settings, rte_mempool* pool) {
   Port port;
@@ -96,10 +92,9 @@ std::vector<uint8_t> symmetric_rss_key(size_t length) {
   return key;
 }
 
-std::vector<Port> start_ports(const PortSettings& settings) {
+std::vector<Port> start_ports(const PortSettings& settings, rte_mempool* pool) {
   if (rte_eth_dev_count_avail() == 0)
     throw std::runtime_error("no DPDK port found (check input.devices and the NIC binding)");
-  rte_mempool* pool = create_mbuf_pool(settings);
   std::vector<Port> ports;
   uint16_t port_id;
   RTE_ETH_FOREACH_DEV(port_id) { ports.push_back(start_port(port_id, settings, pool)); }
@@ -111,75 +106,6 @@ void stop_ports(const std::vector<Port>& ports) {
     rte_eth_dev_stop(port.id);
     rte_eth_dev_close(port.id);
   }
-}
-
-namespace {
-
-// Counts the records of a classic pcap file by walking their headers in the
-// mapped file, without reading a packet (libpcap copies each one: on a replay
-// that cost about as much CPU as metering the packets). nullopt for anything
-// else — pcapng, a record past the end, one libpcap would refuse — which is
-// then left to libpcap, for its count or its error.
-std::optional<PcapCount> walk_classic_pcap(const std::string& path) {
-  constexpr size_t kFileHeader = 24;
-  constexpr size_t kRecordHeader = 16;
-  constexpr uint32_t kLibpcapMaxRecord = 262'144;  // libpcap's MAXIMUM_SNAPLEN
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st {};
-  const bool sized =
-      fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= static_cast<off_t>(kFileHeader);
-  const auto size = static_cast<size_t>(st.st_size);
-  void* map = sized ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
-  close(fd);
-  if (map == MAP_FAILED) return std::nullopt;
-  const auto* bytes = static_cast<const uint8_t*>(map);
-  uint32_t magic;
-  std::memcpy(&magic, bytes, sizeof(magic));
-  const bool native = magic == 0xa1b2c3d4 || magic == 0xa1b23c4d;  // µs or ns timestamps
-  const bool swapped = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
-  auto u32 = [&](size_t at) {
-    uint32_t v;
-    std::memcpy(&v, bytes + at, sizeof(v));
-    return swapped ? __builtin_bswap32(v) : v;
-  };
-  std::optional<PcapCount> count;
-  if (native || swapped) {
-    count.emplace();
-    for (size_t at = kFileHeader; at < size;) {
-      const uint32_t caplen = size - at >= kRecordHeader ? u32(at + 8) : UINT32_MAX;
-      if (caplen > kLibpcapMaxRecord || caplen > size - at - kRecordHeader) {
-        count.reset();
-        break;
-      }
-      ++count->packets;
-      count->cut += caplen < u32(at + 12);
-      at += kRecordHeader + caplen;
-    }
-  }
-  munmap(map, size);
-  return count;
-}
-
-}  // namespace
-
-PcapCount count_pcap_packets(const std::string& path) {
-  if (std::optional<PcapCount> count = walk_classic_pcap(path)) return *count;
-  char error[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* pcap = pcap_open_offline(path.c_str(), error);
-  if (pcap == nullptr) throw std::runtime_error(path + ": " + error);
-  PcapCount count;
-  pcap_pkthdr* header;
-  const u_char* data;
-  int rc;
-  while ((rc = pcap_next_ex(pcap, &header, &data)) == 1) {
-    ++count.packets;
-    count.cut += header->caplen < header->len;
-  }
-  const std::string read_error = rc == PCAP_ERROR ? pcap_geterr(pcap) : "";
-  pcap_close(pcap);
-  if (!read_error.empty()) throw std::runtime_error(path + ": " + read_error);
-  return count;
 }
 
 }  // namespace poolflow::net

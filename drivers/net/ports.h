@@ -31,19 +31,14 @@ struct Port {
   bool rss = false;        ///< queues balanced by symmetric RSS
 };
 
-/// Configures and starts every available port. Throws std::runtime_error.
-std::vector<Port> start_ports(const PortSettings& settings);
+/// The pool the ports (or a pcap replay) take their mbufs from. Throws
+/// std::runtime_error.
+rte_mempool* create_mbuf_pool(const PortSettings& settings);
+
+/// Configures and starts every available port, with mbufs from `pool`. Throws std::runtime_error.
+std::vector<Port> start_ports(const PortSettings& settings, rte_mempool* pool);
 
 /// Stops and closes the ports.
 void stop_ports(const std::vector<Port>& ports);
-
-struct PcapCount {
-  uint64_t packets = 0;
-  uint64_t cut = 0;  ///< captured shorter than on the wire (snap length)
-};
-
-/// Counts the packets of a pcap file. Throws std::runtime_error for a file
-/// libpcap cannot read.
-PcapCount count_pcap_packets(const std::string& path);
 
 }  // namespace poolflow::net

@@ -16,6 +16,7 @@
 #include "control/control_loop.h"
 #include "control/stats_report.h"
 #include "net/eal_args.h"
+#include "net/pcap_replay.h"
 #include "net/ports.h"
 
 using namespace poolflow;
@@ -23,6 +24,7 @@ using namespace poolflow;
 namespace {
 
 constexpr int kExitRuntimeError = 1;
+constexpr uint32_t kReplayMbufSpare = 1024;
 
 std::atomic<int> g_signal{0};
 
@@ -57,25 +59,25 @@ net::EalPlan eal_plan(const conf::PoolflowdConf& c, int verbosity) {
   plan.hugepages = c.eal.hugepages;
   plan.file_prefix = c.eal.file_prefix;
   plan.devices = c.input.devices;
-  plan.pcaps = c.input.pcaps;
   plan.verbose = verbosity > 0;
   plan.extra_args = c.eal.extra_args;
   return plan;
 }
 
 // RX queues are dealt round robin over all ports, so that single-queue ports
-// (no RSS) still spread over the workers. `replay_packets` is indexed by port.
+// (no RSS) still spread over the workers; replayed captures likewise.
 meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
                                   const std::vector<net::Port>& ports,
-                                  const std::vector<uint64_t>& replay_packets) {
+                                  const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
   meter::WorkerConfig w;
   w.id = id;
   const size_t workers = c.cpu.worker_cores.size();
   size_t k = 0;
-  for (size_t p = 0; p < ports.size(); ++p)
-    for (uint16_t q = 0; q < ports[p].rx_queues; ++q, ++k)
-      if (k % workers == id)
-        w.queues.push_back({ports[p].id, q, p < replay_packets.size() ? replay_packets[p] : 0});
+  for (const net::Port& port : ports)
+    for (uint16_t q = 0; q < port.rx_queues; ++q, ++k)
+      if (k % workers == id) w.queues.push_back({port.id, q, nullptr});
+  for (size_t r = 0; r < replays.size(); ++r, ++k)
+    if (k % workers == id) w.queues.push_back({static_cast<uint16_t>(r), 0, replays[r].get()});
   w.flow_capacity = c.meter.flow_table_size;
   w.biflow = c.meter.biflow;
   w.timeouts.idle_ms = uint64_t{c.meter.idle_timeout_s} * 1000;
@@ -86,23 +88,27 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
   return w;
 }
 
+// Packets cut by a capture's snap length are replayed as captured: their IP
+// length runs past the frame, so the parser ignores them. Said once, at the end.
+void warn_cut_packets(const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
+  for (const auto& replay : replays)
+    if (replay->cut() != 0)
+      spdlog::warn(
+          "{}: {} of {} packets were cut by the capture's snap length: only the captured "
+          "bytes are replayed, so their IP length runs past the frame and they are counted "
+          "as ignored (ipv4/ipv6_bad_length)",
+          replay->path(), replay->cut(), replay->delivered());
+}
+
 int run(const conf::PoolflowdConf& c, int verbosity) {
   control::Pipeline pipeline;
   std::vector<net::Port> ports;
-  // Replay: port i is net_pcapi, created for pcaps[i] (no other port then).
-  std::vector<uint64_t> replay_packets;
+  // Replay: capture i is metered as ingress port i (there are no DPDK ports then).
+  std::vector<std::unique_ptr<net::PcapReplay>> replays;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   try {
-    for (const std::string& pcap : c.input.pcaps) {
-      const net::PcapCount count = net::count_pcap_packets(pcap);
-      replay_packets.push_back(count.packets);
-      if (count.cut != 0)
-        spdlog::warn(
-            "{}: {} of {} packets were cut by the capture's snap length: DPDK's "
-            "net_pcap gives only the captured bytes, so their IP length runs past the "
-            "frame and they are counted as ignored (ipv4/ipv6_bad_length)",
-            pcap, count.cut, count.packets);
-    }
+    for (const std::string& pcap : c.input.pcaps)
+      replays.push_back(std::make_unique<net::PcapReplay>(pcap));
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: input.pcaps: {}\n", e.what());
     return conf::kExitConfError;
@@ -134,7 +140,18 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     settings.mbuf_pool_size = c.input.mbuf_pool_size;
     settings.mbuf_cache_size = c.input.mbuf_cache_size;
     settings.promiscuous = c.input.promiscuous;
-    ports = net::start_ports(settings);
+    // A replay has one burst in flight per worker, beside what the workers' mempool
+    // caches hold (up to 1.5 times their size): input.mbuf_pool_size is sized for
+    // the ports' RX rings, and a pool that large would only cost start-up time.
+    if (!replays.empty())
+      settings.mbuf_pool_size =
+          std::min<uint32_t>(settings.mbuf_pool_size,
+                             static_cast<uint32_t>(c.cpu.worker_cores.size()) *
+                                     (settings.mbuf_cache_size * 3 / 2 + 2 * meter::kBurstSize) +
+                                 kReplayMbufSpare);
+    rte_mempool* pool = net::create_mbuf_pool(settings);
+    if (replays.empty()) ports = net::start_ports(settings, pool);
+    for (size_t r = 0; r < replays.size(); ++r) replays[r]->start(pool, static_cast<uint16_t>(r));
     for (const net::Port& port : ports) pipeline.port_ids.push_back(port.id);
 
     for (unsigned id = 0; id < c.cpu.worker_cores.size(); ++id) {
@@ -146,7 +163,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
         throw std::runtime_error("cannot create ring " + name + ": " + rte_strerror(rte_errno));
       rings.push_back(ring);
       pipeline.workers.push_back(std::make_unique<meter::Worker>(
-          worker_config(c, id, ports, replay_packets), ring, pipeline.stop_workers));
+          worker_config(c, id, ports, replays), ring, pipeline.stop_workers));
       if (pipeline.workers.back()->config().queues.empty())
         spdlog::warn(
             "worker {} (core {}) has no rx queue: the ports have fewer queues than "
@@ -170,8 +187,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
       c.cpu.control_core,
       c.input.pcaps.empty() ? fmt::format("{}", fmt::join(c.input.devices, ","))
-                            : fmt::format("{} ({} packets)", fmt::join(c.input.pcaps, ","),
-                                          fmt::join(replay_packets, "+")),
+                            : fmt::format("{} (replay)", fmt::join(c.input.pcaps, ",")),
       fmt::join(c.export_.outputs, ","));
 
   bool launched =
@@ -191,6 +207,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
 
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
+  warn_cut_packets(replays);
 
   fmt::print("{}", control::exit_summary(pipeline, run_seconds));
   std::fflush(stdout);
@@ -209,8 +226,8 @@ int main(int argc, char** argv) {
   conf::CommandLineOverrides overrides;
   conf::add_program_options(app, options, overrides.sets);
   app.add_option("--pcap", overrides.pcaps,
-                 "replay a pcap through DPDK's net_pcap and exit at its end (repeatable: one "
-                 "port each)")
+                 "replay a pcap (Ethernet; classic pcap or pcapng) and exit at its end "
+                 "(repeatable: one ingress port each)")
       ->allow_extra_args(false);
   app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")
       ->allow_extra_args(false);

@@ -23,13 +23,14 @@ void check_cores(Reader& r, const PoolflowdConf::Cpu& cpu) {
   };
   check_exists("cpu.control_core", cpu.control_core);
   check_exists("cpu.aggregator_core", cpu.aggregator_core);
-  if (cpu.worker_cores.empty()) r.fail("cpu.worker_cores", "no worker core: at least one is needed");
+  if (cpu.worker_cores.empty())
+    r.fail("cpu.worker_cores", "no worker core: at least one is needed");
   std::set<uint32_t> seen;
   for (uint32_t core : cpu.worker_cores) {
     check_exists("cpu.worker_cores", core);
     if (!seen.insert(core).second && cpu.exclusive)
-      r.fail("cpu.worker_cores", "core " + std::to_string(core) +
-                                     " is listed twice (cpu.exclusive = false allows it)");
+      r.fail("cpu.worker_cores",
+             "core " + std::to_string(core) + " is listed twice (cpu.exclusive = false allows it)");
   }
   if (!cpu.exclusive) return;
   if (seen.count(cpu.aggregator_core))
@@ -45,18 +46,17 @@ void check_input(Reader& r, const PoolflowdConf& c) {
   if (!in.pcaps.empty() && !in.devices.empty())
     r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
   if (in.pcaps.empty() && in.devices.empty())
-    r.fail("input.devices", "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
+    r.fail("input.devices",
+           "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
   // Each replayed capture keeps its own flow clock only if it has its own worker.
   if (in.pcaps.size() > c.cpu.worker_cores.size())
     r.fail("input.pcaps", std::to_string(in.pcaps.size()) +
                               " captures need as many worker cores (each keeps its own flow "
                               "clock); cpu.worker_cores has " +
                               std::to_string(c.cpu.worker_cores.size()));
-  for (const std::string& pcap : in.pcaps) {
-    if (pcap.find(',') != std::string::npos)
-      r.fail("input.pcaps", pcap + ": a path with ',' cannot be passed to DPDK's net_pcap device");
-    if (::access(pcap.c_str(), R_OK) != 0) r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
-  }
+  for (const std::string& pcap : in.pcaps)
+    if (::access(pcap.c_str(), R_OK) != 0)
+      r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
   // Every port may get a queue per worker, all filled from the one pool.
@@ -71,8 +71,7 @@ void check_input(Reader& r, const PoolflowdConf& c) {
 }
 
 void check_export(Reader& r, const PoolflowdConf::Export& e) {
-  if (e.outputs.empty())
-    r.fail("export.outputs", "no output: add one (--output file:PATH)");
+  if (e.outputs.empty()) r.fail("export.outputs", "no output: add one (--output file:PATH)");
   for (const std::string& output : e.outputs)
     if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);

@@ -77,19 +77,14 @@ void Worker::note_lateness(const FlowRecord& record) {
 
 uint64_t Worker::packet_time_ms(const rte_mbuf* mbuf) const {
   if (timestamp_offset_ < 0 || !(mbuf->ol_flags & timestamp_flag_)) return now_ms_;
-  // net_pcap (DPDK 22.11) stores the capture time in microseconds since the epoch.
+  // PcapReplay stores the capture time in microseconds since the epoch.
   return *RTE_MBUF_DYNFIELD(mbuf, timestamp_offset_, const rte_mbuf_timestamp_t*) /
          kMicrosecondsPerMs;
 }
 
 bool Worker::replay_complete() const {
-  for (const RxQueue& queue : config_.queues) {
-    rte_eth_stats stats{};
-    if (rte_eth_stats_get(queue.port, &stats) != 0 ||
-        stats.ipackets + stats.ierrors + stats.rx_nombuf < queue.replay_packets)
-      return false;
-  }
-  return true;
+  return std::all_of(config_.queues.begin(), config_.queues.end(),
+                     [](const RxQueue& queue) { return queue.replay->finished(); });
 }
 
 void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count) {
@@ -162,7 +157,9 @@ void Worker::expire_step() {
 
 void Worker::poll_queue(const RxQueue& queue) {
   rte_mbuf* packets[kBurstSize];
-  const uint16_t received = rte_eth_rx_burst(queue.port, queue.queue, packets, kBurstSize);
+  const uint16_t received = queue.replay != nullptr
+                                ? queue.replay->rx_burst(packets, kBurstSize)
+                                : rte_eth_rx_burst(queue.port, queue.queue, packets, kBurstSize);
   if (received == 0) return;
   meter_burst(queue.port, packets, received);
   rte_pktmbuf_free_bulk(packets, received);

@@ -13,16 +13,18 @@
 
 #include "meter/flow_table.h"
 #include "meter/packet_parser.h"
+#include "net/pcap_replay.h"
 #include "poolflow/counter.h"
 
 namespace poolflow::meter {
 
 inline constexpr uint16_t kBurstSize = 32;
 
+/// What a worker polls: an RX queue of a port, or a capture replayed as one.
 struct RxQueue {
-  uint16_t port = 0;
+  uint16_t port = 0;  ///< the port id, or the replay's (its index among the captures)
   uint16_t queue = 0;
-  uint64_t replay_packets = 0;  ///< replay: packets in the port's capture
+  net::PcapReplay* replay = nullptr;
 };
 
 /// Counters of one worker: written by the worker only, read by any thread.
@@ -52,7 +54,7 @@ struct WorkerConfig {
   uint32_t expiry_sweep_ms = 500;
   /// Replay of captures: flow time comes from packet timestamps, a full ring is
   /// waited on rather than dropped (a file cannot overrun), and the worker ends
-  /// once every queue's port has delivered its capture's packets.
+  /// once every replay has delivered its capture's packets.
   bool replay = false;
 };
 

@@ -17,15 +17,12 @@ TEST(EalArgs, LcoresPinnedToConfiguredCores) {
   p.control_core = 0;
   p.aggregator_core = 1;
   p.worker_cores = {2, 3};
-  p.pcaps = {"/tmp/a.pcap", "/tmp/b.pcap"};
   const auto args = build_eal_args(p);
   EXPECT_TRUE(has(args, "--lcores=0@0,1@1,2@2,3@3"));
   EXPECT_TRUE(has(args, "--main-lcore=0"));
   EXPECT_TRUE(has(args, "--no-huge"));
   EXPECT_TRUE(has(args, "--no-shconf"));
   EXPECT_TRUE(has(args, "--no-pci"));
-  EXPECT_TRUE(has(args, "net_pcap0,rx_pcap=/tmp/a.pcap"));
-  EXPECT_TRUE(has(args, "net_pcap1,rx_pcap=/tmp/b.pcap"));
 }
 
 TEST(EalArgs, PciDevicesAreAllowListedAndVdevsAdded) {

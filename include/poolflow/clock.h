@@ -2,6 +2,7 @@
 // epoch: times exported in records) and the steady clock (intervals, timeouts).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -28,6 +29,12 @@ struct TimeWindow {
   void note(uint64_t now_ms) {
     last_ms = now_ms;
     if (first_ms == 0) first_ms = now_ms;
+  }
+  /// Widens this window to cover `other` as well.
+  void merge(const TimeWindow& other) {
+    if (other.first_ms == 0) return;
+    first_ms = first_ms == 0 ? other.first_ms : std::min(first_ms, other.first_ms);
+    last_ms = std::max(last_ms, other.last_ms);
   }
 };
 

@@ -33,7 +33,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
     }
     if (pipeline.outputs && !pipeline.stop_workers.load())
       pipeline.outputs->tick(pipeline.aggregator->sessions());
-    // A look every tick dates the ignored packets to within a tick.
+    // A look every tick dates the ports' drops to within a tick.
     metering_reliability(pipeline);
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - last_report).count();

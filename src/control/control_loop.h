@@ -17,12 +17,12 @@
 
 namespace poolflow::control {
 
-/// When the Metering Process ignored packets, as far as its counters tell: the
-/// wall-clock times (ms since the epoch) at which their total was first and last
-/// seen to grow. Kept by metering_reliability() (stats_report.h), any thread.
-struct IgnoredWindow {
+/// When the ports dropped packets, as far as their counters tell: the wall-clock
+/// times (ms since the epoch) at which their total was first and last seen to
+/// grow. Kept by metering_reliability() (stats_report.h), any thread.
+struct PortDropWindow {
   std::mutex mutex;
-  uint64_t seen = 0;  ///< ignored packets at the last look
+  uint64_t seen = 0;  ///< dropped packets at the last look
   TimeWindow window;
 };
 
@@ -32,7 +32,7 @@ struct Pipeline {
   std::unique_ptr<exporter::Aggregator> aggregator;
   std::unique_ptr<OutputKeeper> outputs;  ///< may be null
   std::vector<uint16_t> port_ids;         ///< the DPDK ports the workers read
-  IgnoredWindow ignored;
+  PortDropWindow port_drop_window;
   std::atomic<bool> stop_workers{false};
   std::atomic<bool> stop_aggregator{false};
 };

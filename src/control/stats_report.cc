@@ -38,6 +38,7 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
     t.parsed_packets += s.parsed_packets.get();
     for (size_t i = 0; i < t.ignored.size(); ++i) t.ignored[i] += s.ignored[i].get();
     t.ignored_octets += s.ignored_octets.get();
+    t.ignored_window.merge({s.first_ignored_ms.get(), s.last_ignored_ms.get()});
     t.flows_created += s.flows_created.get();
     t.active_flows += worker->active_flows();
     for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();
@@ -77,14 +78,19 @@ exporter::MeteringReliability metering_reliability(Pipeline& pipeline) {
   for (uint64_t n : t.ignored) m.ignored_packets += n;
   m.ignored_packets += drops.missed + drops.no_mbuf;
   m.ignored_octets = t.ignored_octets;
-  IgnoredWindow& w = pipeline.ignored;
-  std::lock_guard lock(w.mutex);
-  if (m.ignored_packets > w.seen) {
-    w.seen = m.ignored_packets;
-    w.window.note(unix_ms());
+  TimeWindow window = t.ignored_window;
+  {
+    // Dropped packets have no time of their own: dated when the count grew.
+    PortDropWindow& w = pipeline.port_drop_window;
+    std::lock_guard lock(w.mutex);
+    if (drops.missed + drops.no_mbuf > w.seen) {
+      w.seen = drops.missed + drops.no_mbuf;
+      w.window.note(unix_ms());
+    }
+    window.merge(w.window);
   }
-  m.first_ignored_ms = w.window.first_ms;
-  m.last_ignored_ms = w.window.last_ms;
+  m.first_ignored_ms = window.first_ms;
+  m.last_ignored_ms = window.last_ms;
   return m;
 }
 

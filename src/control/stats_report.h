@@ -16,6 +16,7 @@ struct MeterTotals {
   uint64_t parsed_packets = 0;
   std::vector<uint64_t> ignored;  ///< by meter::IgnoreReason
   uint64_t ignored_octets = 0;
+  TimeWindow ignored_window;  ///< flow times of the first and last packet the parser ignored
   uint64_t flows_created = 0;
   uint64_t active_flows = 0;
   std::vector<uint64_t> flows_ended;  ///< by FlowEndReason
@@ -29,8 +30,9 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline);
 /// What the Metering Process observed but did not meter: packets ignored by the
 /// parser and packets the ports dropped (their octets are not known: only the
 /// ignored packets' frame bytes are counted), and when: the first and the last
-/// time a call saw their total grow (wall clock; the control loop calls it every
-/// tick). Any thread.
+/// ignored packet's flow time, as the workers noted it, and for the ports' drops
+/// the first and the last time a call saw their total grow (wall clock; the
+/// control loop calls it every tick). Any thread.
 exporter::MeteringReliability metering_reliability(Pipeline& pipeline);
 
 /// One line for the periodic log.

@@ -110,6 +110,9 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
                                mbuf->pkt_len, p, why))) {
       stats_.ignored[static_cast<size_t>(why)].add();
       stats_.ignored_octets.add(mbuf->pkt_len);
+      const uint64_t ignored_ms = config_.replay ? packet_time_ms(mbuf) : now_ms_;
+      if (stats_.first_ignored_ms.get() == 0) stats_.first_ignored_ms.raise_to(ignored_ms);
+      stats_.last_ignored_ms.raise_to(ignored_ms);
       continue;
     }
     if (config_.biflow) make_canonical(p);

@@ -34,6 +34,10 @@ struct alignas(64) WorkerStats {
   RelaxedCounter parsed_packets;
   std::array<RelaxedCounter, static_cast<size_t>(IgnoreReason::count_)> ignored;
   RelaxedCounter ignored_octets;  ///< frame bytes of the ignored packets
+  /// Flow time (ms since the epoch) of the first and the last ignored packet, 0
+  /// while none: on replay their capture time.
+  RelaxedCounter first_ignored_ms;
+  RelaxedCounter last_ignored_ms;
   RelaxedCounter flows_created;
   std::array<RelaxedCounter, 6> flows_ended;  ///< indexed by FlowEndReason
   RelaxedCounter records_queued;              ///< handed to the aggregation ring

@@ -49,12 +49,17 @@ out = sys.argv[1]
 rounds = 100
 with open(out, "wb") as f:
     f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    # Packet n is captured n ms after t.
     t = 1_700_000_000
     n = 0
+    ignored_ms = []
     for r in range(rounds):
         for frame in valid + [p for ps in malformed.values() for p in ps]:
-            f.write(struct.pack("<IIII", t, n % 1_000_000, len(frame), len(frame)) + frame)
+            f.write(struct.pack("<IIII", t + n // 1000, n % 1000 * 1000, len(frame), len(frame)) + frame)
+            if frame not in valid:
+                ignored_ms.append(t * 1000 + n)
             n += 1
 print(json.dumps({"valid": rounds * len(valid), "valid_flows": len(valid),
                   "ignored": {k: rounds * len(v) for k, v in malformed.items()},
+                  "first_ignored_ms": min(ignored_ms), "last_ignored_ms": max(ignored_ms),
                   "ignored_octets": rounds * sum(len(p) for ps in malformed.values() for p in ps)}))

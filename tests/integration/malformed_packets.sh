@@ -3,14 +3,12 @@
 # the valid packets around them are metered and exported; the Metering Process
 # Reliability record (RFC 7011 §4.2) in the file tells the collector how many
 # packets and octets were not metered, and when the first and the last of them
-# were ignored (observationTimeMilliseconds twice, within the run).
+# were ignored (observationTimeMilliseconds twice: their capture times).
 source "$(dirname "$0")/common.sh"
 
 expected=$(/usr/bin/python3 "$HERE/make_malformed_pcap.py" "$WORK/mixed.pcap")
-started_ms=$(date +%s%3N)
 timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/mixed.pcap" --output "file:$WORK/out.ipfix" \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
-ended_ms=$(date +%s%3N)
 cat "$WORK/summary.txt"
 
 /usr/bin/python3 - "$expected" "$WORK/summary.txt" <<'PY'
@@ -31,18 +29,20 @@ ipfixDump -i "$WORK/out.ipfix" >"$WORK/dump.txt"
 ignored=$(/usr/bin/python3 -c 'import json, sys; e = json.loads(sys.argv[1]); print(sum(e["ignored"].values()), e["ignored_octets"])' "$expected")
 expect_line "$WORK/dump.txt" "ignoredPacketTotalCount : ${ignored% *}$"
 expect_line "$WORK/dump.txt" "ignoredOctetTotalCount : ${ignored#* }$"
-# Time first and last packet ignored: in that order, both while poolflowd ran.
-/usr/bin/python3 - "$WORK/dump.txt" "$started_ms" "$ended_ms" <<'PY'
-import datetime, re, sys
+# Time first and last packet ignored: the capture times of those packets.
+/usr/bin/python3 - "$WORK/dump.txt" "$expected" <<'PY'
+import datetime, json, re, sys
 dump = open(sys.argv[1]).read()
-started, ended = int(sys.argv[2]), int(sys.argv[3])
+expected = json.loads(sys.argv[2])
+want = (expected["first_ignored_ms"], expected["last_ignored_ms"])
 records = re.findall(r"ignoredOctetTotalCount : \d+\n((?:.*observationTimeMilliseconds : .*\n){2})", dump)
 assert records, "no Metering Process Reliability record with two observationTimeMilliseconds"
-for record in records:
+for record in records:  # periodic records may have seen part of them; the last saw all
     first, last = (
         round(datetime.datetime.strptime(t, "%Y-%m-%d %H:%M:%S.%f")
               .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
         for t in re.findall(r"observationTimeMilliseconds : (.*)", record))
-    assert started <= first <= last <= ended, f"ignored from {first} to {last}, ran {started}-{ended}"
-print(f"packets ignored from {first} to {last} ms, poolflowd ran from {started} to {ended} ms")
+    assert want[0] <= first <= last <= want[1], f"ignored from {first} to {last}, captured {want}"
+assert (first, last) == want, f"last record: ignored from {first} to {last}, captured {want}"
+print(f"packets ignored from {first} to {last} ms, as captured")
 PY

@@ -165,10 +165,9 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       pipeline.workers.push_back(std::make_unique<meter::Worker>(
           worker_config(c, id, ports, replays), ring, pipeline.stop_workers));
       if (pipeline.workers.back()->config().queues.empty())
-        spdlog::warn(
-            "worker {} (core {}) has no rx queue: the ports have fewer queues than "
-            "there are workers",
-            id, c.cpu.worker_cores[id]);
+        spdlog::warn("worker {} (core {}) has nothing to poll: there are fewer {} than workers", id,
+                     c.cpu.worker_cores[id],
+                     replays.empty() ? "port queues" : "captures to replay");
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: {}\n", e.what());

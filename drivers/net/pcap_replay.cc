@@ -24,6 +24,10 @@ constexpr size_t kRecordHeader = 16;
 constexpr uint32_t kLibpcapMaxRecord = 262'144;  // libpcap's MAXIMUM_SNAPLEN
 constexpr uint32_t kLinktypeEthernet = 1;
 constexpr size_t kPrefetchAhead = 2048;
+// The most mbufs one record can take: libpcap's largest record in mbufs of the
+// default data room.
+constexpr uint32_t kLongestChain =
+    (kLibpcapMaxRecord + RTE_MBUF_DEFAULT_DATAROOM - 1) / RTE_MBUF_DEFAULT_DATAROOM;
 
 std::string link_type_error(int link_type) {
   const char* name = pcap_datalink_val_to_name(link_type);
@@ -39,8 +43,10 @@ PcapReplay::PcapReplay(std::string path) : path_(std::move(path)) {
   char error[PCAP_ERRBUF_SIZE] = {};
   reader_ = pcap_open_offline(path_.c_str(), error);
   if (reader_ == nullptr) throw std::runtime_error(path_ + ": " + error);
-  if (pcap_datalink(reader_) != DLT_EN10MB)
-    throw std::runtime_error(path_ + ": " + link_type_error(pcap_datalink(reader_)));
+  if (const int link_type = pcap_datalink(reader_); link_type != DLT_EN10MB) {
+    pcap_close(reader_);  // no destructor runs for a constructor that throws
+    throw std::runtime_error(path_ + ": " + link_type_error(link_type));
+  }
 }
 
 PcapReplay::~PcapReplay() {
@@ -77,10 +83,18 @@ bool PcapReplay::map_classic() {
   map_ = static_cast<const uint8_t*>(map);
   map_size_ = static_cast<size_t>(st.st_size);
   nanosecond_ = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
-  if ((u32(20) & 0x0fffffff) != kLinktypeEthernet)  // the high bits say whether frames have an FCS
-    throw std::runtime_error(path_ + ": " + link_type_error(static_cast<int>(u32(20) & 0xffff)));
+  if ((u32(20) & 0x0fffffff) !=
+      kLinktypeEthernet) {  // the high bits say whether frames have an FCS
+    const int link_type = static_cast<int>(u32(20) & 0xffff);
+    munmap(map, map_size_);  // no destructor runs for a constructor that throws
+    throw std::runtime_error(path_ + ": " + link_type_error(link_type));
+  }
   cursor_ = kFileHeader;
   return true;
+}
+
+uint32_t PcapReplay::pool_size(unsigned pollers, unsigned cache_size, unsigned burst) {
+  return pollers * (cache_size * 3 / 2 + burst) + kLongestChain;
 }
 
 void PcapReplay::start(rte_mempool* pool, uint16_t port) {
@@ -103,9 +117,11 @@ bool PcapReplay::next_record(Record& record) {
       for (uint32_t& field : header) field = __builtin_bswap32(field);
     const uint32_t caplen = header[2];
     if (caplen > kLibpcapMaxRecord || caplen > left - kRecordHeader) {
-      if (left != 0)
+      if (left != 0) {
+        damaged_.store(true, std::memory_order_relaxed);
         spdlog::error("{}: damaged record at byte {} (after packet {}): the replay ends there",
                       path_, cursor_, records_read_);
+      }
       return false;
     }
     record.time_us = uint64_t{header[0]} * 1'000'000 + (nanosecond_ ? header[1] / 1000 : header[1]);
@@ -114,7 +130,9 @@ bool PcapReplay::next_record(Record& record) {
     record.data = map_ + cursor_ + kRecordHeader;
     cursor_ += kRecordHeader + caplen;
     // The file is read once, front to back, and the hardware prefetcher stops at
-    // each 4 KiB page: fetch the lines a few records ahead.
+    // each 4 KiB page: fetch the lines a few records ahead (measured with 64-byte
+    // packets, where two lines are a record or two; larger packets get their
+    // first lines fetched, and no page is faulted in by a prefetch).
     if (map_size_ - cursor_ > kPrefetchAhead + 64) {
       rte_prefetch0(map_ + cursor_ + kPrefetchAhead);
       rte_prefetch0(map_ + cursor_ + kPrefetchAhead + 64);
@@ -126,9 +144,11 @@ bool PcapReplay::next_record(Record& record) {
   const u_char* data;
   const int rc = pcap_next_ex(reader_, &header, &data);
   if (rc != 1) {
-    if (rc == PCAP_ERROR)
+    if (rc == PCAP_ERROR) {
+      damaged_.store(true, std::memory_order_relaxed);
       spdlog::error("{}: {} (after packet {}): the replay ends there", path_, pcap_geterr(reader_),
                     records_read_);
+    }
     return false;
   }
   record.data = data;
@@ -152,7 +172,13 @@ bool PcapReplay::fill(rte_mbuf* head, const Record& record) {
   for (rte_mbuf* last = head; copied < record.length;) {
     rte_mbuf* segment = rte_pktmbuf_alloc(pool_);
     if (segment == nullptr) {
-      rte_pktmbuf_free(head->next);
+      // Give the segments back one by one (the head's counts no longer describe
+      // a chain) and make the head a lone empty mbuf again for the caller's free.
+      for (rte_mbuf* s = head->next; s != nullptr;) {
+        rte_mbuf* next = s->next;
+        rte_pktmbuf_free_seg(s);
+        s = next;
+      }
       rte_pktmbuf_reset(head);
       return false;
     }

@@ -34,9 +34,14 @@ class PcapReplay {
 
   const std::string& path() const { return path_; }
 
-  /// Takes mbufs from `pool` from now on, and registers the RX timestamp field.
-  /// After rte_eal_init(), before rx_burst(). `port` is the ingress port id the
-  /// mbufs carry. Throws std::runtime_error.
+  /// The mbufs the replays need from their pool: each of `pollers` threads holds
+  /// a burst of `burst` heads and its mempool cache (up to 1.5 × `cache_size`),
+  /// and one record may need a chain of the longest kind besides.
+  static uint32_t pool_size(unsigned pollers, unsigned cache_size, unsigned burst);
+
+  /// Takes mbufs from `pool` (of the default data room) from now on, and registers the RX timestamp
+  /// field. After rte_eal_init(), before rx_burst(). `port` is the ingress port id the mbufs carry.
+  /// Throws std::runtime_error.
   void start(rte_mempool* pool, uint16_t port);
 
   /// The next packets, at most `max`. Fewer when the pool runs dry: the rest come
@@ -46,6 +51,8 @@ class PcapReplay {
 
   /// The capture has been delivered to its end (or to a damaged record).
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+  /// The replay ended at a damaged record rather than at the end of the file.
+  bool damaged() const { return damaged_.load(std::memory_order_relaxed); }
   /// Packets delivered so far; any thread.
   uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
   /// Of those, packets captured shorter than they were on the wire (snap length);
@@ -87,6 +94,7 @@ class PcapReplay {
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> cut_{0};
   std::atomic<bool> finished_{false};
+  std::atomic<bool> damaged_{false};
 };
 
 }  // namespace poolflow::net

@@ -34,7 +34,7 @@ struct TimeWindow {
   void merge(const TimeWindow& other) {
     if (other.first_ms == 0) return;
     first_ms = first_ms == 0 ? other.first_ms : std::min(first_ms, other.first_ms);
-    last_ms = std::max(last_ms, other.last_ms);
+    last_ms = std::max({last_ms, other.last_ms, first_ms});
   }
 };
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <functional>
 
@@ -24,7 +25,6 @@ using namespace poolflow;
 namespace {
 
 constexpr int kExitRuntimeError = 1;
-constexpr uint32_t kReplayMbufSpare = 1024;
 
 std::atomic<int> g_signal{0};
 
@@ -88,16 +88,23 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
   return w;
 }
 
-// Packets cut by a capture's snap length are replayed as captured: their IP
-// length runs past the frame, so the parser ignores them. Said once, at the end.
-void warn_cut_packets(const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
-  for (const auto& replay : replays)
+// A line per capture for the exit summary. Packets cut by a capture's snap
+// length are replayed as captured: their IP length runs past the frame, so the
+// parser ignores them; said once, at the end.
+std::string replay_summary(const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
+  std::string out;
+  for (const auto& replay : replays) {
     if (replay->cut() != 0)
       spdlog::warn(
           "{}: {} of {} packets were cut by the capture's snap length: only the captured "
           "bytes are replayed, so their IP length runs past the frame and they are counted "
           "as ignored (ipv4/ipv6_bad_length)",
           replay->path(), replay->cut(), replay->delivered());
+    out += fmt::format("  replayed          {}: {} packets ({} cut by the snap length){}\n",
+                       replay->path(), replay->delivered(), replay->cut(),
+                       replay->damaged() ? "; ended at a damaged record" : "");
+  }
+  return out;
 }
 
 int run(const conf::PoolflowdConf& c, int verbosity) {
@@ -140,15 +147,12 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     settings.mbuf_pool_size = c.input.mbuf_pool_size;
     settings.mbuf_cache_size = c.input.mbuf_cache_size;
     settings.promiscuous = c.input.promiscuous;
-    // A replay has one burst in flight per worker, beside what the workers' mempool
-    // caches hold (up to 1.5 times their size): input.mbuf_pool_size is sized for
-    // the ports' RX rings, and a pool that large would only cost start-up time.
+    // input.mbuf_pool_size is for the ports' RX rings: a replay has none, and a
+    // pool that large would only cost start-up time.
     if (!replays.empty())
       settings.mbuf_pool_size =
-          std::min<uint32_t>(settings.mbuf_pool_size,
-                             static_cast<uint32_t>(c.cpu.worker_cores.size()) *
-                                     (settings.mbuf_cache_size * 3 / 2 + 2 * meter::kBurstSize) +
-                                 kReplayMbufSpare);
+          net::PcapReplay::pool_size(static_cast<unsigned>(c.cpu.worker_cores.size()),
+                                     settings.mbuf_cache_size, meter::kBurstSize);
     rte_mempool* pool = net::create_mbuf_pool(settings);
     if (replays.empty()) ports = net::start_ports(settings, pool);
     for (size_t r = 0; r < replays.size(); ++r) replays[r]->start(pool, static_cast<uint16_t>(r));
@@ -206,15 +210,19 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
 
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
-  warn_cut_packets(replays);
 
-  fmt::print("{}", control::exit_summary(pipeline, run_seconds));
+  fmt::print("{}{}", control::exit_summary(pipeline, run_seconds), replay_summary(replays));
   std::fflush(stdout);
+  // What was read has been exported; a script should still learn that a capture
+  // was damaged.
+  const bool damaged = std::any_of(replays.begin(), replays.end(),
+                                   [](const auto& replay) { return replay->damaged(); });
+  if (damaged) fmt::print(stderr, "poolflowd: a capture ended at a damaged record (see the log)\n");
 
   net::stop_ports(ports);
   for (rte_ring* ring : rings) rte_ring_free(ring);
   rte_eal_cleanup();
-  return 0;
+  return damaged ? kExitRuntimeError : 0;
 }
 
 }  // namespace

@@ -59,10 +59,12 @@ void check_input(Reader& r, const PoolflowdConf& c) {
       r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
-  // Every port may get a queue per worker, all filled from the one pool.
-  const uint64_t ports = std::max<size_t>(1, in.pcaps.size() + in.devices.size());
-  const uint64_t needed = uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() * ports +
-                          uint64_t{in.mbuf_cache_size} * (c.cpu.worker_cores.size() + 1) + 64;
+  // Every port may get a queue per worker, all filled from the one pool. (A replay
+  // sizes its own pool: it has no RX rings.)
+  if (in.devices.empty()) return;
+  const uint64_t needed =
+      uint64_t{in.rx_descriptors} * c.cpu.worker_cores.size() * in.devices.size() +
+      uint64_t{in.mbuf_cache_size} * (c.cpu.worker_cores.size() + 1) + 64;
   if (in.mbuf_pool_size < needed)
     r.fail("input.mbuf_pool_size",
            "must be at least " + std::to_string(needed) +

@@ -38,7 +38,10 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
     t.parsed_packets += s.parsed_packets.get();
     for (size_t i = 0; i < t.ignored.size(); ++i) t.ignored[i] += s.ignored[i].get();
     t.ignored_octets += s.ignored_octets.get();
-    t.ignored_window.merge({s.first_ignored_ms.get(), s.last_ignored_ms.get()});
+    // The worker writes first, then last: read last first, so as never to see a
+    // last older than the first.
+    const uint64_t last_ignored_ms = s.last_ignored_ms.get();
+    t.ignored_window.merge({s.first_ignored_ms.get(), last_ignored_ms});
     t.flows_created += s.flows_created.get();
     t.active_flows += worker->active_flows();
     for (size_t i = 0; i < t.flows_ended.size(); ++i) t.flows_ended[i] += s.flows_ended[i].get();

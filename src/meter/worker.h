@@ -13,8 +13,11 @@
 
 #include "meter/flow_table.h"
 #include "meter/packet_parser.h"
-#include "net/pcap_replay.h"
 #include "poolflow/counter.h"
+
+namespace poolflow::net {
+class PcapReplay;
+}
 
 namespace poolflow::meter {
 

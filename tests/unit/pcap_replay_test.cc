@@ -1,7 +1,8 @@
-// Replay of captures (PcapReplay): the count taken when a file is opened agrees
-// with libpcap, and so does every packet delivered in mbufs (bytes, lengths,
-// capture times), for classic pcap files read from the mapping and for pcapng
-// files read through libpcap. Runs the real EAL (no hugepages, no PCI).
+// Replay of captures (PcapReplay): every packet delivered in mbufs (bytes,
+// lengths, capture times) agrees with what libpcap reads, for classic pcap files
+// read from the mapping and for pcapng files read through libpcap; damaged files
+// end the replay at the damage; a pool that runs dry delays packets and loses
+// none. Runs the real EAL (no hugepages, no PCI).
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <rte_eal.h>
@@ -35,11 +36,12 @@ class EalEnvironment : public ::testing::Environment {
     for (std::string& a : args) argv.push_back(a.data());
     ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
     PortSettings settings;
-    settings.mbuf_pool_size = 255;
+    settings.mbuf_pool_size = kPoolSize;
     settings.mbuf_cache_size = 0;
     pool = create_mbuf_pool(settings);
   }
   void TearDown() override { rte_eal_cleanup(); }
+  static constexpr unsigned kPoolSize = 255;
   static inline rte_mempool* pool = nullptr;
 };
 const auto* const kEal = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
@@ -53,6 +55,8 @@ class PcapReplayTest : public ::testing::Test {
   }
   void TearDown() override {
     for (const auto& f : files_) std::filesystem::remove(f);
+    // Every mbuf a test took is back (the pool has no per-lcore cache).
+    EXPECT_EQ(rte_mempool_avail_count(EalEnvironment::pool), EalEnvironment::kPoolSize);
   }
   // Writes `lengths.size()` packets through libpcap; packets longer than
   // `snaplen` are captured cut.
@@ -82,6 +86,31 @@ class PcapReplayTest : public ::testing::Test {
     std::vector<u_char> data(length);
     for (uint32_t k = 0; k < length; ++k) data[k] = static_cast<u_char>((packet * 7 + k) % 251);
     return data;
+  }
+  // A pcapng file (block by block: libpcap writes only classic pcap); packet i
+  // has content(i, length) and is captured at 1.7e15 + i µs.
+  std::string write_pcapng(const std::string& name, const std::vector<uint32_t>& lengths) {
+    std::vector<char> b;
+    auto u32 = [&](uint32_t v) {
+      b.insert(b.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 4);
+    };
+    auto u16 = [&](uint16_t v) {
+      b.insert(b.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 2);
+    };
+    u32(0x0a0d0d0a), u32(28), u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff),
+        u32(28);                                                    // section header
+    u32(1), u32(20), u16(DLT_EN10MB), u16(0), u32(65535), u32(20);  // interface, µs times
+    for (uint32_t i = 0; i < lengths.size(); ++i) {
+      const uint32_t padded = (lengths[i] + 3) / 4 * 4;
+      const uint64_t time_us = 1'700'000'000'000'000 + i;
+      u32(6), u32(32 + padded), u32(0), u32(uint32_t(time_us >> 32)), u32(uint32_t(time_us)),
+          u32(lengths[i]), u32(lengths[i]);  // enhanced packet block
+      const std::vector<u_char> data = content(i, lengths[i]);
+      b.insert(b.end(), data.begin(), data.end());
+      b.resize(b.size() + padded - lengths[i]);
+      u32(32 + padded);
+    }
+    return write_bytes(name, b);
   }
   std::vector<char> bytes(const std::string& file) {
     std::ifstream in(file, std::ios::binary);
@@ -176,36 +205,16 @@ TEST_F(PcapReplayTest, CutPacketsAreReplayedAsCaptured) {
   EXPECT_EQ(got.packets, read_with_libpcap(file).packets);
 }
 
-// A pcapng file (written here block by block: libpcap writes only classic pcap)
-// goes through libpcap.
+// A pcapng file goes through libpcap.
 TEST_F(PcapReplayTest, ReplaysPcapngThroughLibpcap) {
-  std::vector<char> b;
-  auto u32 = [&](uint32_t v) {
-    b.insert(b.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 4);
-  };
-  auto u16 = [&](uint16_t v) {
-    b.insert(b.end(), reinterpret_cast<char*>(&v), reinterpret_cast<char*>(&v) + 2);
-  };
-  u32(0x0a0d0d0a), u32(28), u32(0x1a2b3c4d), u16(1), u16(0), u32(0xffffffff), u32(0xffffffff),
-      u32(28);                                                    // section header
-  u32(1), u32(20), u16(DLT_EN10MB), u16(0), u32(65535), u32(20);  // interface, µs times
-  for (uint32_t i = 0; i < 3; ++i) {
-    const uint32_t length = 61 + i;  // padded to 64 in the block
-    const uint64_t time_us = 1'700'000'000'000'000 + i;
-    u32(6), u32(32 + 64), u32(0), u32(uint32_t(time_us >> 32)), u32(uint32_t(time_us)), u32(length),
-        u32(length);
-    const std::vector<u_char> data = content(i, length);
-    b.insert(b.end(), data.begin(), data.end());
-    b.resize(b.size() + 64 - length);
-    u32(32 + 64);
-  }
-  const std::string file = write_bytes("ng", b);
+  const std::string file = write_pcapng("ng", {61, 62, 63});
   PcapReplay replay(file);
   const Delivered got = replay_all(replay);
   EXPECT_EQ(got.packets, read_with_libpcap(file).packets);
   ASSERT_EQ(got.packets.size(), 3u);
   EXPECT_EQ(got.packets[2], content(2, 63));
   EXPECT_EQ(got.times_us[2], 1'700'000'000'000'002u);
+  EXPECT_FALSE(replay.damaged());
 }
 
 TEST_F(PcapReplayTest, NonEthernetCaptureIsRefused) {
@@ -293,11 +302,100 @@ TEST_F(PcapReplayTest, TruncatedFileEndsAtTheDamagedRecord) {
   const Delivered got = replay_all(replay);
   ASSERT_EQ(got.packets.size(), 2u);
   EXPECT_EQ(got.packets[1], content(1, 70));
+  EXPECT_TRUE(replay.damaged());
 }
 
 TEST_F(PcapReplayTest, NotAPcapIsLibpcapsError) {
   EXPECT_THROW(PcapReplay(write_bytes("junk", std::vector<char>(100, 'x'))), std::runtime_error);
   EXPECT_THROW(PcapReplay(path("missing")), std::runtime_error);
+}
+
+// Delivers everything from `replay` with mbufs of `pool`, taking them back only
+// after each round (so a small pool runs dry mid-chain); the bytes of each packet.
+std::vector<std::vector<u_char>> replay_in_rounds(PcapReplay& replay, rte_mempool* pool) {
+  replay.start(pool, 0);
+  std::vector<std::vector<u_char>> packets;
+  for (int round = 0; round < 1000 && !replay.finished(); ++round) {
+    std::vector<rte_mbuf*> held;
+    rte_mbuf* burst[32];
+    uint16_t n;
+    while ((n = replay.rx_burst(burst, 32)) != 0) held.insert(held.end(), burst, burst + n);
+    for (rte_mbuf* m : held) {
+      std::vector<u_char> scratch(m->pkt_len);
+      const auto* bytes =
+          static_cast<const u_char*>(rte_pktmbuf_read(m, 0, m->pkt_len, scratch.data()));
+      packets.emplace_back(bytes, bytes + m->pkt_len);
+      rte_pktmbuf_free(m);
+    }
+  }
+  EXPECT_TRUE(replay.finished());
+  return packets;
+}
+
+// Jumbo frames from a pool that holds two chains at a time after the burst's
+// heads: the third record's chain cannot be had, waits for the next round, and
+// nothing is lost, repeated or leaked, whether read from the mapping or libpcap.
+TEST_F(PcapReplayTest, ChainsThatFindNoMbufWaitForTheNextRound) {
+  constexpr unsigned kSmallPool = 40;  // 32 heads + 2 × 4 more segments of 9000 bytes
+  rte_mempool* pool = rte_pktmbuf_pool_create("small_pool", kSmallPool, 0, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+  ASSERT_NE(pool, nullptr);
+  const std::vector<uint32_t> lengths(9, 9000);
+  for (const std::string& file :
+       {write("jumbo", PCAP_TSTAMP_PRECISION_MICRO, lengths), write_pcapng("jumbo_ng", lengths)}) {
+    PcapReplay replay(file);
+    const auto got = replay_in_rounds(replay, pool);
+    EXPECT_EQ(got, read_with_libpcap(file).packets) << file;
+    EXPECT_EQ(rte_mempool_avail_count(pool), kSmallPool) << file;
+  }
+  rte_mempool_free(pool);
+}
+
+TEST_F(PcapReplayTest, SwappedNanosecondFileKeepsItsTimes) {
+  std::vector<char> b = bytes(write("ns", PCAP_TSTAMP_PRECISION_NANO, {60, 70}));
+  auto swap32 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 4); };
+  auto swap16 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 2); };
+  swap32(0), swap16(4), swap16(6);
+  for (size_t at : {8, 12, 16, 20}) swap32(at);
+  for (size_t at = 24; at < b.size();) {
+    uint32_t caplen;
+    std::memcpy(&caplen, b.data() + at + 8, 4);
+    for (size_t f = 0; f < 16; f += 4) swap32(at + f);
+    at += 16 + caplen;
+  }
+  const std::string file = write_bytes("ns_swapped", b);
+  PcapReplay replay(file);
+  const Delivered got = replay_all(replay);
+  EXPECT_EQ(got.times_us, read_with_libpcap(file).times_us);
+  ASSERT_EQ(got.times_us.size(), 2u);
+  EXPECT_EQ(got.times_us[1], 1'700'000'001'000'001u);  // 1007 ns
+}
+
+// Damage other than a cut-off last packet: a few stray bytes after the last
+// record, a record claiming more than libpcap would ever read, a cut pcapng.
+TEST_F(PcapReplayTest, DamagedRecordsEndTheReplayThere) {
+  std::vector<char> trailing = bytes(write("t", PCAP_TSTAMP_PRECISION_MICRO, {60, 70}));
+  trailing.resize(trailing.size() + 7, 'x');
+  PcapReplay stray(write_bytes("trailing", trailing));
+  EXPECT_EQ(replay_all(stray).packets.size(), 2u);
+  EXPECT_TRUE(stray.damaged());
+
+  std::vector<char> huge = bytes(write("h", PCAP_TSTAMP_PRECISION_MICRO, {60, 70, 80}));
+  const uint32_t absurd = 300'000;
+  std::memcpy(huge.data() + 24 + 16 + 60 + 8, &absurd, 4);  // the second record's caplen
+  PcapReplay oversized(write_bytes("huge", huge));
+  EXPECT_EQ(replay_all(oversized).packets.size(), 1u);
+  EXPECT_TRUE(oversized.damaged());
+
+  std::vector<char> ng = bytes(write_pcapng("n", {61, 62, 63}));
+  ng.resize(ng.size() - 20);
+  PcapReplay cut_ng(write_bytes("cut_ng", ng));
+  EXPECT_EQ(replay_all(cut_ng).packets.size(), 2u);
+  EXPECT_TRUE(cut_ng.damaged());
+
+  PcapReplay whole(write("w", PCAP_TSTAMP_PRECISION_MICRO, {60}));
+  replay_all(whole);
+  EXPECT_FALSE(whole.damaged());
 }
 
 }  // namespace

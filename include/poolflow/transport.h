@@ -36,6 +36,28 @@ struct MessageInfo {
   uint16_t stream = 0;
   ReliabilityPolicy policy;
   bool templates = false;  ///< holds template sets only (always sent reliably)
+  /// For a transport that holds messages before they reach the network (SCTP
+  /// with sack_clocked_sends): when the exporter completed the message
+  /// (steady_ms()), so that a ttl message older than its lifetime is dropped
+  /// there too, and what it carries, for the count of what was not sent.
+  uint64_t completed_ms = 0;
+  uint32_t records = 0;
+  uint64_t packets = 0;
+  uint64_t octets = 0;
+};
+
+/// Messages a transport accepted (SendResult::sent) but dropped before they
+/// reached the network: their PR-SCTP lifetime ran out while it held them, or
+/// the association failed. Totals since the transport was opened.
+struct NotSentTotals {
+  uint64_t messages = 0;
+  uint64_t bytes = 0;  ///< of the messages
+  uint64_t records = 0;
+  uint64_t packets = 0;
+  uint64_t octets = 0;
+  uint64_t reliable_records = 0;
+  uint64_t first_ms = 0;  ///< unix_ms() of the first and the last one dropped; 0: none
+  uint64_t last_ms = 0;
 };
 
 enum class SendResult : uint8_t {
@@ -67,6 +89,11 @@ struct TransportOptions {
     uint32_t connect_timeout_ms = 3000;
     uint32_t send_buffer_kib = 4096;
     uint32_t reconnect_interval_s = 5;  ///< a lost association is reopened this often; 0: never
+    /// Messages wait in a ring of the transport (256 at most) and usrsctp's
+    /// receive thread hands them to usrsctp_sendv whenever a SACK freed room, so
+    /// that the sending thread does not contend with it for the association's
+    /// lock; false: send() calls usrsctp_sendv itself.
+    bool sack_clocked_sends = true;
     bool operator==(const Sctp&) const = default;
   } sctp;
   struct Tcp {
@@ -112,6 +139,14 @@ class Transport {
   /// Messages the transport itself gave up on after accepting them (PR-SCTP
   /// abandonment, TCP data lost with a connection).
   virtual uint64_t abandoned_messages() const { return 0; }
+
+  /// What the transport accepted and then dropped before it reached the network
+  /// (see NotSentTotals); any thread.
+  virtual NotSentTotals not_sent() const { return {}; }
+
+  /// Called by the sending thread when it has nothing else to do: a transport
+  /// that holds messages hands them on. Never waits on the network.
+  virtual void poll() {}
 
   /// False while a transport opened with Connect::start is still connecting
   /// (SCTP: the association handshake); true once it can send. Throws

@@ -56,8 +56,12 @@ int listen(const std::string& spec, uint64_t expect, uint32_t timeout_s) {
   std::_Exit(sink.messages() >= expect ? 0 : 1);  // usrsctp threads run until the end
 }
 
-int send(const std::string& spec, uint64_t messages, size_t size) {
-  auto transport = open_transport(spec, TransportOptions{});
+int send(const std::string& spec, uint64_t messages, size_t size, bool sack_clocked) {
+  // The reference is a plain usrsctp sender: usrsctp_sendv on this thread, unless
+  // --sack-clocked asks for poolflowd's way.
+  TransportOptions options;
+  options.sctp.sack_clocked_sends = sack_clocked;
+  auto transport = open_transport(spec, options);
   std::vector<uint8_t> message(size, 0);
   message[1] = 10;  // an IPFIX header: version 10 and the length
   message[2] = static_cast<uint8_t>(size >> 8);
@@ -90,15 +94,20 @@ int main(int argc, char** argv) {
   uint64_t count = 40000;
   size_t size = 1400;
   uint32_t timeout_s = 60;
+  bool sack_clocked = false;
   app.add_option("--listen", listen_spec, "receive on sctp:|tcp:|udp:HOST:PORT");
   app.add_option("--send", send_spec, "send to sctp:|tcp:|udp:HOST:PORT");
   app.add_option("--messages,--expect", count, "messages to send / to wait for");
   app.add_option("--size", size, "octets per message (16-65535)")->check(CLI::Range(16, 65535));
   app.add_option("--timeout", timeout_s, "receiver: give up after this many seconds");
+  app.add_flag("--sack-clocked", sack_clocked,
+               "sctp sender: messages handed to usrsctp from its receive thread as SACKs "
+               "free room (poolflowd's sctp.sack_clocked_sends), not by usrsctp_sendv here");
   CLI11_PARSE(app, argc, argv);
   if (listen_spec.empty() == send_spec.empty()) {
     fmt::print(stderr, "give --listen or --send\n");
     return 2;
   }
-  return listen_spec.empty() ? send(send_spec, count, size) : listen(listen_spec, count, timeout_s);
+  return listen_spec.empty() ? send(send_spec, count, size, sack_clocked)
+                             : listen(listen_spec, count, timeout_s);
 }

@@ -163,6 +163,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("sctp.heartbeat_interval_ms", t.sctp.heartbeat_interval_ms);
   r.get("sctp.connect_timeout_ms", t.sctp.connect_timeout_ms);
   r.get("sctp.send_buffer_kib", t.sctp.send_buffer_kib);
+  r.get("sctp.sack_clocked_sends", t.sctp.sack_clocked_sends);
   r.get("sctp.reconnect_interval_s", t.sctp.reconnect_interval_s);
   r.get("tcp.reconnect_interval_s", t.tcp.reconnect_interval_s);
   r.get("tcp.reconnect_max_s", t.tcp.reconnect_max_s);

@@ -56,7 +56,10 @@ void ExportSession::adopt_new_transport() {
   }
   spdlog::info("export: switching from {} to {}", transport_->name(), incoming->name());
   abandoned_by_old_transports_ += transport_->abandoned_messages();
+  transport_->poll();  // what it still holds goes, or fails and is counted
+  collect_transport_not_sent();
   transport_.reset(incoming);
+  transport_not_sent_seen_ = {};
   start_transport_session();
 }
 
@@ -111,6 +114,30 @@ void ExportSession::count_not_sent(const MessageInfo& info, const Content& conte
     stats_.reliable_records_not_sent.add(content.records);
   if (content.records == 0) return;  // templates or statistics: no flow record lost
   not_sent_window_.note(unix_ms());
+}
+
+void ExportSession::collect_transport_not_sent() {
+  const NotSentTotals now = transport_->not_sent();
+  NotSentTotals& seen = transport_not_sent_seen_;
+  if (now.messages == seen.messages) return;
+  const uint64_t messages = now.messages - seen.messages;
+  const uint64_t records = now.records - seen.records;
+  stats_.messages_not_sent.add(messages);
+  stats_.records_not_sent.add(records);
+  stats_.packets_not_sent.add(now.packets - seen.packets);
+  stats_.octets_not_sent.add(now.octets - seen.octets);
+  stats_.reliable_records_not_sent.add(now.reliable_records - seen.reliable_records);
+  // The transport had taken them, and they were counted as sent then.
+  stats_.messages_sent.sub(messages);
+  stats_.octets_sent.sub(now.bytes - seen.bytes);
+  stats_.records_sent.sub(records);
+  if (records != 0) {
+    if (seen.records == 0 &&
+        (not_sent_window_.first_ms == 0 || now.first_ms < not_sent_window_.first_ms))
+      not_sent_window_.first_ms = now.first_ms;
+    not_sent_window_.last_ms = std::max(not_sent_window_.last_ms, now.last_ms);
+  }
+  seen = now;
 }
 
 void ExportSession::send_templates(uint16_t stream, uint32_t now_s) {
@@ -175,8 +202,13 @@ void ExportSession::send_data(Channel& channel, uint32_t now_s) {
   channel.content = {};
 }
 
-void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& info,
+void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& message_info,
                            const Content& content) {
+  MessageInfo info = message_info;
+  info.completed_ms = steady_ms();
+  info.records = content.records;
+  info.packets = content.packets;
+  info.octets = content.octets;
   if (queue_.empty()) {
     switch (transport_->send(message, info)) {
       case SendResult::sent:
@@ -192,7 +224,7 @@ void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& 
     }
   }
   make_room(message.size());
-  queue_.push_back(Queued{{message.begin(), message.end()}, info, content, steady_ms()});
+  queue_.push_back(Queued{{message.begin(), message.end()}, info, content, info.completed_ms});
   queued_bytes_ += message.size();
   if (info.policy.kind == Reliability::ttl && !info.templates) ++queued_with_ttl_;
 }
@@ -292,6 +324,7 @@ void ExportSession::flush(uint32_t now_s) {
       steady_ms() - statistics_sent_ms_ >= config_.statistics_interval_ms)
     send_statistics(now_s);
   transport_up_.store(transport_->flush(), std::memory_order_relaxed);
+  collect_transport_not_sent();
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
 }
@@ -302,6 +335,7 @@ namespace poolflow::exporter {
 
 void ExportSession::send_statistics(uint32_t now_s) {
   statistics_sent_ms_ = steady_ms();
+  collect_transport_not_sent();
   // Reliably, on stream 0: what this exporter sent (Metering Process Statistics,
   // RFC 7011 §4.1) and what it could not send (Exporting Process Reliability
   // Statistics, §4.3), in records, packets and octets, with when the first and
@@ -362,6 +396,7 @@ void ExportSession::close(uint32_t now_s) {
     spdlog::warn("{}: closing with data not yet delivered ({} messages queued here)",
                  transport_->name(), queue_.size());
   while (!queue_.empty()) drop_queued(queue_.begin());
+  collect_transport_not_sent();
 }
 
 }  // namespace poolflow::exporter

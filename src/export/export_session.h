@@ -71,9 +71,11 @@ class ExportSession {
   /// best-effort ones, flushes the transport. Aggregation thread only.
   void flush(uint32_t now_s);
 
-  /// Retries the messages the transport refused earlier. Aggregation thread only.
+  /// Retries the messages the transport refused earlier and lets a transport
+  /// that holds messages hand them on (Transport::poll). Aggregation thread only.
   void send_queued() {
     if (!queue_.empty()) drain_queue();
+    transport_->poll();
   }
 
   /// At shutdown: sends everything and waits, at most close_timeout_ms, until
@@ -139,6 +141,7 @@ class ExportSession {
   void drop_queued(std::deque<Queued>::iterator it);
   void make_room(size_t bytes);
   void count_not_sent(const MessageInfo& info, const Content& content);
+  void collect_transport_not_sent();
 
   std::unique_ptr<Transport> transport_;
   const std::string output_;
@@ -166,6 +169,8 @@ class ExportSession {
   /// Process Reliability record).
   TimeWindow not_sent_window_;
   uint64_t abandoned_by_old_transports_ = 0;
+  /// The transport's Transport::not_sent() as last added to stats_.
+  NotSentTotals transport_not_sent_seen_;
   std::atomic<uint64_t> abandoned_by_transport_{0};
 };
 

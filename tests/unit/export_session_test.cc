@@ -206,6 +206,49 @@ TEST(ExportSession, ExportingReliabilityRecordDatesTheRecordsNotSent) {
   EXPECT_LE(last.last_ms, after);
 }
 
+// Takes every message, and then drops the flow records' messages itself as a
+// transport that holds messages does when their lifetime ran out (the SCTP
+// transport's ring), reporting them through not_sent().
+class HoldingTransport : public Transport {
+ public:
+  SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override {
+    if (info.records != 0) {
+      EXPECT_NE(info.completed_ms, 0u) << "the session dates every message";
+      totals_.messages += 1;
+      totals_.bytes += message.size();
+      totals_.records += info.records;
+      totals_.packets += info.packets;
+      totals_.octets += info.octets;
+      if (totals_.first_ms == 0) totals_.first_ms = wall_ms();
+      totals_.last_ms = wall_ms();
+    }
+    return SendResult::sent;
+  }
+  bool flush() override { return true; }
+  const std::string& name() const override { return name_; }
+  NotSentTotals not_sent() const override { return totals_; }
+
+ private:
+  std::string name_ = "holding";
+  NotSentTotals totals_;
+};
+
+TEST(ExportSession, RecordsTheTransportDroppedAreCountedAsNotSent) {
+  ExportSessionConfig config;
+  config.statistics_interval_ms = 0;
+  ExportSession session(std::make_unique<HoldingTransport>(), config);
+  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kUdp), 1);
+  session.flush(1);
+  const SessionStats& s = session.stats();
+  EXPECT_EQ(s.records_not_sent.get(), 100u);
+  EXPECT_EQ(s.packets_not_sent.get(), 100u * 101 / 2);
+  EXPECT_EQ(s.records_sent.get(), 0u) << "taken by the transport, then dropped: not sent";
+  EXPECT_EQ(s.messages_sent.get(), 1u) << "the templates";
+  EXPECT_EQ(s.reliable_records_not_sent.get(), 0u);
+  session.flush(1);
+  EXPECT_EQ(s.records_not_sent.get(), 100u) << "counted once";
+}
+
 TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   // One usrsctp stack per process: the listener and the exporter share its port.
   const uint16_t port = transport::sctp::start_usrsctp(0, false);

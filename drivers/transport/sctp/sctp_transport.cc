@@ -8,7 +8,10 @@
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
+#include "poolflow/clock.h"
+#include "poolflow/counter.h"
 #include "transport/common/socket_address.h"
 #include "transport/sctp/usrsctp_stack.h"
 
@@ -20,6 +23,33 @@ constexpr int kConnecting = 0, kUp = 1, kDown = 2;
 // SCTP common header, DATA chunk header, UDP header and an IPv6 header.
 constexpr uint32_t kPacketOverhead = 12 + 16 + 8 + 40;
 constexpr int kShutdownWaitMs = 300;
+// No send callback for this long: no SACK is on its way (nothing in flight, or
+// the peer is silent), so the sending thread hands the ring to usrsctp itself.
+constexpr uint64_t kSackClockStoppedNs = 300'000;
+
+uint64_t steady_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+SendResult send_message(struct socket* sock, uint16_t streams, std::span<const uint8_t> message,
+                        const MessageInfo& info) {
+  sctp_sendv_spa spa{};
+  spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
+  spa.sendv_sndinfo.snd_sid = info.stream < streams ? info.stream : 0;
+  if (!info.templates && info.policy.kind != Reliability::reliable) {
+    spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
+    spa.sendv_prinfo.pr_policy =
+        info.policy.kind == Reliability::ttl ? SCTP_PR_SCTP_TTL : SCTP_PR_SCTP_RTX;
+    spa.sendv_prinfo.pr_value = info.policy.value;
+  }
+  const ssize_t sent = usrsctp_sendv(sock, message.data(), message.size(), nullptr, 0, &spa,
+                                     sizeof spa, SCTP_SENDV_SPA, 0);
+  if (sent >= 0) return SendResult::sent;
+  if (errno == EWOULDBLOCK || errno == EAGAIN) return SendResult::would_block;
+  return SendResult::failed;
+}
 
 int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, struct sctp_rcvinfo,
                int flags, void* context) {
@@ -46,7 +76,127 @@ int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, 
   return 1;
 }
 
+// Called by usrsctp's receive thread once a SACK freed room in the send buffer
+// (the association's lock is not held then): the ring's messages go out from
+// here, so that the sending thread and this one do not take turns at that lock
+// for every message.
+int on_send_space(struct socket*, uint32_t, void* context) {
+  auto* association = static_cast<SctpTransport::AssociationState*>(context);
+  association->last_sack_ns.store(steady_ns(), std::memory_order_relaxed);
+  SctpTransport::pump(*association);
+  return 1;
+}
+
 }  // namespace
+
+// Messages between send() (one producer, the sending thread) and pump() (one
+// consumer at a time: usrsctp's receive thread in the send callback, or the
+// sending thread when no SACK is coming). Fixed size, allocated once.
+class SctpTransport::SendRing {
+ public:
+  static constexpr uint32_t kMessages = 256;  // a power of two: indexes wrap with uint32_t
+
+  SendRing(struct socket* sock, size_t max_message)
+      : sock_(sock), max_message_(max_message), bytes_(kMessages * max_message) {}
+
+  void set_streams(uint16_t streams) { streams_ = streams; }
+  size_t max_message() const { return max_message_; }
+
+  bool empty() const {
+    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
+  }
+
+  /// Producer: false when full.
+  bool push(std::span<const uint8_t> message, const MessageInfo& info) {
+    const uint32_t head = head_.load(std::memory_order_relaxed);
+    if (head - tail_.load(std::memory_order_acquire) == kMessages) return false;
+    const uint32_t i = head % kMessages;
+    std::memcpy(&bytes_[i * max_message_], message.data(), message.size());
+    slots_[i] = {info, static_cast<uint32_t>(message.size())};
+    head_.store(head + 1, std::memory_order_release);
+    return true;
+  }
+
+  /// Consumer (under AssociationState::pumping): sends until usrsctp takes no
+  /// more; ttl messages past their lifetime are dropped instead, as the export
+  /// session's own queue does (usrsctp would send them: it abandons only data
+  /// already sent).
+  void pump() {
+    uint32_t tail = tail_.load(std::memory_order_relaxed);
+    const uint32_t head = head_.load(std::memory_order_acquire);
+    uint64_t now = 0;
+    for (; tail != head; ++tail) {
+      const uint32_t i = tail % kMessages;
+      const Slot& slot = slots_[i];
+      if (!slot.info.templates && slot.info.policy.kind == Reliability::ttl) {
+        if (now == 0) now = steady_ms();
+        if (now - slot.info.completed_ms >= slot.info.policy.value) {
+          drop(slot);
+          continue;
+        }
+      }
+      const SendResult result =
+          send_message(sock_, streams_, {&bytes_[i * max_message_], slot.length}, slot.info);
+      if (result == SendResult::would_block) break;
+      if (result == SendResult::failed) drop(slot);
+    }
+    tail_.store(tail, std::memory_order_release);
+  }
+
+  NotSentTotals not_sent() const {
+    return {.messages = messages_.get(),
+            .bytes = bytes_dropped_.get(),
+            .records = records_.get(),
+            .packets = packets_.get(),
+            .octets = octets_.get(),
+            .reliable_records = reliable_records_.get(),
+            .first_ms = first_ms_.get(),
+            .last_ms = last_ms_.get()};
+  }
+
+ private:
+  struct Slot {
+    MessageInfo info;
+    uint32_t length = 0;
+  };
+
+  void drop(const Slot& slot) {
+    messages_.add();
+    bytes_dropped_.add(slot.length);
+    records_.add(slot.info.records);
+    packets_.add(slot.info.packets);
+    octets_.add(slot.info.octets);
+    if (slot.info.policy.kind == Reliability::reliable) reliable_records_.add(slot.info.records);
+    if (slot.info.records == 0) return;
+    const uint64_t now = unix_ms();
+    last_ms_.raise_to(now);
+    if (first_ms_.get() == 0) first_ms_.raise_to(now);
+  }
+
+  struct socket* sock_;
+  const size_t max_message_;
+  uint16_t streams_ = 0;
+  std::vector<uint8_t> bytes_;
+  Slot slots_[kMessages];
+  alignas(64) std::atomic<uint32_t> head_{0};
+  alignas(64) std::atomic<uint32_t> tail_{0};
+  // Written by whichever thread pumps (one at a time), read by any.
+  RelaxedCounter messages_, bytes_dropped_, records_, packets_, octets_, reliable_records_,
+      first_ms_, last_ms_;
+};
+
+void SctpTransport::pump(AssociationState& a) {
+  // Whoever finds another thread pumping leaves a note, and that thread goes
+  // round once more, so that no message waits for the next SACK.
+  for (;;) {
+    a.pump_missed.store(true);
+    if (a.pumping.test_and_set()) return;
+    a.pump_missed.store(false);
+    if (SendRing* ring = a.ring.load()) ring->pump();
+    a.pumping.clear();
+    if (!a.pump_missed.load()) return;
+  }
+}
 
 SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t port,
                              const TransportOptions& options, Connect connect)
@@ -61,8 +211,8 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
   peer_ = host + ":" + std::to_string(port) +
           (o.raw_ip ? "" : " (UDP encapsulation port " + std::to_string(o.remote_udp_port) + ")");
 
-  sock_ = usrsctp_socket(peer.ss_family, SOCK_STREAM, IPPROTO_SCTP, on_receive, nullptr, 0,
-                         association_);
+  sock_ = usrsctp_socket(peer.ss_family, SOCK_STREAM, IPPROTO_SCTP, on_receive,
+                         o.sack_clocked_sends ? on_send_space : nullptr, 0, association_);
   if (sock_ == nullptr)
     throw std::runtime_error(name_ + ": usrsctp_socket: " + std::strerror(errno));
   try {
@@ -92,6 +242,10 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     const int send_buffer = static_cast<int>(o.send_buffer_kib * 1024);
     usrsctp_setsockopt(sock_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     usrsctp_set_non_blocking(sock_, 1);
+    if (o.sack_clocked_sends) {
+      ring_ = std::make_unique<SendRing>(sock_, options.max_message_size);
+      association_->ring.store(ring_.get());
+    }
 
     // usrsctp has no path-MTU discovery: once the association exists the MTU is
     // fixed so that one IPFIX message is one DATA chunk (FORWARD-TSN and
@@ -109,6 +263,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     if (connect == Connect::wait)
       while (!connected()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   } catch (const std::exception& e) {
+    release_ring();
     usrsctp_close(sock_);
     const std::string what = e.what();
     throw std::runtime_error(what.starts_with(name_) ? what : name_ + ": " + what);
@@ -126,13 +281,23 @@ bool SctpTransport::connected() {
                                   : " within " + std::to_string(connect_timeout_ms_) + " ms"));
   sctp::set_option(sock_, SCTP_PEER_ADDR_PARAMS, &path_, sizeof path_, "spp_pathmtu");
   streams_ = association_->outbound_streams.load();
+  if (ring_) ring_->set_streams(streams_);
   up_ = true;
   spdlog::info("{}: SCTP association up, {} outbound streams, PR-SCTP per message", name_,
                streams_);
   return true;
 }
 
+void SctpTransport::release_ring() {
+  if (!ring_) return;
+  // Callbacks may still come: they find no ring once none of them is inside it.
+  association_->ring.store(nullptr);
+  while (association_->pumping.test_and_set()) std::this_thread::yield();
+  association_->pumping.clear();
+}
+
 SctpTransport::~SctpTransport() {
+  release_ring();
   // Graceful SHUTDOWN so that the collector ends the session at once; wait a
   // little for SHUTDOWN-COMPLETE, as the process may exit right after.
   if (association_->state.load() == kUp) {
@@ -144,25 +309,35 @@ SctpTransport::~SctpTransport() {
 }
 
 SendResult SctpTransport::send(std::span<const uint8_t> message, const MessageInfo& info) {
-  if (association_->state.load(std::memory_order_relaxed) != kUp) return SendResult::failed;
-  sctp_sendv_spa spa{};
-  spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
-  spa.sendv_sndinfo.snd_sid = info.stream < streams_ ? info.stream : 0;
-  if (!info.templates && info.policy.kind != Reliability::reliable) {
-    spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
-    spa.sendv_prinfo.pr_policy =
-        info.policy.kind == Reliability::ttl ? SCTP_PR_SCTP_TTL : SCTP_PR_SCTP_RTX;
-    spa.sendv_prinfo.pr_value = info.policy.value;
+  if (association_->state.load(std::memory_order_relaxed) != kUp) {
+    if (ring_) pump(*association_);  // what it still holds fails and is counted
+    return SendResult::failed;
   }
-  const ssize_t sent = usrsctp_sendv(sock_, message.data(), message.size(), nullptr, 0, &spa,
-                                     sizeof spa, SCTP_SENDV_SPA, 0);
-  if (sent >= 0) return SendResult::sent;
-  if (errno == EWOULDBLOCK || errno == EAGAIN) return SendResult::would_block;
-  return SendResult::failed;
+  if (!ring_) return send_message(sock_, streams_, message, info);
+  if (message.size() > ring_->max_message()) return SendResult::failed;  // longer than the path MTU
+  const bool sack_clock_stopped =
+      steady_ns() - association_->last_sack_ns.load(std::memory_order_relaxed) >
+      kSackClockStoppedNs;
+  if (!ring_->push(message, info)) {
+    if (!sack_clock_stopped) return SendResult::would_block;
+    pump(*association_);
+    if (!ring_->push(message, info)) return SendResult::would_block;
+  }
+  if (sack_clock_stopped) pump(*association_);
+  return SendResult::sent;
+}
+
+void SctpTransport::poll() {
+  if (ring_ && !ring_->empty()) pump(*association_);
+}
+
+NotSentTotals SctpTransport::not_sent() const {
+  return ring_ ? ring_->not_sent() : NotSentTotals{};
 }
 
 bool SctpTransport::drained() const {
   if (association_->state.load() != kUp) return true;  // nothing more will leave
+  if (ring_ && !ring_->empty()) return false;
   sctp_status status{};
   socklen_t length = sizeof status;
   if (usrsctp_getsockopt(sock_, IPPROTO_SCTP, SCTP_STATUS, &status, &length) != 0) return true;

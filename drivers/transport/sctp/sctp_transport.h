@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "poolflow/transport.h"
@@ -27,14 +28,29 @@ class SctpTransport final : public Transport {
   const std::string& name() const override { return name_; }
   TransportTraits traits() const override { return {.streams = true, .stream_count = streams_}; }
   uint64_t abandoned_messages() const override;
+  NotSentTotals not_sent() const override;
+  void poll() override;
   bool drained() const override;
   bool connected() override;
 
-  /// The association's state as its notifications last told it.
+  class SendRing;
+
+  /// The association's state as its notifications last told it, and what its
+  /// callbacks need to hand queued messages to usrsctp.
   struct AssociationState {
     std::atomic<int> state{0};  ///< 0 connecting, 1 up, 2 down
     std::atomic<uint16_t> outbound_streams{0};
+    /// sack_clocked_sends: the transport's ring; null without one, or once the
+    /// transport is gone (callbacks may come later).
+    std::atomic<SendRing*> ring{nullptr};
+    std::atomic_flag pumping = ATOMIC_FLAG_INIT;  ///< one thread empties the ring at a time
+    std::atomic<bool> pump_missed{false};         ///< another came while it was busy
+    std::atomic<uint64_t> last_sack_ns{0};        ///< steady clock of the last send callback
   };
+
+  /// Hands the ring's messages to usrsctp until it takes no more: from the send
+  /// callback (usrsctp's receive thread, after a SACK) or from the sending thread.
+  static void pump(AssociationState& association);
 
  private:
   std::string name_;
@@ -45,7 +61,10 @@ class SctpTransport final : public Transport {
   bool up_ = false;  ///< the association came up and its path settings are made
   std::chrono::steady_clock::time_point deadline_;  ///< of the handshake
   uint32_t connect_timeout_ms_;
-  sctp_paddrparams path_{};  ///< set once the association exists
+  sctp_paddrparams path_{};         ///< set once the association exists
+  std::unique_ptr<SendRing> ring_;  ///< with sack_clocked_sends
+
+  void release_ring();
 };
 
 }  // namespace poolflow::transport

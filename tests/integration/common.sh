@@ -25,6 +25,16 @@ wait_for() {
   die "no line matching '$2' in $1 within $3 s"
 }
 
+# interrupt PID: SIGINT to a child of this shell; returns its exit status, dies
+# if it has not exited within 30 s.
+interrupt() {
+  kill -INT "$1"
+  timeout 30 tail --pid="$1" -f /dev/null || die "pid $1 did not stop within 30 s of SIGINT"
+  local rc=0
+  wait "$1" || rc=$?
+  return $rc
+}
+
 # expect_line FILE REGEX: FILE has a line matching REGEX.
 expect_line() {
   grep -Eq -- "$2" "$1" || { cat "$1" >&2; die "$1 has no line matching: $2"; }

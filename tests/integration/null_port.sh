@@ -10,10 +10,8 @@ source "$(dirname "$0")/common.sh"
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_for "$WORK/log.txt" "rx [0-9]+ pkt/s" 15
-kill -INT "$pid"
 rc=0
-timeout 30 tail --pid="$pid" -f /dev/null || die "poolflowd did not stop within 30 s of SIGINT"
-wait "$pid" || rc=$?
+interrupt "$pid" || rc=$?
 cat "$WORK/log.txt" "$WORK/summary.txt"
 [[ $rc -eq 0 ]] || die "exit $rc after SIGINT"
 /usr/bin/python3 - "$WORK/summary.txt" <<'PY'

@@ -11,10 +11,8 @@ pid=$!
 trap 'kill -KILL $pid 2>/dev/null || true; rm -rf "$WORK"' EXIT
 wait_for "$WORK/log.txt" "worker\(s\) on core" 10
 sleep 2
-kill -INT "$pid"
 rc=0
-timeout 30 tail --pid="$pid" -f /dev/null || die "poolflowd did not stop within 30 s of SIGINT"
-wait "$pid" || rc=$?
+interrupt "$pid" || rc=$?
 cat "$WORK/log.txt" "$WORK/summary.txt"
 [[ $rc -eq 0 ]] || die "exit $rc after SIGINT"
 expect_line "$WORK/log.txt" "signal 2: ending every flow"

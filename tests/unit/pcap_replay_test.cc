@@ -112,6 +112,21 @@ class PcapReplayTest : public ::testing::Test {
     }
     return write_bytes(name, b);
   }
+  // A classic pcap file as a machine of the other byte order writes it: every
+  // field of the file header that matters and of each record header swapped.
+  static void swap_byte_order(std::vector<char>& b) {
+    auto swap = [&](size_t at, long size) {
+      std::reverse(b.begin() + long(at), b.begin() + long(at) + size);
+    };
+    swap(0, 4), swap(4, 2), swap(6, 2);
+    for (size_t at : {8, 12, 16, 20}) swap(at, 4);
+    for (size_t at = 24; at < b.size();) {
+      uint32_t caplen;
+      std::memcpy(&caplen, b.data() + at + 8, 4);
+      for (size_t f = 0; f < 16; f += 4) swap(at + f, 4);
+      at += 16 + caplen;
+    }
+  }
   std::vector<char> bytes(const std::string& file) {
     std::ifstream in(file, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), {}};
@@ -267,19 +282,7 @@ TEST_F(PcapReplayTest, EmptyCaptureFinishesAtOnce) {
 
 TEST_F(PcapReplayTest, ReadsFilesOfTheOtherByteOrder) {
   std::vector<char> b = bytes(write("native", PCAP_TSTAMP_PRECISION_MICRO, {60, 70, 80}));
-  // Swap every 32-bit field of the file header that matters and of each record header.
-  auto swap32 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 4); };
-  auto swap16 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 2); };
-  swap32(0);
-  swap16(4);
-  swap16(6);
-  for (size_t at : {8, 12, 16, 20}) swap32(at);
-  for (size_t at = 24; at < b.size();) {
-    uint32_t caplen;
-    std::memcpy(&caplen, b.data() + at + 8, 4);
-    for (size_t f = 0; f < 16; f += 4) swap32(at + f);
-    at += 16 + caplen;
-  }
+  swap_byte_order(b);
   const std::string file = write_bytes("swapped", b);
   char error[PCAP_ERRBUF_SIZE];
   pcap_t* check = pcap_open_offline(file.c_str(), error);
@@ -353,16 +356,7 @@ TEST_F(PcapReplayTest, ChainsThatFindNoMbufWaitForTheNextRound) {
 
 TEST_F(PcapReplayTest, SwappedNanosecondFileKeepsItsTimes) {
   std::vector<char> b = bytes(write("ns", PCAP_TSTAMP_PRECISION_NANO, {60, 70}));
-  auto swap32 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 4); };
-  auto swap16 = [&](size_t at) { std::reverse(b.begin() + long(at), b.begin() + long(at) + 2); };
-  swap32(0), swap16(4), swap16(6);
-  for (size_t at : {8, 12, 16, 20}) swap32(at);
-  for (size_t at = 24; at < b.size();) {
-    uint32_t caplen;
-    std::memcpy(&caplen, b.data() + at + 8, 4);
-    for (size_t f = 0; f < 16; f += 4) swap32(at + f);
-    at += 16 + caplen;
-  }
+  swap_byte_order(b);
   const std::string file = write_bytes("ns_swapped", b);
   PcapReplay replay(file);
   const Delivered got = replay_all(replay);

@@ -13,9 +13,6 @@ class RelaxedCounter {
   void add(uint64_t n = 1) {
     value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
-  void sub(uint64_t n) {
-    value_.store(value_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
-  }
   /// Keeps the largest value seen (a high-water mark).
   void raise_to(uint64_t candidate) {
     if (candidate > value_.load(std::memory_order_relaxed))

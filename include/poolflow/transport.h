@@ -38,30 +38,35 @@ struct MessageInfo {
   bool templates = false;  ///< holds template sets only (always sent reliably)
   /// For a transport that holds messages before they reach the network (SCTP
   /// with sack_clocked_sends): when the exporter completed the message
-  /// (steady_ms()), so that a ttl message older than its lifetime is dropped
-  /// there too, and what it carries, for the count of what was not sent.
+  /// (steady_ms(); 0: never aged there), so that a ttl message older than its
+  /// lifetime is dropped there too, and what it carries, for HeldOutcome.
   uint64_t completed_ms = 0;
   uint32_t records = 0;
   uint64_t packets = 0;
   uint64_t octets = 0;
 };
 
-/// Messages a transport accepted (SendResult::sent) but dropped before they
-/// reached the network: their PR-SCTP lifetime ran out while it held them, or
-/// the association failed. Totals since the transport was opened.
-struct NotSentTotals {
-  uint64_t messages = 0;
-  uint64_t bytes = 0;  ///< of the messages
-  uint64_t records = 0;
-  uint64_t packets = 0;
-  uint64_t octets = 0;
-  uint64_t reliable_records = 0;
-  uint64_t first_ms = 0;  ///< unix_ms() of the first and the last one dropped; 0: none
-  uint64_t last_ms = 0;
+/// What became of the messages a transport held (SendResult::held): handed on
+/// to the network, or dropped before that (their PR-SCTP lifetime ran out while
+/// held, the association failed, the transport was abandoned). Totals since the
+/// transport was opened.
+struct HeldOutcome {
+  uint64_t sent_messages = 0;
+  uint64_t sent_bytes = 0;
+  uint64_t sent_records = 0;
+  uint64_t dropped_messages = 0;
+  uint64_t dropped_records = 0;
+  uint64_t dropped_packets = 0;
+  uint64_t dropped_octets = 0;
+  uint64_t dropped_reliable_records = 0;
+  /// unix_ms() of the first and the last flow record dropped; 0: none
+  uint64_t first_dropped_ms = 0;
+  uint64_t last_dropped_ms = 0;
 };
 
 enum class SendResult : uint8_t {
   sent,         ///< handed to the transport (for SCTP/TCP: in its send buffer)
+  held,         ///< taken: the transport sends it later and tells how in held_outcome()
   would_block,  ///< not taken now, nothing of it sent: try again later
   failed,       ///< lost (no session, or an error): do not retry
 };
@@ -140,13 +145,17 @@ class Transport {
   /// abandonment, TCP data lost with a connection).
   virtual uint64_t abandoned_messages() const { return 0; }
 
-  /// What the transport accepted and then dropped before it reached the network
-  /// (see NotSentTotals); any thread.
-  virtual NotSentTotals not_sent() const { return {}; }
+  /// What became of the messages it held so far (see HeldOutcome); any thread.
+  virtual HeldOutcome held_outcome() const { return {}; }
 
   /// Called by the sending thread when it has nothing else to do: a transport
   /// that holds messages hands them on. Never waits on the network.
   virtual void poll() {}
+
+  /// Before the transport is closed or replaced: one last try to hand on what it
+  /// holds, then the rest is dropped (and counted in held_outcome()). Never waits
+  /// on the network.
+  virtual void abandon() {}
 
   /// False while a transport opened with Connect::start is still connecting
   /// (SCTP: the association handshake); true once it can send. Throws

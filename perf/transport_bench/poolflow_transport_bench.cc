@@ -4,10 +4,10 @@
 //
 //   poolflow-transport-bench --listen sctp:127.0.0.1:4739 --expect 40000
 //   poolflow-transport-bench --send sctp:127.0.0.1:4739 --messages 40000 --size 1400
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
-#include <fmt/format.h>
 #include <thread>
 #include <vector>
 
@@ -72,14 +72,22 @@ int send(const std::string& spec, uint64_t messages, size_t size, bool sack_cloc
   uint64_t failed = 0;
   for (uint64_t i = 0; i < messages;) {
     switch (transport->send(message, info)) {
-      case SendResult::sent: ++i; break;
-      case SendResult::failed: ++failed, ++i; break;
-      case SendResult::would_block: std::this_thread::sleep_for(std::chrono::microseconds(20));
+      case SendResult::sent:
+      case SendResult::held:
+        ++i;
+        break;
+      case SendResult::failed:
+        ++failed, ++i;
+        break;
+      case SendResult::would_block:
+        std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  for (int i = 0; i < 5000 && !transport->drained(); ++i)
+  for (int i = 0; i < 5000 && !transport->drained(); ++i) {
+    transport->poll();
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   fmt::print("sent {} messages of {} octets in {:.3f} s ({} failed)\n", messages, size, seconds,
              failed);
   std::fflush(stdout);

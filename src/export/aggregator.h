@@ -23,8 +23,7 @@ class Aggregator {
  public:
   /// Runs until `stop` is set and every ring is empty.
   Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
-             std::vector<std::unique_ptr<ExportSession>> sessions,
-             const std::atomic<bool>& stop);
+             std::vector<std::unique_ptr<ExportSession>> sessions, const std::atomic<bool>& stop);
 
   /// The lcore entry point.
   int run();

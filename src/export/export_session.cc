@@ -56,10 +56,10 @@ void ExportSession::adopt_new_transport() {
   }
   spdlog::info("export: switching from {} to {}", transport_->name(), incoming->name());
   abandoned_by_old_transports_ += transport_->abandoned_messages();
-  transport_->poll();  // what it still holds goes, or fails and is counted
-  collect_transport_not_sent();
+  transport_->abandon();  // what it still holds goes, or is dropped and counted
+  collect_held_outcome();
   transport_.reset(incoming);
-  transport_not_sent_seen_ = {};
+  held_seen_ = {};
   start_transport_session();
 }
 
@@ -116,27 +116,21 @@ void ExportSession::count_not_sent(const MessageInfo& info, const Content& conte
   not_sent_window_.note(unix_ms());
 }
 
-void ExportSession::collect_transport_not_sent() {
-  const NotSentTotals now = transport_->not_sent();
-  NotSentTotals& seen = transport_not_sent_seen_;
-  if (now.messages == seen.messages) return;
-  const uint64_t messages = now.messages - seen.messages;
-  const uint64_t records = now.records - seen.records;
-  stats_.messages_not_sent.add(messages);
-  stats_.records_not_sent.add(records);
-  stats_.packets_not_sent.add(now.packets - seen.packets);
-  stats_.octets_not_sent.add(now.octets - seen.octets);
-  stats_.reliable_records_not_sent.add(now.reliable_records - seen.reliable_records);
-  // The transport had taken them, and they were counted as sent then.
-  stats_.messages_sent.sub(messages);
-  stats_.octets_sent.sub(now.bytes - seen.bytes);
-  stats_.records_sent.sub(records);
-  if (records != 0) {
-    if (seen.records == 0 &&
-        (not_sent_window_.first_ms == 0 || now.first_ms < not_sent_window_.first_ms))
-      not_sent_window_.first_ms = now.first_ms;
-    not_sent_window_.last_ms = std::max(not_sent_window_.last_ms, now.last_ms);
-  }
+void ExportSession::collect_held_outcome() {
+  // Field by field: a total read while the transport updates it is caught up at
+  // the next call.
+  const HeldOutcome now = transport_->held_outcome();
+  HeldOutcome& seen = held_seen_;
+  stats_.messages_sent.add(now.sent_messages - seen.sent_messages);
+  stats_.octets_sent.add(now.sent_bytes - seen.sent_bytes);
+  stats_.records_sent.add(now.sent_records - seen.sent_records);
+  stats_.messages_not_sent.add(now.dropped_messages - seen.dropped_messages);
+  stats_.records_not_sent.add(now.dropped_records - seen.dropped_records);
+  stats_.packets_not_sent.add(now.dropped_packets - seen.dropped_packets);
+  stats_.octets_not_sent.add(now.dropped_octets - seen.dropped_octets);
+  stats_.reliable_records_not_sent.add(now.dropped_reliable_records -
+                                       seen.dropped_reliable_records);
+  not_sent_window_.merge({now.first_dropped_ms, now.last_dropped_ms});
   seen = now;
 }
 
@@ -216,6 +210,8 @@ void ExportSession::submit(std::span<const uint8_t> message, const MessageInfo& 
         stats_.octets_sent.add(message.size());
         stats_.records_sent.add(content.records);
         return;
+      case SendResult::held:  // counted by collect_held_outcome()
+        return;
       case SendResult::failed:
         count_not_sent(info, content);
         return;
@@ -288,10 +284,12 @@ void ExportSession::drain_queue() {
     Queued& head = queue_.front();
     const SendResult result = transport_->send(head.bytes, head.info);
     if (result == SendResult::would_block) return;
-    if (result == SendResult::sent) {
-      stats_.messages_sent.add();
-      stats_.octets_sent.add(head.bytes.size());
-      stats_.records_sent.add(head.content.records);
+    if (result == SendResult::sent || result == SendResult::held) {
+      if (result == SendResult::sent) {
+        stats_.messages_sent.add();
+        stats_.octets_sent.add(head.bytes.size());
+        stats_.records_sent.add(head.content.records);
+      }
       forget(head);
       queue_.pop_front();
     } else {
@@ -324,7 +322,7 @@ void ExportSession::flush(uint32_t now_s) {
       steady_ms() - statistics_sent_ms_ >= config_.statistics_interval_ms)
     send_statistics(now_s);
   transport_up_.store(transport_->flush(), std::memory_order_relaxed);
-  collect_transport_not_sent();
+  collect_held_outcome();
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
 }
@@ -335,7 +333,7 @@ namespace poolflow::exporter {
 
 void ExportSession::send_statistics(uint32_t now_s) {
   statistics_sent_ms_ = steady_ms();
-  collect_transport_not_sent();
+  collect_held_outcome();
   // Reliably, on stream 0: what this exporter sent (Metering Process Statistics,
   // RFC 7011 §4.1) and what it could not send (Exporting Process Reliability
   // Statistics, §4.3), in records, packets and octets, with when the first and
@@ -396,7 +394,8 @@ void ExportSession::close(uint32_t now_s) {
     spdlog::warn("{}: closing with data not yet delivered ({} messages queued here)",
                  transport_->name(), queue_.size());
   while (!queue_.empty()) drop_queued(queue_.begin());
-  collect_transport_not_sent();
+  transport_->abandon();
+  collect_held_outcome();
 }
 
 }  // namespace poolflow::exporter

@@ -141,7 +141,8 @@ class ExportSession {
   void drop_queued(std::deque<Queued>::iterator it);
   void make_room(size_t bytes);
   void count_not_sent(const MessageInfo& info, const Content& content);
-  void collect_transport_not_sent();
+  /// Counts what became of the messages the transport held since the last call.
+  void collect_held_outcome();
 
   std::unique_ptr<Transport> transport_;
   const std::string output_;
@@ -169,8 +170,7 @@ class ExportSession {
   /// Process Reliability record).
   TimeWindow not_sent_window_;
   uint64_t abandoned_by_old_transports_ = 0;
-  /// The transport's Transport::not_sent() as last added to stats_.
-  NotSentTotals transport_not_sent_seen_;
+  HeldOutcome held_seen_;  ///< the transport's held_outcome() at the last collect
   std::atomic<uint64_t> abandoned_by_transport_{0};
 };
 

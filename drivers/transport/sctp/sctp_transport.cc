@@ -120,38 +120,53 @@ class SctpTransport::SendRing {
   /// Consumer (under AssociationState::pumping): sends until usrsctp takes no
   /// more; ttl messages past their lifetime are dropped instead, as the export
   /// session's own queue does (usrsctp would send them: it abandons only data
-  /// already sent).
-  void pump() {
+  /// already sent). With `abandon`, what usrsctp does not take is dropped too.
+  void pump(bool abandon = false) {
     uint32_t tail = tail_.load(std::memory_order_relaxed);
     const uint32_t head = head_.load(std::memory_order_acquire);
     uint64_t now = 0;
     for (; tail != head; ++tail) {
       const uint32_t i = tail % kMessages;
       const Slot& slot = slots_[i];
-      if (!slot.info.templates && slot.info.policy.kind == Reliability::ttl) {
+      bool expired = false;
+      if (!slot.info.templates && slot.info.policy.kind == Reliability::ttl &&
+          slot.info.completed_ms != 0) {
         if (now == 0) now = steady_ms();
-        if (now - slot.info.completed_ms >= slot.info.policy.value) {
-          drop(slot);
-          continue;
-        }
+        expired = now - slot.info.completed_ms >= slot.info.policy.value;
       }
       const SendResult result =
-          send_message(sock_, streams_, {&bytes_[i * max_message_], slot.length}, slot.info);
-      if (result == SendResult::would_block) break;
-      if (result == SendResult::failed) drop(slot);
+          expired
+              ? SendResult::failed
+              : send_message(sock_, streams_, {&bytes_[i * max_message_], slot.length}, slot.info);
+      if (result == SendResult::sent)
+        count_sent(slot);
+      else if (result == SendResult::failed || abandon)
+        count_dropped(slot);
+      else
+        break;  // would block: the rest waits for room
+      // Each slot is given back at once, so that the producer can refill it
+      // while a long pump goes on.
+      tail_.store(tail + 1, std::memory_order_release);
     }
-    tail_.store(tail, std::memory_order_release);
   }
 
-  NotSentTotals not_sent() const {
-    return {.messages = messages_.get(),
-            .bytes = bytes_dropped_.get(),
-            .records = records_.get(),
-            .packets = packets_.get(),
-            .octets = octets_.get(),
-            .reliable_records = reliable_records_.get(),
-            .first_ms = first_ms_.get(),
-            .last_ms = last_ms_.get()};
+  /// Any thread: the totals, read in the opposite order to their writing
+  /// (messages last, after a release fence), so that every other field is at
+  /// least as new as the message counts.
+  HeldOutcome outcome() const {
+    HeldOutcome o;
+    o.sent_messages = sent_messages_.get();
+    o.dropped_messages = dropped_messages_.get();
+    std::atomic_thread_fence(std::memory_order_acquire);
+    o.sent_bytes = sent_bytes_.get();
+    o.sent_records = sent_records_.get();
+    o.dropped_records = dropped_records_.get();
+    o.dropped_packets = dropped_packets_.get();
+    o.dropped_octets = dropped_octets_.get();
+    o.dropped_reliable_records = dropped_reliable_records_.get();
+    o.first_dropped_ms = first_dropped_ms_.get();
+    o.last_dropped_ms = last_dropped_ms_.get();
+    return o;
   }
 
  private:
@@ -160,17 +175,26 @@ class SctpTransport::SendRing {
     uint32_t length = 0;
   };
 
-  void drop(const Slot& slot) {
-    messages_.add();
-    bytes_dropped_.add(slot.length);
-    records_.add(slot.info.records);
-    packets_.add(slot.info.packets);
-    octets_.add(slot.info.octets);
-    if (slot.info.policy.kind == Reliability::reliable) reliable_records_.add(slot.info.records);
-    if (slot.info.records == 0) return;
-    const uint64_t now = unix_ms();
-    last_ms_.raise_to(now);
-    if (first_ms_.get() == 0) first_ms_.raise_to(now);
+  void count_sent(const Slot& slot) {
+    sent_bytes_.add(slot.length);
+    sent_records_.add(slot.info.records);
+    std::atomic_thread_fence(std::memory_order_release);
+    sent_messages_.add();
+  }
+
+  void count_dropped(const Slot& slot) {
+    dropped_records_.add(slot.info.records);
+    dropped_packets_.add(slot.info.packets);
+    dropped_octets_.add(slot.info.octets);
+    if (slot.info.policy.kind == Reliability::reliable)
+      dropped_reliable_records_.add(slot.info.records);
+    if (slot.info.records != 0) {
+      const uint64_t now = unix_ms();
+      if (first_dropped_ms_.get() == 0) first_dropped_ms_.raise_to(now);
+      last_dropped_ms_.raise_to(now);
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+    dropped_messages_.add();
   }
 
   struct socket* sock_;
@@ -181,8 +205,9 @@ class SctpTransport::SendRing {
   alignas(64) std::atomic<uint32_t> head_{0};
   alignas(64) std::atomic<uint32_t> tail_{0};
   // Written by whichever thread pumps (one at a time), read by any.
-  RelaxedCounter messages_, bytes_dropped_, records_, packets_, octets_, reliable_records_,
-      first_ms_, last_ms_;
+  RelaxedCounter sent_messages_, sent_bytes_, sent_records_, dropped_messages_, dropped_records_,
+      dropped_packets_, dropped_octets_, dropped_reliable_records_, first_dropped_ms_,
+      last_dropped_ms_;
 };
 
 void SctpTransport::pump(AssociationState& a) {
@@ -191,11 +216,19 @@ void SctpTransport::pump(AssociationState& a) {
   for (;;) {
     a.pump_missed.store(true);
     if (a.pumping.test_and_set()) return;
-    a.pump_missed.store(false);
+    a.pump_missed.exchange(false, std::memory_order_acq_rel);
     if (SendRing* ring = a.ring.load()) ring->pump();
     a.pumping.clear();
     if (!a.pump_missed.load()) return;
   }
+}
+
+void SctpTransport::abandon() {
+  if (!ring_) return;
+  pump(*association_);
+  while (association_->pumping.test_and_set()) std::this_thread::yield();
+  ring_->pump(true);
+  association_->pumping.clear();
 }
 
 SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t port,
@@ -324,16 +357,14 @@ SendResult SctpTransport::send(std::span<const uint8_t> message, const MessageIn
     if (!ring_->push(message, info)) return SendResult::would_block;
   }
   if (sack_clock_stopped) pump(*association_);
-  return SendResult::sent;
+  return SendResult::held;
 }
 
 void SctpTransport::poll() {
   if (ring_ && !ring_->empty()) pump(*association_);
 }
 
-NotSentTotals SctpTransport::not_sent() const {
-  return ring_ ? ring_->not_sent() : NotSentTotals{};
-}
+HeldOutcome SctpTransport::held_outcome() const { return ring_ ? ring_->outcome() : HeldOutcome{}; }
 
 bool SctpTransport::drained() const {
   if (association_->state.load() != kUp) return true;  // nothing more will leave
@@ -344,7 +375,12 @@ bool SctpTransport::drained() const {
   return status.sstat_unackdata == 0 && status.sstat_penddata == 0;
 }
 
-bool SctpTransport::flush() { return association_->state.load() == kUp; }
+bool SctpTransport::flush() {
+  // Room freed by a timer or a PR-SCTP abandonment brings no send callback, nor
+  // does a message pushed just after the last SACK of an idle association.
+  if (ring_ && !ring_->empty()) pump(*association_);
+  return association_->state.load() == kUp;
+}
 
 uint64_t SctpTransport::abandoned_messages() const {
   uint64_t total = 0;

@@ -28,8 +28,9 @@ class SctpTransport final : public Transport {
   const std::string& name() const override { return name_; }
   TransportTraits traits() const override { return {.streams = true, .stream_count = streams_}; }
   uint64_t abandoned_messages() const override;
-  NotSentTotals not_sent() const override;
+  HeldOutcome held_outcome() const override;
   void poll() override;
+  void abandon() override;
   bool drained() const override;
   bool connected() override;
 

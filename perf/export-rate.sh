@@ -6,16 +6,18 @@
 # at the end of the capture), so the export runs flat out; rates are taken between
 # the first and the last message at the receiver. Median of several runs.
 #   perf/export-rate.sh [--flows F] [--runs R] [--kinds "sctp tcp udp"] [--build DIR]
+#                       [--set KEY=VALUE]...   (poolflowd settings, e.g. export.tcp_flows=\"rtx:2\")
 set -euo pipefail
 cd "$(dirname "$0")/.."
-flows=1000000 runs=3 kinds="sctp tcp udp" build=build port=47460
+flows=1000000 runs=3 kinds="sctp tcp udp" build=build port=47460 sets=()
 while (($#)); do
   case $1 in
     --flows) flows=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --kinds) kinds=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --set) sets+=(--set "$2"); shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "export-rate: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,7 +38,7 @@ for kind in $kinds; do
     collector=$!
     sleep 0.5
     timeout 300 "$build/src/poolflowd" --pcap "$work/flows.pcap" --output "$kind:127.0.0.1:$port" \
-      --set 'log.level="warn"' --set export.send_queue_kib=262144 >"$work/p.txt" 2>/dev/null
+      --set 'log.level="warn"' --set export.send_queue_kib=262144 "${sets[@]}" >"$work/p.txt" 2>/dev/null
     sleep 1
     kill -INT "$collector"
     wait "$collector" || true

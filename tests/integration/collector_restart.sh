@@ -88,7 +88,25 @@ values = [r["exportedFlowRecordTotalCount"] for r in map(json.loads, open(sys.ar
 print(max(values) if values else -1)' "$WORK/second.jsonl" "$kind")
   ((reported > 0 && reported <= sent)) ||
     die "$kind: exportedFlowRecordTotalCount $reported at the collector, $sent records sent"
+  # Every record the workers ended was either sent or counted as not sent, once
+  # (none vanished with a transport that was replaced, nor was counted twice).
+  received=$(grep -oP "records received +\K\d+" "$WORK/summary.txt")
+  ((sent + not_sent == received)) ||
+    die "$kind: $sent sent + $not_sent not sent != $received records from the workers"
 done
+# Exported totals in successive statistics records never go down (totalCounters).
+/usr/bin/python3 - "$WORK/first.jsonl" "$WORK/second.jsonl" <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    last = {}
+    for r in map(json.loads, open(path)):
+        if "exportedFlowRecordTotalCount" not in r:
+            continue
+        exporter = r["exporter"].split(" ")[0]
+        value = int(r["exportedFlowRecordTotalCount"])
+        assert value >= last.get(exporter, 0), f"{path}: {exporter} exported total went down: {r}"
+        last[exporter] = value
+PY
 # Metering Process Reliability records repeat observationTimeMilliseconds (first
 # and last packet ignored): the JSON lines keep both, the second as "..._2".
 /usr/bin/python3 - "$WORK/second.jsonl" <<'PY'

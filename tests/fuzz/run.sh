@@ -3,6 +3,7 @@
 # time from a seed corpus:
 #   packet_parser  the metering parser, seeded with a few real frames
 #   ipfix_decoder  the collector's IPFIX decoder, seeded with a file poolflowd wrote
+#   pcap_replay    the capture replay of --pcap, seeded with a classic pcap and a pcapng
 #   tests/fuzz/run.sh TARGET BUILD_DIR [SECONDS]      default 20 s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,7 +39,19 @@ case $target in
     fi
     max_len=4096
     ;;
-  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder)" >&2; exit 2 ;;
+  pcap_replay)
+    # DPDK's headers use volatile increments that C++20 deprecates.
+    clang++ "${flags[@]}" -Idrivers -Wno-deprecated-volatile tests/fuzz/pcap_replay_fuzz.cc \
+      drivers/net/pcap_replay.cc $(pkg-config --cflags --libs libdpdk fmt spdlog libpcap) \
+      -o "$out/fuzz"
+    if [[ ! -s $out/corpus/seed.pcap ]]; then
+      "$build/perf/poolflow-gen" --out "$out/corpus/seed.pcap" --packets 20 --flows 5 \
+        --sizes imix >/dev/null
+      editcap -F pcapng "$out/corpus/seed.pcap" "$out/corpus/seed.pcapng"
+    fi
+    max_len=16384
+    ;;
+  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder, pcap_replay)" >&2; exit 2 ;;
 esac
 "$out/fuzz" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12

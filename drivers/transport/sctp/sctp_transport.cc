@@ -43,6 +43,13 @@ SendResult send_message(struct socket* sock, uint16_t streams, std::span<const u
     spa.sendv_prinfo.pr_policy =
         info.policy.kind == Reliability::ttl ? SCTP_PR_SCTP_TTL : SCTP_PR_SCTP_RTX;
     spa.sendv_prinfo.pr_value = info.policy.value;
+    // A lifetime counts from when the exporter completed the message: what it
+    // spent queued here is taken off what usrsctp gets (at least 1 ms).
+    if (info.policy.kind == Reliability::ttl && info.completed_ms != 0) {
+      const uint64_t waited = steady_ms() - info.completed_ms;
+      spa.sendv_prinfo.pr_value =
+          waited < info.policy.value ? static_cast<uint32_t>(info.policy.value - waited) : 1;
+    }
   }
   const ssize_t sent = usrsctp_sendv(sock, message.data(), message.size(), nullptr, 0, &spa,
                                      sizeof spa, SCTP_SENDV_SPA, 0);

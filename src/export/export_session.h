@@ -166,8 +166,8 @@ class ExportSession {
   uint64_t aged_out_scan_ms_ = 0;  ///< the queue is scanned for them at most once a millisecond
   uint64_t last_drop_warning_ms_ = 0;
   SessionStats stats_;
-  /// When count_not_sent() first and last counted a flow record (Exporting
-  /// Process Reliability record).
+  /// When a flow record was first and last not sent, here or by the transport
+  /// (Exporting Process Reliability record).
   TimeWindow not_sent_window_;
   uint64_t abandoned_by_old_transports_ = 0;
   HeldOutcome held_seen_;  ///< the transport's held_outcome() at the last collect

@@ -154,7 +154,8 @@ class Transport {
 
   /// Before the transport is closed or replaced: one last try to hand on what it
   /// holds, then the rest is dropped (and counted in held_outcome()). Never waits
-  /// on the network.
+  /// on the network (SCTP: it may wait for usrsctp's receive thread to finish a
+  /// hand-over of its own).
   virtual void abandon() {}
 
   /// False while a transport opened with Connect::start is still connecting

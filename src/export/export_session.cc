@@ -55,8 +55,8 @@ void ExportSession::adopt_new_transport() {
     return;
   }
   spdlog::info("export: switching from {} to {}", transport_->name(), incoming->name());
-  abandoned_by_old_transports_ += transport_->abandoned_messages();
   transport_->abandon();  // what it still holds goes, or is dropped and counted
+  abandoned_by_old_transports_ += transport_->abandoned_messages();
   collect_held_outcome();
   transport_.reset(incoming);
   held_seen_ = {};

@@ -50,7 +50,8 @@ struct SessionStats {
   RelaxedCounter octets_sent;
   RelaxedCounter records_sent;
   RelaxedCounter template_messages_sent;
-  RelaxedCounter records_not_sent;  ///< dropped here or refused by the transport (notSent...)
+  /// Dropped here, refused by the transport, or held by it and then dropped (notSent...)
+  RelaxedCounter records_not_sent;
   RelaxedCounter packets_not_sent;  ///< their packetDeltaCount sum
   RelaxedCounter octets_not_sent;   ///< their octetDeltaCount sum
   RelaxedCounter messages_not_sent;
@@ -84,7 +85,8 @@ class ExportSession {
 
   /// Hands over a new transport (any thread, e.g. the control core); the
   /// aggregation thread switches to it at its next message or flush and closes
-  /// the old one. Messages still queued for the old one are counted as not sent.
+  /// the old one. Messages still queued for the old one are counted as not sent;
+  /// those it holds (Transport::abandon()) are handed on or counted as not sent.
   void replace_transport(std::unique_ptr<Transport> transport);
 
   /// The output as configured ("sctp:HOST:PORT"); any thread.

@@ -97,8 +97,8 @@ done
 # Exported totals in successive statistics records never go down (totalCounters).
 /usr/bin/python3 - "$WORK/first.jsonl" "$WORK/second.jsonl" <<'PY'
 import json, sys
+last = {}  # across both files: the exporter's totals go on from one collector to the next
 for path in sys.argv[1:]:
-    last = {}
     for r in map(json.loads, open(path)):
         if "exportedFlowRecordTotalCount" not in r:
             continue

@@ -209,11 +209,13 @@ TEST(ExportSession, ExportingReliabilityRecordDatesTheRecordsNotSent) {
 }
 
 // Holds every message (as the SCTP transport's ring does) until the test lets
-// it send the oldest ones; abandon() drops the rest. Reports both.
+// it send the oldest ones; abandon() drops the rest. Reports both. While
+// `refuse` is set it takes nothing (would_block).
 class HoldingTransport : public Transport {
  public:
   SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override {
     EXPECT_NE(info.completed_ms, 0u) << "the session dates every message";
+    if (refuse) return SendResult::would_block;
     held_.push_back({info, message.size()});
     return SendResult::held;
   }
@@ -231,6 +233,8 @@ class HoldingTransport : public Transport {
       outcome_.dropped_records += h.info.records;
       outcome_.dropped_packets += h.info.packets;
       outcome_.dropped_octets += h.info.octets;
+      if (h.info.policy.kind == Reliability::reliable && !h.info.templates)
+        outcome_.dropped_reliable_records += h.info.records;
       if (h.info.records == 0) continue;
       if (outcome_.first_dropped_ms == 0) outcome_.first_dropped_ms = wall_ms();
       outcome_.last_dropped_ms = wall_ms();
@@ -240,6 +244,9 @@ class HoldingTransport : public Transport {
   bool flush() override { return true; }
   const std::string& name() const override { return name_; }
   HeldOutcome held_outcome() const override { return outcome_; }
+  size_t holding() const { return held_.size(); }
+
+  bool refuse = false;
 
  private:
   struct Held {
@@ -251,19 +258,24 @@ class HoldingTransport : public Transport {
   HeldOutcome outcome_;
 };
 
-// Messages a transport holds count as sent only once it hands them on, so the
-// exported totals never go down; what it drops when abandoned counts as not
-// sent, once.
-TEST(ExportSession, MessagesTheTransportHeldAreCountedByTheirOutcome) {
+ExportSessionConfig small_messages() {
   ExportSessionConfig config;
   config.statistics_interval_ms = 0;
-  config.max_message_length = 200;  // a few records a message
+  config.max_message_length = 600;  // the templates fit; a dozen records a message
+  return config;
+}
+
+// Messages a transport holds count as sent only once it hands them on, so the
+// exported totals never go down; what it drops when abandoned counts as not
+// sent, once, reliable records included.
+TEST(ExportSession, MessagesTheTransportHeldAreCountedByTheirOutcome) {
   auto owned = std::make_unique<HoldingTransport>();
   HoldingTransport& transport = *owned;
-  ExportSession session(std::move(owned), config);
+  ExportSession session(std::move(owned), small_messages());
   for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kUdp), 1);
   session.flush(1);
   const SessionStats& s = session.stats();
+  ASSERT_GT(transport.holding(), 5u);
   EXPECT_EQ(s.messages_sent.get(), 0u) << "held, not sent yet";
   EXPECT_EQ(s.records_sent.get(), 0u);
   transport.hand_on(5);  // the templates and four data messages
@@ -272,13 +284,47 @@ TEST(ExportSession, MessagesTheTransportHeldAreCountedByTheirOutcome) {
   EXPECT_EQ(s.messages_sent.get(), 5u);
   EXPECT_GT(sent_early, 0u);
   EXPECT_LT(sent_early, 100u);
+  const uint64_t messages_held = transport.holding();
   session.close(1);  // abandons what is still held
   EXPECT_EQ(s.records_sent.get(), sent_early) << "exported totals never go down";
   EXPECT_EQ(s.records_not_sent.get(), 100u - sent_early);
-  EXPECT_EQ(s.records_sent.get() + s.records_not_sent.get(), 100u);
-  EXPECT_EQ(s.reliable_records_not_sent.get(), 0u);
+  EXPECT_EQ(s.messages_not_sent.get(), messages_held);
+  EXPECT_EQ(s.reliable_records_not_sent.get(), 100u - sent_early) << "without streams, reliable";
+  uint64_t packets = 0;
+  for (uint32_t i = 0; i < 100; ++i) packets += flow(i, kUdp).packets;
+  EXPECT_LT(s.packets_not_sent.get(), packets);
+  EXPECT_GT(s.packets_not_sent.get(), 0u);
   session.flush(1);
   EXPECT_EQ(s.records_not_sent.get(), 100u - sent_early) << "counted once";
+}
+
+// A message first refused (queued in the session) and then held, and a
+// transport replaced while it holds messages: each record is counted once.
+TEST(ExportSession, HeldAfterQueuedAndAbandonedOnReplacementCountOnce) {
+  auto owned = std::make_unique<HoldingTransport>();
+  HoldingTransport& first = *owned;
+  ExportSession session(std::move(owned), small_messages());
+  first.refuse = true;
+  for (uint32_t i = 0; i < 50; ++i) session.add(flow(i, kTcp), 1);
+  session.flush(1);
+  EXPECT_EQ(first.holding(), 0u) << "all queued in the session";
+  first.refuse = false;
+  session.flush(1);  // the queue drains into the transport: held
+  const size_t held = first.holding();
+  EXPECT_GT(held, 1u);
+  first.hand_on(held / 2);
+  const SessionStats& s = session.stats();
+  session.replace_transport(std::make_unique<HoldingTransport>());
+  for (uint32_t i = 50; i < 60; ++i) session.add(flow(i, kTcp), 2);
+  session.flush(2);  // switches: the first transport is abandoned, its held dropped
+  EXPECT_EQ(s.transport_sessions.get(), 2u);
+  const uint64_t sent = s.records_sent.get();
+  const uint64_t not_sent = s.records_not_sent.get();
+  EXPECT_GT(sent, 0u);
+  EXPECT_GT(not_sent, 0u);
+  EXPECT_EQ(sent + not_sent, 50u) << "the first transport's records, each once";
+  session.flush(2);
+  EXPECT_EQ(s.records_sent.get() + s.records_not_sent.get(), 50u) << "nothing counted again";
 }
 
 TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
@@ -295,6 +341,7 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   ExportSessionConfig config;
   config.tcp_flows = {Reliability::reliable, 0};
   config.other_flows = {Reliability::rtx, 2};
+  config.close_timeout_ms = 20'000;  // a loaded machine must not turn a slow drain into loss
   {
     ExportSession session(open_transport("sctp:127.0.0.1:47391", options), config);
     EXPECT_TRUE(session.transport().traits().streams);

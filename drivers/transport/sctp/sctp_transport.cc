@@ -158,8 +158,8 @@ class SctpTransport::SendRing {
   }
 
   /// Any thread: the totals, read in the opposite order to their writing
-  /// (messages last, after a release fence), so that every other field is at
-  /// least as new as the message counts.
+  /// (message counts, then the other counts, then the window), so that each
+  /// field read is at least as new as those read before it.
   HeldOutcome outcome() const {
     HeldOutcome o;
     o.sent_messages = sent_messages_.get();
@@ -171,6 +171,7 @@ class SctpTransport::SendRing {
     o.dropped_packets = dropped_packets_.get();
     o.dropped_octets = dropped_octets_.get();
     o.dropped_reliable_records = dropped_reliable_records_.get();
+    std::atomic_thread_fence(std::memory_order_acquire);
     o.first_dropped_ms = first_dropped_ms_.get();
     o.last_dropped_ms = last_dropped_ms_.get();
     return o;
@@ -189,17 +190,20 @@ class SctpTransport::SendRing {
     sent_messages_.add();
   }
 
+  // The window first, the counts after it, the message count last: a reader
+  // that sees a count also sees the window that goes with it (outcome()).
   void count_dropped(const Slot& slot) {
+    if (slot.info.records != 0) {
+      const uint64_t now = unix_ms();
+      if (first_dropped_ms_.get() == 0) first_dropped_ms_.raise_to(now);
+      last_dropped_ms_.raise_to(now);
+      std::atomic_thread_fence(std::memory_order_release);
+    }
     dropped_records_.add(slot.info.records);
     dropped_packets_.add(slot.info.packets);
     dropped_octets_.add(slot.info.octets);
     if (slot.info.policy.kind == Reliability::reliable)
       dropped_reliable_records_.add(slot.info.records);
-    if (slot.info.records != 0) {
-      const uint64_t now = unix_ms();
-      if (first_dropped_ms_.get() == 0) first_dropped_ms_.raise_to(now);
-      last_dropped_ms_.raise_to(now);
-    }
     std::atomic_thread_fence(std::memory_order_release);
     dropped_messages_.add();
   }

@@ -88,6 +88,13 @@ const Workload& workload(uint32_t flows, bool zipf) {
   return *w;
 }
 
+// The flow indices of the next burst of the workload's sequence, from `at`.
+const uint32_t* next_burst(const Workload& w, size_t& at) {
+  const uint32_t* burst = &w.sequence[at];
+  at = (at + kBurst) % kSequenceLength;
+  return burst;
+}
+
 struct NoSink {
   void operator()(const FlowRecord&) const {}
 };
@@ -106,8 +113,7 @@ void BM_PoolflowTable(benchmark::State& state) {
   size_t at = 0;
   FlowTable::Probe probes[kBurst];
   for (auto _ : state) {
-    const uint32_t* seq = &w.sequence[at];
-    at = (at + kBurst) % kSequenceLength;
+    const uint32_t* seq = next_burst(w, at);
     for (uint32_t i = 0; i < kBurst; ++i)
       probes[i] = table->probe(FlowTable::hash(w.packets[seq[i]].key));
     for (uint32_t i = 0; i < kBurst; ++i) table->locate(probes[i]);
@@ -149,8 +155,7 @@ void BM_RteHash(benchmark::State& state) {
   const void* keys[kBurst];
   int32_t positions[kBurst];
   for (auto _ : state) {
-    const uint32_t* seq = &w.sequence[at];
-    at = (at + kBurst) % kSequenceLength;
+    const uint32_t* seq = next_burst(w, at);
     for (uint32_t i = 0; i < kBurst; ++i) keys[i] = &w.packets[seq[i]].key;
     rte_hash_lookup_bulk(hash, keys, kBurst, positions);
     for (uint32_t i = 0; i < kBurst; ++i) {
@@ -181,8 +186,7 @@ void BM_EntryStride(benchmark::State& state) {
   size_t at = 0;
   uint64_t mismatches = 0;
   for (auto _ : state) {
-    const uint32_t* seq = &w.sequence[at];
-    at = (at + kBurst) % kSequenceLength;
+    const uint32_t* seq = next_burst(w, at);
     for (uint32_t i = 0; i < kBurst; ++i) {
       rte_prefetch0(entry(seq[i]));
       rte_prefetch0(entry(seq[i]) + stride - 1);  // the same line unless it straddles
@@ -241,8 +245,7 @@ void BM_BucketsOfEntries(benchmark::State& state) {
   size_t at = 0;
   uint64_t missing = 0;
   for (auto _ : state) {
-    const uint32_t* seq = &w.sequence[at];
-    at = (at + kBurst) % kSequenceLength;
+    const uint32_t* seq = next_burst(w, at);
     for (uint32_t i = 0; i < kBurst; ++i) {
       const FlowEntry* first = &entries[size_t{bucket_of(hashes[seq[i]], 0)} * kWays];
       for (uint32_t s = 0; s < kWays; ++s) rte_prefetch0(first + s);

@@ -1,5 +1,5 @@
-// Milliseconds of the two clocks the threads use: the system clock (since the
-// epoch: times exported in records) and the steady clock (intervals, timeouts).
+// Times of the two clocks the threads use: the system clock (since the epoch,
+// in ms: times exported in records) and the steady clock (intervals, timeouts).
 #pragma once
 
 #include <algorithm>
@@ -11,6 +11,12 @@ namespace poolflow {
 inline uint64_t unix_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+inline uint64_t steady_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
                                    .count());
 }
 

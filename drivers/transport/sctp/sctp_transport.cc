@@ -27,12 +27,6 @@ constexpr int kShutdownWaitMs = 300;
 // the peer is silent), so the sending thread hands the ring to usrsctp itself.
 constexpr uint64_t kSackClockStoppedNs = 300'000;
 
-uint64_t steady_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
 SendResult send_message(struct socket* sock, uint16_t streams, std::span<const uint8_t> message,
                         const MessageInfo& info) {
   sctp_sendv_spa spa{};
@@ -389,7 +383,7 @@ bool SctpTransport::drained() const {
 bool SctpTransport::flush() {
   // Room freed by a timer or a PR-SCTP abandonment brings no send callback, nor
   // does a message pushed just after the last SACK of an idle association.
-  if (ring_ && !ring_->empty()) pump(*association_);
+  poll();
   return association_->state.load() == kUp;
 }
 

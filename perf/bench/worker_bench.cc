@@ -52,8 +52,8 @@ inline void write_flow(rte_mbuf* m, uint32_t i) {
   uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
   const uint64_t addresses = uint64_t{10} | uint64_t{(i >> 16) & 0xff} << 8 |
                              uint64_t{(i >> 8) & 0xff} << 16 | uint64_t{i & 0xff} << 24 |
-                             uint64_t{192} << 32 | uint64_t{168} << 40 |
-                             uint64_t{i >> 24} << 48 | uint64_t{1} << 56;
+                             uint64_t{192} << 32 | uint64_t{168} << 40 | uint64_t{i >> 24} << 48 |
+                             uint64_t{1} << 56;
   const uint16_t src_port = static_cast<uint16_t>(1024 + (i & 0x3fff));
   const uint32_t ports = uint32_t{static_cast<uint8_t>(src_port >> 8)} |
                          uint32_t{static_cast<uint8_t>(src_port)} << 8 | uint32_t{443 >> 8} << 16 |
@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   const uint64_t hz_per_ms = rte_get_tsc_hz() / 1000;
   const uint64_t epoch_ms = 1'700'000'000'000;
   const Result full = timed(mbufs, sequence, o.seconds, [&](rte_mbuf* const* burst, uint64_t tsc) {
-    worker.set_now_ms(epoch_ms + tsc / hz_per_ms);
+    worker.advance_clock(epoch_ms + tsc / hz_per_ms);
     worker.meter_burst(0, burst, meter::kBurstSize);
     worker.expire_step();
   });

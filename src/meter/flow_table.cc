@@ -13,10 +13,10 @@ FlowTable::FlowTable(uint32_t capacity, bool biflow)
       entries_(size_t{bucket_count_} * kWays),
       reverse_(biflow ? size_t{bucket_count_} * kWays : 0) {}
 
-FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* reverse, uint64_t now_ms,
-                                FlowEndReason reason) {
+FlowRecord FlowTable::to_record(const FlowEntry& e, const FlowTimes& times, uint8_t tcp_flags,
+                                const ReverseCounters* reverse, FlowEndReason reason) {
   FlowRecord r;
-  r.key = e.key;
+  r.key = e.stored_key();
   if (reverse != nullptr) {
     r.biflow = true;
     r.reverse_packets = reverse->packets;
@@ -24,11 +24,11 @@ FlowRecord FlowTable::to_record(const FlowEntry& e, const ReverseCounters* rever
     r.reverse_tcp_flags = reverse->tcp_flags;
     if (reverse->initiator_swapped) swap_ends(r.key);  // back to the initiator's direction
   }
-  r.tcp_flags = e.tcp_flags();
+  r.tcp_flags = tcp_flags;
   r.end_reason = reason;
   r.mpls_top_label = e.mpls_top_label;
-  r.first_ms = now_ms - (static_cast<uint32_t>(now_ms) - e.first_ms32);
-  r.last_ms = r.first_ms + e.last_offset_ms();
+  r.first_ms = times.first_ms;
+  r.last_ms = times.last_ms;
   r.packets = e.packets;
   r.octets = e.octets();
   return r;
@@ -38,7 +38,7 @@ uint32_t FlowTable::displace(Probe& p) {
   secondary_bucket(p);
   for (uint32_t b : p.buckets) {
     for (uint32_t from = b * kWays; from < (b + 1) * kWays; ++from) {
-      Probe other = probe(hash(entries_[from].key));
+      Probe other = probe(hash(entries_[from].stored_key()));
       const uint32_t target = other.buckets[0] == b ? secondary_bucket(other) : other.buckets[0];
       const uint32_t to = free_slot(target);
       if (to == kNotFound) continue;
@@ -52,6 +52,7 @@ uint32_t FlowTable::displace(Probe& p) {
         if (biflow_) reverse_[to] = reverse_[from];
         dst.first_tick[to_way] = src.first_tick[from_way];
         dst.last_tick[to_way] = src.last_tick[from_way];
+        dst.tcp_flags[to_way] = src.tcp_flags[from_way];
         const bool ending = (src.tcp_end_mask >> from_way) & 1;
         dst.tcp_end_mask =
             static_cast<uint8_t>((dst.tcp_end_mask & ~(1u << to_way)) | ending << to_way);
@@ -80,15 +81,17 @@ bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const
       continue;
     }
     bool found = false;
-    FlowEntry copy;
+    SlotCopy copy;
     ReverseCounters reverse_copy{};
     for (int i = 0; i < 2 && !found; ++i) {
+      const Bucket& bucket = *buckets[i];
       for (uint32_t way = 0; way < kWays && !found; ++way) {
-        if (buckets[i]->signatures[way] != p.signature) continue;
+        if (bucket.signatures[way] != p.signature) continue;
         const uint32_t slot = p.buckets[i] * kWays + way;
-        copy = entries_[slot];
+        copy = {entries_[slot], bucket.first_tick[way], bucket.last_tick[way],
+                bucket.tcp_flags[way], ((bucket.tcp_end_mask >> way) & 1) != 0};
         if (biflow_) reverse_copy = reverse_[slot];
-        found = copy.key == key;
+        found = copy.entry.holds(key);
       }
     }
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -96,7 +99,8 @@ bool FlowTable::read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const
         buckets[1]->version.load(std::memory_order_relaxed) != before[1])
       continue;  // changed while read: again
     if (found)
-      out = to_record(copy, biflow_ ? &reverse_copy : nullptr, now_ms, FlowEndReason::none);
+      out = to_record(copy.entry, times_of(copy, now_ms), copy.tcp_flags,
+                      biflow_ ? &reverse_copy : nullptr, FlowEndReason::none);
     return found;
   }
 }

@@ -2,9 +2,10 @@
 // writer (the worker that owns it), lock-free readers (any thread, per-bucket
 // sequence counters). Buckets of 8 slots, two candidate buckets per key, 16-bit
 // signatures compared 8 at a time; full keys are always compared, so a hash or
-// signature match alone never merges two flows. A flow's state is one 64-byte
-// cache line (an array of them beside the array of bucket lines: keeping each
-// bucket's entries right after it measured no faster). When both buckets are
+// signature match alone never merges two flows. A flow takes 64 bytes: a
+// 56-byte entry (an array of them beside the array of bucket lines: keeping each
+// bucket's entries right after it measured no faster) and 8 bytes of its
+// bucket's line. When both buckets are
 // full, a flow is moved to its other bucket if that has room, otherwise the
 // least recently seen of the 16 flows is exported (lack of resources).
 //
@@ -39,36 +40,81 @@ struct FlowTimeouts {
   uint64_t tcp_end_grace_ms = 1'000;
 };
 
-/// The state of one flow: exactly one cache line. Times are kept as the low 32
-/// bits of milliseconds since the epoch (first packet) and an offset (last
-/// packet); a live flow is younger than the active timeout, so the full time is
-/// recovered from the current time with wrapping arithmetic.
-struct alignas(64) FlowEntry {
-  FlowKey key;
-  uint32_t first_ms32;
-  /// Bits 0-22: last - first (hence active timeouts < 2^23 ms); bit 23: FIN or
-  /// RST seen (the flow ends after the grace period); bits 24-31: the union of
-  /// the TCP flags. Always written as one word: the flow's next packet, often
-  /// in the same burst, then reads it back from the store buffer (bitfields
-  /// written a byte at a time made that read wait for the stores to retire).
-  uint32_t state;
+/// Bytes of a FlowKey kept in its entry: all up to its ip_version, which is a bit.
+inline constexpr size_t kEntryKeyBytes = offsetof(FlowKey, ip_version);
+
+/// The state of one flow in 56 bytes: with its 8 bytes of bucket metadata a flow
+/// takes 64 bytes of table. The key is compared whole; the IP version is bit 15
+/// of the outer VLAN id (VLAN ids have 12 bits). Times are kept modulo 2^24 ms
+/// (4.66 hours): bits 8-23 in the bucket's coarse times, which the expiry scan
+/// needs anyway, bits 0-7 here. A live flow is younger than that (active
+/// timeouts are shorter, and the worker ends every flow before its clock jumps
+/// further), so the full times are recovered from the current time.
+struct alignas(8) FlowEntry {
+  uint8_t key[kEntryKeyBytes];
+  uint8_t first_ms_low;  ///< bits 0-7 of the first packet's time
+  uint8_t last_ms_low;   ///< bits 0-7 of the last packet's time
   uint32_t packets;
   uint32_t octets_low;
   uint8_t octets_high;  ///< octets are 40 bits wide
   MplsLabelSection mpls_top_label;
 
-  static constexpr uint32_t kOffsetMask = (1u << 23) - 1;
-  static constexpr uint32_t kTcpEndSeen = 1u << 23;
-  static uint32_t make_state(uint32_t last_offset_ms, bool tcp_end_seen, uint8_t tcp_flags) {
-    return (last_offset_ms & kOffsetMask) | (tcp_end_seen ? kTcpEndSeen : 0) |
-           uint32_t{tcp_flags} << 24;
+  // The key's ports and VLAN ids are one 8-byte word; bit 15 of the outer VLAN
+  // id is bit 47 of it.
+  static constexpr size_t kKeyTailOffset = offsetof(FlowKey, src_port);
+  static constexpr uint64_t kIpv6Bit = uint64_t{1} << 47;
+
+  static uint64_t load64(const void* p) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return w;
   }
-  uint32_t last_offset_ms() const { return state & kOffsetMask; }
-  bool tcp_end_seen() const { return (state & kTcpEndSeen) != 0; }
-  uint8_t tcp_flags() const { return static_cast<uint8_t>(state >> 24); }
+  static uint16_t load16(const void* p) {
+    uint16_t w;
+    std::memcpy(&w, p, sizeof(w));
+    return w;
+  }
+  /// The word at kKeyTailOffset as this entry keeps it.
+  static uint64_t key_tail(const FlowKey& k) {
+    return load64(reinterpret_cast<const uint8_t*>(&k) + kKeyTailOffset) |
+           (k.ip_version == 6 ? kIpv6Bit : 0);
+  }
+
+  void store_key(const FlowKey& k) {
+    std::memcpy(key, &k, kEntryKeyBytes);
+    const uint64_t tail = key_tail(k);
+    std::memcpy(key + kKeyTailOffset, &tail, sizeof(tail));
+  }
+  /// Whether this entry is the flow of `k`: every byte of the key compared.
+  bool holds(const FlowKey& k) const {
+    const auto* other = reinterpret_cast<const uint8_t*>(&k);
+    uint64_t differ = 0;
+    for (size_t i = 0; i < kKeyTailOffset; i += sizeof(uint64_t))
+      differ |= load64(key + i) ^ load64(other + i);
+    differ |= load64(key + kKeyTailOffset) ^ key_tail(k);
+    differ |= load16(key + kKeyTailOffset + 8) ^ load16(other + kKeyTailOffset + 8);
+    return differ == 0;
+  }
+  FlowKey stored_key() const {
+    FlowKey k;
+    std::memcpy(static_cast<void*>(&k), key, kEntryKeyBytes);
+    k.ip_version = (k.vlan_id & 0x8000) != 0 ? 6 : 4;
+    k.vlan_id &= 0x0fff;
+    return k;
+  }
   uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
 };
-static_assert(sizeof(FlowEntry) == 64);
+static_assert(sizeof(FlowEntry) == 56);
+static_assert(kEntryKeyBytes == 42 && offsetof(FlowKey, vlan_id) == FlowEntry::kKeyTailOffset + 4 &&
+                  offsetof(FlowKey, ingress_port) == FlowEntry::kKeyTailOffset + 8,
+              "the entry keeps the key's bytes in FlowKey's order");
+
+/// A flow's full times and end mark, recovered from its bucket and entry.
+struct FlowTimes {
+  uint64_t first_ms;
+  uint64_t last_ms;
+  bool tcp_end_seen;  ///< FIN or RST seen: the flow ends after the grace period
+};
 
 /// Counters of a biflow's reverse direction, in an array beside the entries
 /// (biflow metering only).
@@ -83,7 +129,8 @@ struct ReverseCounters {
   uint64_t octets() const { return uint64_t{octets_high} << 32 | octets_low; }
 };
 
-/// Longest active timeout the entry layout can express.
+/// Longest active timeout: a live flow must stay well younger than the 2^24 ms
+/// over which its times are recovered.
 inline constexpr uint64_t kMaxActiveTimeoutMs = (1u << 23) - 1;
 /// Longest idle timeout the expiry scan's coarse times can express safely.
 inline constexpr uint64_t kMaxIdleTimeoutMs = 3'600'000;
@@ -116,7 +163,7 @@ class FlowTable {
   /// Flows moved to their other bucket to make room for a new one, so far.
   uint64_t displaced() const { return displaced_; }
   /// Table memory per slot: the entry and its share of bucket metadata (and the
-  /// reverse counters of biflow metering).
+  /// reverse counters of biflow metering): 64 bytes, 76 with biflow metering.
   size_t bytes_per_flow() const {
     return sizeof(FlowEntry) + sizeof(Bucket) / kWays + (biflow_ ? sizeof(ReverseCounters) : 0);
   }
@@ -165,8 +212,10 @@ class FlowTable {
     scan(now_ms, (slots + kWays - 1) / kWays, timeouts, true, sink);
   }
 
-  /// Checks every entry, without the coarse times: for a flow clock that jumped
-  /// further than their horizon (a replayed capture with a gap of hours).
+  /// Checks every entry, without the coarse times: for a flow clock about to
+  /// jump further than their horizon (a replayed capture with a gap of hours).
+  /// `now_ms` must be within that horizon of the flows' times: the caller passes
+  /// a time before the jump at which every flow is due.
   template <class Sink>
   void expire_all_due(uint64_t now_ms, const FlowTimeouts& timeouts, Sink&& sink) {
     scan(now_ms, bucket_count_, timeouts, false, sink);
@@ -181,13 +230,9 @@ class FlowTable {
   /// it stands at `now_ms` (end_reason none), or false when there is none.
   bool read(const FlowKey& key, uint64_t now_ms, FlowRecord& out) const;
 
-  /// Why `entry` should end at `now_ms`, or FlowEndReason::none.
-  static FlowEndReason due_end_reason(const FlowEntry& entry, uint64_t now_ms,
+  /// Why a flow with `times` should end at `now_ms`, or FlowEndReason::none.
+  static FlowEndReason due_end_reason(const FlowTimes& times, uint64_t now_ms,
                                       const FlowTimeouts& timeouts);
-  /// `entry` (with its reverse counters for a biflow) as an exported record;
-  /// `now_ms` recovers its full timestamps.
-  static FlowRecord to_record(const FlowEntry& entry, const ReverseCounters* reverse,
-                              uint64_t now_ms, FlowEndReason reason);
 
  private:
   struct alignas(64) Bucket {
@@ -200,12 +245,48 @@ class FlowTable {
     /// Sequence counter of the bucket's slots: odd while the writer changes them.
     std::atomic<uint32_t> version{0};
     uint8_t tcp_end_mask;
+    uint8_t tcp_flags[kWays];  ///< the union of each slot's TCP flags
+  };
+  static_assert(sizeof(Bucket) == 64);
+  /// What a lock-free reader copies of a slot.
+  struct SlotCopy {
+    FlowEntry entry;
+    uint16_t first_tick, last_tick;
+    uint8_t tcp_flags;
+    bool tcp_end_seen;
   };
   static constexpr unsigned kTickShift = 8;
   static constexpr uint32_t kScanPrefetchMax = 16;
   static_assert(offsetof(Bucket, first_tick) == 16 && offsetof(Bucket, last_tick) == 32,
                 "maybe_due_mask loads the signatures and coarse times as three vectors");
   static uint16_t tick(uint64_t ms) { return static_cast<uint16_t>(ms >> kTickShift); }
+  static uint8_t ms_low(uint64_t ms) { return static_cast<uint8_t>(ms); }
+  static_assert(kTickShift == 8, "a time is the tick's 16 bits over the entry's 8");
+  static constexpr uint32_t kTimeMask = (1u << 24) - 1;
+  /// How far after `now_ms` a recovered time may be: a lock-free reader's clock
+  /// may lag the worker's.
+  static constexpr uint32_t kTimeLead = 1u << 20;
+  /// The time whose low 24 bits are `tick`:`low`, from 2^24 - kTimeLead ms before
+  /// `now_ms` to kTimeLead ms after it.
+  static uint64_t recover_ms(uint16_t tick, uint8_t low, uint64_t now_ms) {
+    const uint32_t time24 = uint32_t{tick} << kTickShift | low;
+    const uint32_t before = (static_cast<uint32_t>(now_ms) - time24 + kTimeLead) & kTimeMask;
+    return now_ms + kTimeLead - before;
+  }
+  static FlowTimes times_of(const SlotCopy& copy, uint64_t now_ms) {
+    return {recover_ms(copy.first_tick, copy.entry.first_ms_low, now_ms),
+            recover_ms(copy.last_tick, copy.entry.last_ms_low, now_ms), copy.tcp_end_seen};
+  }
+  FlowTimes times_of(uint32_t slot, uint64_t now_ms) const {
+    const Bucket& bucket = buckets_[slot / kWays];
+    const uint32_t way = slot % kWays;
+    const FlowEntry& e = entries_[slot];
+    return {recover_ms(bucket.first_tick[way], e.first_ms_low, now_ms),
+            recover_ms(bucket.last_tick[way], e.last_ms_low, now_ms),
+            ((bucket.tcp_end_mask >> way) & 1) != 0};
+  }
+  static FlowRecord to_record(const FlowEntry& entry, const FlowTimes& times, uint8_t tcp_flags,
+                              const ReverseCounters* reverse, FlowEndReason reason);
 
   // Marks a bucket as being written for the lifetime of the guard.
   class WriteGuard {
@@ -257,7 +338,9 @@ class FlowTable {
             Sink& sink);
 
   FlowRecord record_of(uint32_t slot, uint64_t now_ms, FlowEndReason reason) const {
-    return to_record(entries_[slot], biflow_ ? &reverse_[slot] : nullptr, now_ms, reason);
+    return to_record(entries_[slot], times_of(slot, now_ms),
+                     buckets_[slot / kWays].tcp_flags[slot % kWays],
+                     biflow_ ? &reverse_[slot] : nullptr, reason);
   }
 
   uint32_t bucket_count_;
@@ -304,7 +387,9 @@ inline void FlowTable::locate(Probe& p) const {
     const uint32_t mask = match_mask(buckets_[b], p.signature);
     if (mask != 0) {
       p.slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
-      rte_prefetch0(&entries_[p.slot]);
+      const auto* entry = reinterpret_cast<const char*>(&entries_[p.slot]);
+      rte_prefetch0(entry);
+      rte_prefetch0(entry + sizeof(FlowEntry) - 1);  // most entries straddle two lines
       return;
     }
   }
@@ -317,19 +402,20 @@ inline uint32_t FlowTable::find(const FlowKey& key, Probe& p) const {
     for (uint32_t mask = match_mask(buckets_[b], p.signature); mask != 0; mask &= mask - 1) {
       const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(mask)) / 2;
       mask &= mask - 1;  // each slot has two bits
-      if (entries_[slot].key == key) return slot;
+      if (entries_[slot].holds(key)) return slot;
     }
   }
   return kNotFound;
 }
 
-inline FlowEndReason FlowTable::due_end_reason(const FlowEntry& e, uint64_t now_ms,
+inline FlowEndReason FlowTable::due_end_reason(const FlowTimes& times, uint64_t now_ms,
                                                const FlowTimeouts& timeouts) {
-  const uint32_t age = static_cast<uint32_t>(now_ms) - e.first_ms32;
-  const uint32_t idle_for = age > e.last_offset_ms() ? age - e.last_offset_ms() : 0;
-  if (e.tcp_end_seen() && idle_for >= timeouts.tcp_end_grace_ms) return FlowEndReason::end_of_flow;
+  const uint64_t idle_for = now_ms > times.last_ms ? now_ms - times.last_ms : 0;
+  if (times.tcp_end_seen && idle_for >= timeouts.tcp_end_grace_ms)
+    return FlowEndReason::end_of_flow;
   if (idle_for >= timeouts.idle_ms) return FlowEndReason::idle_timeout;
-  if (age >= timeouts.active_ms) return FlowEndReason::active_timeout;
+  if (now_ms > times.first_ms && now_ms - times.first_ms >= timeouts.active_ms)
+    return FlowEndReason::active_timeout;
   return FlowEndReason::none;
 }
 
@@ -340,9 +426,9 @@ inline void FlowTable::start_flow(uint32_t slot, const ParsedPacket& packet, uin
   bucket.first_tick[way] = bucket.last_tick[way] = tick(now_ms);
   const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
   bucket.tcp_end_mask = static_cast<uint8_t>((bucket.tcp_end_mask & ~(1u << way)) | ending << way);
-  e.key = packet.key;
-  e.first_ms32 = static_cast<uint32_t>(now_ms);
-  e.state = FlowEntry::make_state(0, ending, packet.tcp_flags);
+  bucket.tcp_flags[way] = packet.tcp_flags;
+  e.store_key(packet.key);
+  e.first_ms_low = e.last_ms_low = ms_low(now_ms);
   e.packets = 1;
   e.octets_low = packet.ip_octets;
   e.octets_high = 0;
@@ -367,13 +453,13 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   // The located slot may be stale (an earlier packet of the burst changed the
   // bucket) or hold another key with the same signature: confirm or search.
   uint32_t slot = p.slot;
-  if (slot == kNotFound || !(entries_[slot].key == packet.key)) slot = find(packet.key, p);
+  if (slot == kNotFound || !entries_[slot].holds(packet.key)) slot = find(packet.key, p);
 
   if (slot != kNotFound) {
     FlowEntry& e = entries_[slot];
     ReverseCounters* reverse =
         biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot] : nullptr;
-    FlowEndReason due = due_end_reason(e, now_ms, timeouts);
+    FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
     // Counters about to overflow end the record early, as an active timeout would.
     const uint32_t packets = reverse ? reverse->packets : e.packets;
     const uint64_t octets = (reverse ? reverse->octets() : e.octets()) + packet.ip_octets;
@@ -397,13 +483,13 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
       e.octets_low = static_cast<uint32_t>(octets);
       e.octets_high = static_cast<uint8_t>(octets >> 32);
     }
-    const uint32_t offset = static_cast<uint32_t>(now_ms) - e.first_ms32;
-    const bool ending = (packet.tcp_flags & (kTcpFin | kTcpRst)) != 0;
-    const uint8_t flags = reverse != nullptr ? e.tcp_flags() : e.tcp_flags() | packet.tcp_flags;
-    e.state = FlowEntry::make_state(std::max(offset, e.last_offset_ms()),
-                                    e.tcp_end_seen() || ending, flags);
-    bucket.last_tick[slot % kWays] = tick(now_ms);
-    if (ending) bucket.tcp_end_mask |= static_cast<uint8_t>(1u << (slot % kWays));
+    // The flow clock never goes back, so this packet is the last one.
+    const uint32_t way = slot % kWays;
+    e.last_ms_low = ms_low(now_ms);
+    bucket.last_tick[way] = tick(now_ms);
+    if (reverse == nullptr) bucket.tcp_flags[way] |= packet.tcp_flags;
+    if ((packet.tcp_flags & (kTcpFin | kTcpRst)) != 0)
+      bucket.tcp_end_mask |= static_cast<uint8_t>(1u << way);
     return Accounted::updated;
   }
 
@@ -412,18 +498,18 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   if (slot == kNotFound) slot = free_slot(secondary_bucket(p));
   if (slot == kNotFound) slot = displace(p);
   if (slot == kNotFound) {
-    uint32_t oldest_idle = 0;
+    uint64_t oldest_idle = 0;
     for (uint32_t b : p.buckets)
       for (uint32_t s = b * kWays; s < (b + 1) * kWays; ++s) {
-        const FlowEntry& e = entries_[s];
-        const uint32_t idle = static_cast<uint32_t>(now_ms) - e.first_ms32 - e.last_offset_ms();
+        const uint64_t last_ms = times_of(s, now_ms).last_ms;
+        const uint64_t idle = now_ms > last_ms ? now_ms - last_ms : 0;
         if (slot == kNotFound || idle > oldest_idle) {
           slot = s;
           oldest_idle = idle;
         }
       }
     // The victim may have timed out already: then that is why it ends.
-    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+    const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
     end_flow(slot, now_ms, due != FlowEndReason::none ? due : FlowEndReason::lack_of_resources,
              sink);
     result = Accounted::created_after_eviction;
@@ -479,7 +565,7 @@ void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& time
     for (candidates &= 0xffff; candidates != 0; candidates &= candidates - 1) {
       const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
       candidates &= candidates - 1;  // each slot has two bits
-      const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+      const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
       if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
     }
   }
@@ -496,7 +582,7 @@ void FlowTable::flush_all(uint64_t now_ms, const FlowTimeouts& timeouts, FlowEnd
                           Sink&& sink) {
   for (uint32_t slot = 0; slot < capacity(); ++slot) {
     if (buckets_[slot / kWays].signatures[slot % kWays] == 0) continue;
-    const FlowEndReason due = due_end_reason(entries_[slot], now_ms, timeouts);
+    const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
     end_flow(slot, now_ms, due != FlowEndReason::none ? due : reason, sink);
   }
 }

@@ -19,8 +19,10 @@ static_assert(RTE_MAX_ETHPORTS <= 256, "FlowKey keeps the ingress port in 8 bits
 namespace {
 constexpr uint16_t kPrefetchAhead = 4;
 constexpr uint64_t kMicrosecondsPerMs = 1'000;
-// The bucket's coarse times wrap after 4.6 hours; a jump of an hour is trusted.
-constexpr uint64_t kCoarseTimeTrustMs = 3'600'000;
+// The flow table's times wrap after 4.6 hours; a jump of an hour is trusted.
+constexpr uint64_t kClockJumpMs = 3'600'000;
+// After that long every flow is due: the last packet of each was that long ago.
+static_assert(kMaxIdleTimeoutMs <= kClockJumpMs);
 }  // namespace
 
 void Worker::RecordSink::operator()(const FlowRecord& record) {
@@ -129,7 +131,10 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   // Stage 3: account.
   uint64_t created = 0;
   for (uint16_t i = 0; i < metered; ++i) {
-    if (config_.replay) now_ms_ = std::max(now_ms_, times[i]);
+    if (config_.replay && unlikely(advance_clock(times[i]))) {
+      // Every flow ended: the slots located for the rest of the burst are stale.
+      for (uint16_t j = i; j < metered; ++j) probes[j] = table_.probe(probes[j].hash);
+    }
     const auto result = table_.account(parsed[i], probes[i], now_ms_, config_.timeouts, sink_);
     created += result != FlowTable::Accounted::updated;
   }
@@ -139,6 +144,17 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   stats_.flows_created.add(created);
 }
 
+bool Worker::advance_clock(uint64_t now_ms) {
+  if (now_ms <= now_ms_) return false;
+  const bool jump = now_ms_ != 0 && now_ms - now_ms_ > kClockJumpMs;
+  if (jump) {
+    table_.expire_all_due(now_ms_ + kClockJumpMs, config_.timeouts, sink_);
+    last_expiry_ms_ = now_ms;
+  }
+  now_ms_ = now_ms;
+  return jump;
+}
+
 void Worker::expire_step() {
   // Scan at least enough slots to sweep the whole table once per expiry_sweep_ms
   // of flow time: a burst of packets or a jump in capture time cannot leave
@@ -146,15 +162,10 @@ void Worker::expire_step() {
   if (last_expiry_ms_ == 0) last_expiry_ms_ = now_ms_;
   const uint64_t elapsed = now_ms_ > last_expiry_ms_ ? now_ms_ - last_expiry_ms_ : 0;
   last_expiry_ms_ = now_ms_;
-  if (elapsed > kCoarseTimeTrustMs) {
-    // A replay's clock jumped beyond what the coarse times can tell: check all.
-    table_.expire_all_due(now_ms_, config_.timeouts, sink_);
-  } else {
-    const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
-    const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
-        table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
-    table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
-  }
+  const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
+  const uint32_t slots = static_cast<uint32_t>(std::min<uint64_t>(
+      table_.capacity(), std::max<uint64_t>(needed, config_.expiry_slots_per_poll)));
+  table_.expire_slice(now_ms_, slots, config_.timeouts, sink_);
   sink_.flush();
   active_flows_.store(table_.size(), std::memory_order_relaxed);
 }
@@ -182,7 +193,7 @@ int Worker::run() {
   // A worker without a queue (ports with fewer queues than workers) has nothing to do.
   while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {
     for (const RxQueue& queue : config_.queues) poll_queue(queue);
-    if (!config_.replay) now_ms_ = clock.now_ms();
+    if (!config_.replay) advance_clock(clock.now_ms());
     expire_step();
     if (config_.replay && replay_complete()) break;  // the bursts it delivered were metered
   }

@@ -78,8 +78,11 @@ class Worker {
   void meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count);
   /// One expiry step at the current flow time, then hands ended flows over.
   void expire_step();
-  /// Flow time of a live port: the caller's clock, in ms since the epoch.
-  void set_now_ms(uint64_t now_ms) { now_ms_ = now_ms; }
+  /// Moves flow time (ms since the epoch) forward to `now_ms`; never back. A jump
+  /// further than the flow table's times can span (a replayed capture's gap, a
+  /// suspended host) first ends every flow, as each was due before the jump.
+  /// Returns whether it jumped so.
+  bool advance_clock(uint64_t now_ms);
 
   const WorkerStats& stats() const { return stats_; }
   const WorkerConfig& config() const { return config_; }

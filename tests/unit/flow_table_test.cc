@@ -1,6 +1,7 @@
 // Flow table: accounting, full-key comparison, expiry by reason, eviction.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -41,9 +42,9 @@ class FlowTableTest : public ::testing::Test {
 TEST_F(FlowTableTest, CapacityRoundsUpToBuckets) {
   EXPECT_EQ(FlowTable(100).capacity(), 104u);
   EXPECT_EQ(FlowTable(1).capacity(), 16u);
-  EXPECT_EQ(sizeof(FlowEntry), 64u) << "one cache line of state per flow";
-  EXPECT_EQ(FlowTable(64).bytes_per_flow(), 72u);
-  EXPECT_EQ(FlowTable(64, true).bytes_per_flow(), 84u);
+  EXPECT_EQ(sizeof(FlowEntry), 56u);
+  EXPECT_EQ(FlowTable(64).bytes_per_flow(), 64u) << "issue 3: at most 64 bytes a flow";
+  EXPECT_EQ(FlowTable(64, true).bytes_per_flow(), 76u);
 }
 
 TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
@@ -67,15 +68,26 @@ TEST_F(FlowTableTest, PacketsOfOneFlowAddUp) {
 TEST_F(FlowTableTest, KeysDifferingInAnyFieldStaySeparate) {
   FlowTable t(1024);
   ParsedPacket base = packet(1);
-  std::vector<ParsedPacket> variants(7, base);
+  std::vector<ParsedPacket> variants(10, base);
   variants[1].key.dst_port = 81;
   variants[2].key.vlan_id = 5;
   variants[3].key.ingress_port = 1;
   variants[4].key.protocol = 17;
   variants[5].key.dst_addr[3] = 9;
   variants[6].key.ip_version = 6;
+  variants[7].key.inner_vlan_id = 5;
+  variants[8].key.vlan_id = 0x0fff;
+  variants[9].key.ip_version = 6;  // with variant 2's VLAN id: the version is kept beside it
+  variants[9].key.vlan_id = 5;
   for (const auto& v : variants) account(t, v, 1000);
   EXPECT_EQ(t.size(), variants.size());
+  t.flush_all(now_for_flush, timeouts, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), variants.size());
+  for (const auto& v : variants) {
+    const auto same_key = [&](const FlowRecord& r) { return r.key == v.key; };
+    EXPECT_EQ(std::count_if(ended.begin(), ended.end(), same_key), 1)
+        << "each key exported as it came";
+  }
 }
 
 TEST_F(FlowTableTest, IdleFlowEndsInExpirySlice) {
@@ -133,6 +145,31 @@ TEST_F(FlowTableTest, ExpiredFlowMetAgainIsExportedBeforeTheNewOne) {
   ASSERT_EQ(ended.size(), 2u);
   EXPECT_EQ(ended[1].octets, 50u);
   EXPECT_EQ(ended[1].first_ms, 5000u);
+}
+
+TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow24Bits) {
+  // The table keeps times modulo 2^24 ms: a flow that lives across a multiple
+  // of it, and one that lives for 2.3 hours, keep their exact times.
+  FlowTable t(64);
+  const FlowTimeouts long_lived{.idle_ms = 3'600'000, .active_ms = 8'300'000};
+  const uint64_t before_wrap = (uint64_t{1'000'000} << 24) - 7;
+  std::vector<FlowRecord> out;
+  t.account(packet(1), before_wrap, long_lived, Collect{&out});
+  t.account(packet(1), before_wrap + 300, long_lived, Collect{&out});
+  t.account(packet(2), before_wrap, long_lived, Collect{&out});
+  for (uint64_t hour = 1; hour <= 2; ++hour)
+    t.account(packet(2), before_wrap + hour * 3'500'000, long_lived, Collect{&out});
+  t.flush_all(before_wrap + 8'200'000, long_lived, FlowEndReason::forced_end, Collect{&out});
+  ASSERT_EQ(out.size(), 2u);
+  const FlowRecord& a = out[0].key.src_port == 1 ? out[0] : out[1];
+  const FlowRecord& b = out[0].key.src_port == 1 ? out[1] : out[0];
+  EXPECT_EQ(a.first_ms, before_wrap);
+  EXPECT_EQ(a.last_ms, before_wrap + 300);
+  EXPECT_EQ(a.end_reason, FlowEndReason::idle_timeout);
+  EXPECT_EQ(b.first_ms, before_wrap);
+  EXPECT_EQ(b.last_ms, before_wrap + 7'000'000);
+  EXPECT_EQ(b.packets, 3u);
+  EXPECT_EQ(b.end_reason, FlowEndReason::forced_end);
 }
 
 TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow32Bits) {

@@ -49,7 +49,7 @@ struct PoolflowdConf {
     uint32_t idle_timeout_s = 15;
     uint32_t active_timeout_s = 1800;
     uint32_t tcp_end_grace_ms = 1000;
-    uint32_t expiry_slots_per_poll = 64;
+    uint32_t expiry_slots_per_poll = 8;
     uint32_t ring_size = 65536;
     bool biflow = false;
     bool operator==(const Meter&) const = default;

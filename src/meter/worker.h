@@ -55,7 +55,10 @@ struct WorkerConfig {
   uint32_t flow_capacity = 1 << 20;
   bool biflow = false;  ///< RFC 5103 biflows: both directions of a connection in one record
   FlowTimeouts timeouts;
-  uint32_t expiry_slots_per_poll = 64;
+  /// Fewest slots the expiry scan checks per poll (it checks more when flow time
+  /// demands, see expiry_sweep_ms): each bucket line it reads competes with the
+  /// lookups' for the core's outstanding cache misses.
+  uint32_t expiry_slots_per_poll = 8;
   /// The expiry scan covers the whole table at least this often (flow time), so
   /// that no flow is exported much later than its timeout.
   uint32_t expiry_sweep_ms = 500;

@@ -184,8 +184,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   check_cores(r, c.cpu);
   check_input(r, c);
   r.check_range("meter.flow_table_size", c.meter.flow_table_size, 64, 1u << 28);
-  // The expiry scan's coarse times (4.6 h horizon) and the entry's 23-bit
-  // last-packet offset bound the timeouts.
+  // The flow table keeps times modulo 2^24 ms (4.66 h), so a flow must end well
+  // before that: meter::kMaxIdleTimeoutMs and kMaxActiveTimeoutMs.
   r.check_range("meter.idle_timeout_s", c.meter.idle_timeout_s, 1, 3600);
   r.check_range("meter.active_timeout_s", c.meter.active_timeout_s, 1, 8000);
   r.check_range("meter.tcp_end_grace_ms", c.meter.tcp_end_grace_ms, 0, 60000);

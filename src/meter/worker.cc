@@ -132,7 +132,7 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   uint64_t created = 0;
   for (uint16_t i = 0; i < metered; ++i) {
     if (config_.replay && unlikely(advance_clock(times[i]))) {
-      // Every flow ended: the slots located for the rest of the burst are stale.
+      // Flows ended: the slots located for the rest of the burst may be stale.
       for (uint16_t j = i; j < metered; ++j) probes[j] = table_.probe(probes[j].hash);
     }
     const auto result = table_.account(parsed[i], probes[i], now_ms_, config_.timeouts, sink_);
@@ -145,21 +145,40 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
 }
 
 bool Worker::advance_clock(uint64_t now_ms) {
+  if (!clock_started_) {
+    clock_started_ = true;
+    now_ms_ = last_expiry_ms_ = now_ms;
+    return false;
+  }
   if (now_ms <= now_ms_) return false;
-  const bool jump = now_ms_ != 0 && now_ms - now_ms_ > kClockJumpMs;
-  if (jump) {
+  // The flow table recovers times from their low 24 bits, so no flow may grow
+  // older than about 4.4 hours of flow time. The expiry steps keep every flow
+  // younger than its active timeout (at most 2.3 hours) plus the flow time since
+  // the last step; when packets alone would move the clock more than an hour
+  // past it (a sparse capture, a gap in it, a suspended host), end what is due
+  // now first.
+  if (now_ms - last_expiry_ms_ <= kClockJumpMs) {
+    now_ms_ = now_ms;
+    return false;
+  }
+  sink_.wait_for_space(true);  // rare, and every flow may end: lose none of them
+  table_.expire_all_due(now_ms_, config_.timeouts, sink_);
+  last_expiry_ms_ = now_ms_;
+  if (now_ms - now_ms_ > kClockJumpMs) {
+    // Every flow is due an hour on (its last packet is then that long ago).
     table_.expire_all_due(now_ms_ + kClockJumpMs, config_.timeouts, sink_);
     last_expiry_ms_ = now_ms;
   }
+  sink_.flush();
+  sink_.wait_for_space(config_.replay);
   now_ms_ = now_ms;
-  return jump;
+  return true;
 }
 
 void Worker::expire_step() {
   // Scan at least enough slots to sweep the whole table once per expiry_sweep_ms
   // of flow time: a burst of packets or a jump in capture time cannot leave
   // flows unexported much past their timeout.
-  if (last_expiry_ms_ == 0) last_expiry_ms_ = now_ms_;
   const uint64_t elapsed = now_ms_ > last_expiry_ms_ ? now_ms_ - last_expiry_ms_ : 0;
   last_expiry_ms_ = now_ms_;
   const uint64_t needed = uint64_t{table_.capacity()} * elapsed / config_.expiry_sweep_ms + 1;
@@ -188,7 +207,7 @@ int Worker::run() {
   TscClock clock;
   // On replay the first packet sets the flow clock, and a full ring is waited
   // on: the capture cannot overrun, so nothing need be lost.
-  now_ms_ = config_.replay ? 0 : clock.now_ms();
+  if (!config_.replay) advance_clock(clock.now_ms());
   sink_.wait_for_space(config_.replay);
   // A worker without a queue (ports with fewer queues than workers) has nothing to do.
   while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {

@@ -81,10 +81,11 @@ class Worker {
   void meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count);
   /// One expiry step at the current flow time, then hands ended flows over.
   void expire_step();
-  /// Moves flow time (ms since the epoch) forward to `now_ms`; never back. A jump
-  /// further than the flow table's times can span (a replayed capture's gap, a
-  /// suspended host) first ends every flow, as each was due before the jump.
-  /// Returns whether it jumped so.
+  /// Moves flow time (ms since the epoch) forward to `now_ms`; never back. When
+  /// that is more than an hour past the last expiry step (a sparse or gapped
+  /// capture, a suspended host), first ends the flows due before the move, and
+  /// all of them when the move itself is longer than an hour, so that no flow
+  /// outlives what the flow table's times can span. Returns whether it did.
   bool advance_clock(uint64_t now_ms);
 
   const WorkerStats& stats() const { return stats_; }
@@ -133,6 +134,7 @@ class Worker {
   std::atomic<uint64_t> cpu_ns_{0};
   uint64_t now_ms_ = 0;  ///< flow time: latest packet time on replay, the TSC clock otherwise
   uint64_t last_expiry_ms_ = 0;
+  bool clock_started_ = false;  ///< on replay, by the first packet with a time
   int timestamp_offset_ = -1;
   uint64_t timestamp_flag_ = 0;
 };

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# A replayed capture with a gap of 10 hours. The flow table keeps times modulo
-# 2^24 ms (4.66 hours), so the worker must end every flow, as due before the
-# gap, before its clock jumps. The same 2000 flows are seen before and after the
-# gap: each must be exported twice, once wholly before the gap (idle timeout, at
-# the jump) and once wholly after it (forced end, at the end of the capture),
-# with the exact times of its packets, and the records must add up to both
-# parts' totals.
+# Replayed captures whose clock moves by hours. The flow table keeps times modulo
+# 2^24 ms (4.66 hours), so the worker must end flows before they grow older
+# than that.
+# 1. A gap of 10 hours: the same 2000 flows are seen before and after it. Each
+#    must be exported twice, once wholly before the gap (idle timeout, at the
+#    jump) and once wholly after it (forced end, at the end of the capture), and
+#    the records must add up to both parts' totals.
+# 2. A sparse capture, all in one burst: flow A, then flow B every 55 minutes
+#    (each step under the hour that counts as a jump), then A again 4.6 hours
+#    after its first packet. Every packet must be a record of its own with its
+#    exact time: A's first one ended by idle timeout, not merged with its second.
 source "$(dirname "$0")/common.sh"
 
 start_s=1700000000
@@ -73,4 +77,45 @@ for r in records:
         sys.exit(f"clock_jump: FAIL: a record outside both parts of the capture: {r}")
 print(f"clock_jump: {parts['before']} records before the gap, {parts['after']} after it")
 assert parts["before"] == parts["after"] >= 2000, parts
+EOF
+
+# 2. The sparse capture: UDP packets written by hand, capture times in ms.
+/usr/bin/python3 - "$WORK/sparse.pcap" "$start_s" <<'EOF'
+import struct, sys
+start_ms = int(sys.argv[2]) * 1000
+step = 55 * 60 * 1000
+packets = [(start_ms, 1000)] + [(start_ms + k * step, 2000) for k in range(1, 6)]
+packets.append((start_ms + 5 * step + 1000, 1000))
+with open(sys.argv[1], "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for at, sport in packets:
+        udp = struct.pack("!HHHH", sport, 53, 8 + 18, 0) + bytes(18)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
+        frame = bytes.fromhex("020000000002020000000001") + b"\x08\x00" + ip
+        f.write(struct.pack("<IIII", at // 1000, at % 1000 * 1000, len(frame), len(frame)) + frame)
+EOF
+timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/sparse.pcap" --output "file:$WORK/sparse.ipfix" \
+  --set meter.idle_timeout_s=60 --set meter.active_timeout_s=7200 >"$WORK/sparse.txt" \
+  2>"$WORK/sparse-log.txt" || { cat "$WORK/sparse-log.txt" >&2; die "poolflowd failed on the sparse capture"; }
+/usr/bin/python3 - "$WORK/sparse.ipfix" "$start_s" "$HERE/../../scripts" <<'EOF'
+import datetime, sys
+sys.path.insert(0, sys.argv[3])
+from ipfix_summary import read_ipfixdump
+
+start_ms = int(sys.argv[2]) * 1000
+step = 55 * 60 * 1000
+def ms(text):
+    t = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+    return round(t.timestamp() * 1000)
+
+want = sorted([(1000, start_ms, 1)] + [(2000, start_ms + k * step, 1) for k in range(1, 5)] +
+              [(2000, start_ms + 5 * step, 4), (1000, start_ms + 5 * step + 1000, 4)])
+got = sorted((int(r["sourceTransportPort"]), ms(r["flowStartMilliseconds"]), int(r["flowEndReason"]))
+             for r in read_ipfixdump(sys.argv[1])[0]
+             if "packetDeltaCount" in r and int(r["packetDeltaCount"]) == 1
+             and r["flowStartMilliseconds"] == r["flowEndMilliseconds"])
+if got != want:
+    sys.exit(f"clock_jump: FAIL: sparse capture records (port, start, reason) {got}, expected {want}")
+print(f"clock_jump: the sparse capture gave {len(got)} one-packet records at their exact times")
 EOF

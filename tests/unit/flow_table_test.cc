@@ -172,6 +172,68 @@ TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow24Bits) {
   EXPECT_EQ(b.end_reason, FlowEndReason::forced_end);
 }
 
+TEST_F(FlowTableTest, TimesOfAFlowAtTheActiveTimeoutLimitAreExact) {
+  // The longest active timeout, and a scan an hour after it: the flow is older
+  // than 2^23 ms, which a window symmetric about the current time would misread.
+  FlowTable t(64);
+  const FlowTimeouts longest{.idle_ms = 3'600'000, .active_ms = kMaxActiveTimeoutMs};
+  const uint64_t first = (uint64_t{1'700'000} << 20) + 12'345;
+  std::vector<FlowRecord> out;
+  for (uint64_t at : {first, first + 3'000'000, first + 6'000'000, first + 8'388'000})
+    t.account(packet(1), at, longest, Collect{&out});
+  ASSERT_TRUE(out.empty());
+  t.expire_slice(first + 8'388'000 + 3'599'999, t.capacity(), longest, Collect{&out});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].end_reason, FlowEndReason::active_timeout);
+  EXPECT_EQ(out[0].first_ms, first);
+  EXPECT_EQ(out[0].last_ms, first + 8'388'000);
+  EXPECT_EQ(out[0].packets, 4u);
+}
+
+TEST_F(FlowTableTest, ReaderWhoseClockLagsGetsExactTimes) {
+  FlowTable t(64);
+  account(t, packet(1), 1'000'000);
+  account(t, packet(1), 1'000'250);
+  FlowRecord r;
+  ASSERT_TRUE(t.read(packet(1).key, 1'000'000 - 500, r));
+  EXPECT_EQ(r.first_ms, 1'000'000u);
+  EXPECT_EQ(r.last_ms, 1'000'250u);
+}
+
+TEST_F(FlowTableTest, DisplacedFlowsKeepKeyFlagsAndTimes) {
+  // 8 buckets nearly filled: flows are moved to their other bucket to make room.
+  FlowTable t(64);
+  auto flow = [](uint16_t i) {
+    constexpr uint8_t kFlags[] = {0x02, 0x08, 0x20, 0x40, 0x80};  // no FIN or RST: no end
+    ParsedPacket p = packet(i, 100 + i, kFlags[i % 5]);
+    p.key.ip_version = 6;
+    p.key.dst_addr[15] = static_cast<uint8_t>(i);
+    p.key.vlan_id = static_cast<uint16_t>(4000 + i % 95);
+    p.key.inner_vlan_id = static_cast<uint16_t>(i);
+    return p;
+  };
+  constexpr uint16_t kFlows = 56;
+  for (uint16_t i = 1; i <= kFlows; ++i) account(t, flow(i), 1000 + i);
+  for (uint16_t i = 1; i <= kFlows; ++i) {
+    ParsedPacket second = flow(i);
+    second.tcp_flags = 0x10;
+    account(t, second, 1500 + i);
+  }
+  EXPECT_GT(t.displaced(), 0u) << "the test needs displacements";
+  t.flush_all(1600, timeouts, FlowEndReason::forced_end, Collect{&ended});
+  ASSERT_EQ(ended.size(), kFlows) << "no flow evicted, none lost";
+  for (const FlowRecord& r : ended) {
+    const uint16_t i = r.key.src_port;
+    const ParsedPacket want = flow(i);
+    EXPECT_EQ(r.key, want.key) << i;
+    EXPECT_EQ(r.tcp_flags, want.tcp_flags | 0x10) << i;
+    EXPECT_EQ(r.first_ms, 1000u + i);
+    EXPECT_EQ(r.last_ms, 1500u + i);
+    EXPECT_EQ(r.packets, 2u);
+    EXPECT_EQ(r.octets, 2u * (100 + i));
+  }
+}
+
 TEST_F(FlowTableTest, TimesSurviveTheWrapOfTheirLow32Bits) {
   FlowTable t(64);
   const uint64_t before_wrap = (uint64_t{400} << 32) - 5;  // a real epoch-ms value

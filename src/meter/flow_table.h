@@ -217,9 +217,9 @@ class FlowTable {
   }
 
   /// Checks every entry, without the coarse times: for a flow clock about to
-  /// jump further than their horizon (a replayed capture with a gap of hours).
-  /// `now_ms` must be within that horizon of the flows' times: the caller passes
-  /// a time before the jump at which every flow is due.
+  /// move further than their horizon (a replayed capture with a gap of hours).
+  /// `now_ms` must be within that horizon of the flows' times (see
+  /// Worker::advance_clock).
   template <class Sink>
   void expire_all_due(uint64_t now_ms, const FlowTimeouts& timeouts, Sink&& sink) {
     scan(now_ms, bucket_count_, timeouts, false, sink);
@@ -322,6 +322,16 @@ class FlowTable {
   struct CoarseLimits {
     uint16_t now_tick, idle, active, grace;
   };
+  static CoarseLimits coarse_limits(uint64_t now_ms, const FlowTimeouts& timeouts) {
+    // A slot's entry is read once its coarse times say it may be due; two ticks
+    // of slack cover the truncation of both times.
+    auto threshold = [](uint64_t ms) -> uint16_t {
+      const uint64_t ticks = ms >> kTickShift;
+      return static_cast<uint16_t>(ticks > 2 ? ticks - 2 : 0);
+    };
+    return {tick(now_ms), threshold(timeouts.idle_ms), threshold(timeouts.active_ms),
+            threshold(timeouts.tcp_end_grace_ms)};
+  }
   /// Slot bitmask (two bits per slot) of the occupied slots that may be due.
   static uint32_t maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits);
   uint32_t secondary_bucket(Probe& probe) const;
@@ -334,6 +344,10 @@ class FlowTable {
   /// Makes room in a full pair of buckets by moving one of their flows to its
   /// own other bucket; returns the freed slot, or kNotFound.
   uint32_t displace(Probe& probe);
+  /// Ends a flow of the key's two buckets that is due, if any; returns its slot
+  /// or kNotFound.
+  template <class Sink>
+  uint32_t end_due_flow(Probe& probe, uint64_t now_ms, const FlowTimeouts& timeouts, Sink& sink);
   void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
@@ -503,6 +517,9 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   Accounted result = Accounted::created;
   slot = free_slot(p.buckets[0]);
   if (slot == kNotFound) slot = free_slot(secondary_bucket(p));
+  // A due flow ends rather than moves: moved, it would leave the place where the
+  // expiry scan last checked it.
+  if (slot == kNotFound) slot = end_due_flow(p, now_ms, timeouts, sink);
   if (slot == kNotFound) slot = displace(p);
   if (slot == kNotFound) {
     uint64_t oldest_idle = 0;
@@ -515,10 +532,7 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
           oldest_idle = idle;
         }
       }
-    // The victim may have timed out already: then that is why it ends.
-    const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
-    end_flow(slot, now_ms, due != FlowEndReason::none ? due : FlowEndReason::lack_of_resources,
-             sink);
+    end_flow(slot, now_ms, FlowEndReason::lack_of_resources, sink);  // none of them was due
     result = Accounted::created_after_eviction;
   }
   Bucket& bucket = buckets_[slot / kWays];
@@ -527,6 +541,25 @@ FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, ui
   bucket.signatures[slot % kWays] = p.signature;
   ++size_;
   return result;
+}
+
+template <class Sink>
+uint32_t FlowTable::end_due_flow(Probe& p, uint64_t now_ms, const FlowTimeouts& timeouts,
+                                 Sink& sink) {
+  const CoarseLimits limits = coarse_limits(now_ms, timeouts);
+  for (uint32_t b : p.buckets) {
+    uint32_t candidates = maybe_due_mask(buckets_[b], limits) & 0xffff;
+    for (; candidates != 0; candidates &= candidates - 1) {
+      const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
+      candidates &= candidates - 1;  // each slot has two bits
+      const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
+      if (due != FlowEndReason::none) {
+        end_flow(slot, now_ms, due, sink);
+        return slot;
+      }
+    }
+  }
+  return kNotFound;
 }
 
 inline uint32_t FlowTable::maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits) {
@@ -555,14 +588,7 @@ inline uint32_t FlowTable::maybe_due_mask(const Bucket& bucket, const CoarseLimi
 template <class Sink>
 void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& timeouts, bool coarse,
                      Sink& sink) {
-  // A slot's entry is read once its coarse times say it may be due; two ticks
-  // of slack cover the truncation of both times.
-  auto threshold = [](uint64_t ms) -> uint16_t {
-    const uint64_t ticks = ms >> kTickShift;
-    return static_cast<uint16_t>(ticks > 2 ? ticks - 2 : 0);
-  };
-  const CoarseLimits limits{tick(now_ms), threshold(timeouts.idle_ms),
-                            threshold(timeouts.active_ms), threshold(timeouts.tcp_end_grace_ms)};
+  const CoarseLimits limits = coarse_limits(now_ms, timeouts);
   for (uint32_t i = 0; i < buckets; ++i) {
     const uint32_t b = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;

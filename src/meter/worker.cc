@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "meter/tsc_clock.h"
 #include "net/pcap_replay.h"
@@ -61,7 +62,11 @@ Worker::Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& 
     : config_(std::move(config)),
       records_(records),
       stop_(stop),
-      table_(config_.flow_capacity, config_.biflow) {}
+      table_(config_.flow_capacity, config_.biflow) {
+  if (config_.timeouts.idle_ms > kMaxIdleTimeoutMs ||
+      config_.timeouts.active_ms > kMaxActiveTimeoutMs)
+    throw std::invalid_argument("flow timeouts longer than the flow table can keep");
+}
 
 void Worker::note_lateness(const FlowRecord& record) {
   uint64_t due_ms;
@@ -153,10 +158,10 @@ bool Worker::advance_clock(uint64_t now_ms) {
   if (now_ms <= now_ms_) return false;
   // The flow table recovers times from their low 24 bits, so no flow may grow
   // older than about 4.4 hours of flow time. The expiry steps keep every flow
-  // younger than its active timeout (at most 2.3 hours) plus the flow time since
-  // the last step; when packets alone would move the clock more than an hour
-  // past it (a sparse capture, a gap in it, a suspended host), end what is due
-  // now first.
+  // younger than its active timeout (at most 2.3 hours) plus 500 ms of sweep and
+  // the flow time since the last step; when packets alone would move the clock
+  // more than an hour past it (a sparse capture, a gap in it, a suspended host),
+  // end what is due now first.
   if (now_ms - last_expiry_ms_ <= kClockJumpMs) {
     now_ms_ = now_ms;
     return false;

@@ -85,7 +85,9 @@ class Worker {
   /// that is more than an hour past the last expiry step (a sparse or gapped
   /// capture, a suspended host), first ends the flows due before the move, and
   /// all of them when the move itself is longer than an hour, so that no flow
-  /// outlives what the flow table's times can span. Returns whether it did.
+  /// outlives what the flow table's times can span. It waits for ring room
+  /// meanwhile (after a suspended host, the NIC drops packets, not records).
+  /// Returns whether it ended flows so.
   bool advance_clock(uint64_t now_ms);
 
   const WorkerStats& stats() const { return stats_; }
@@ -134,7 +136,7 @@ class Worker {
   std::atomic<uint64_t> cpu_ns_{0};
   uint64_t now_ms_ = 0;  ///< flow time: latest packet time on replay, the TSC clock otherwise
   uint64_t last_expiry_ms_ = 0;
-  bool clock_started_ = false;  ///< on replay, by the first packet with a time
+  bool clock_started_ = false;  ///< on replay, by the first packet
   int timestamp_offset_ = -1;
   uint64_t timestamp_flag_ = 0;
 };

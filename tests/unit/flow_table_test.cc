@@ -177,7 +177,7 @@ TEST_F(FlowTableTest, TimesOfAFlowAtTheActiveTimeoutLimitAreExact) {
   // than 2^23 ms, which a window symmetric about the current time would misread.
   FlowTable t(64);
   const FlowTimeouts longest{.idle_ms = 3'600'000, .active_ms = kMaxActiveTimeoutMs};
-  const uint64_t first = (uint64_t{1'700'000} << 20) + 12'345;
+  const uint64_t first = (uint64_t{101'000} << 24) - 1'000'000;  // lives across a 2^24 multiple
   std::vector<FlowRecord> out;
   for (uint64_t at : {first, first + 3'000'000, first + 6'000'000, first + 8'388'000})
     t.account(packet(1), at, longest, Collect{&out});
@@ -201,10 +201,12 @@ TEST_F(FlowTableTest, ReaderWhoseClockLagsGetsExactTimes) {
 }
 
 TEST_F(FlowTableTest, DisplacedFlowsKeepKeyFlagsAndTimes) {
-  // 8 buckets nearly filled: flows are moved to their other bucket to make room.
+  // 8 buckets: half the flows get both their packets (some with a FIN), then the
+  // other half fill the table and flows are moved to their other bucket to make
+  // room. Every flow keeps its key, flags, times and end mark wherever it is.
   FlowTable t(64);
   auto flow = [](uint16_t i) {
-    constexpr uint8_t kFlags[] = {0x02, 0x08, 0x20, 0x40, 0x80};  // no FIN or RST: no end
+    constexpr uint8_t kFlags[] = {0x02, 0x08, 0x20, 0x40, 0x80};
     ParsedPacket p = packet(i, 100 + i, kFlags[i % 5]);
     p.key.ip_version = 6;
     p.key.dst_addr[15] = static_cast<uint8_t>(i);
@@ -213,24 +215,32 @@ TEST_F(FlowTableTest, DisplacedFlowsKeepKeyFlagsAndTimes) {
     return p;
   };
   constexpr uint16_t kFlows = 56;
-  for (uint16_t i = 1; i <= kFlows; ++i) account(t, flow(i), 1000 + i);
-  for (uint16_t i = 1; i <= kFlows; ++i) {
+  constexpr uint16_t kEarly = kFlows / 2;
+  auto fin = [](uint16_t i) { return i % 2 == 0; };
+  for (uint16_t i = 1; i <= kEarly; ++i) account(t, flow(i), 1000 + i);
+  for (uint16_t i = 1; i <= kEarly; ++i) {
     ParsedPacket second = flow(i);
-    second.tcp_flags = 0x10;
-    account(t, second, 1500 + i);
+    second.tcp_flags = fin(i) ? 0x11 : 0x10;
+    account(t, second, 1100 + i);
   }
-  EXPECT_GT(t.displaced(), 0u) << "the test needs displacements";
-  t.flush_all(1600, timeouts, FlowEndReason::forced_end, Collect{&ended});
+  const uint64_t displaced_before = t.displaced();
+  for (uint16_t i = kEarly + 1; i <= kFlows; ++i) account(t, flow(i), 1200 + i);
+  EXPECT_GT(t.displaced(), displaced_before) << "the test needs displacements";
+  // At 1400 the FIN flows' grace (200 ms) has passed; no idle timeout (1000) has.
+  t.flush_all(1400, timeouts, FlowEndReason::forced_end, Collect{&ended});
   ASSERT_EQ(ended.size(), kFlows) << "no flow evicted, none lost";
   for (const FlowRecord& r : ended) {
     const uint16_t i = r.key.src_port;
     const ParsedPacket want = flow(i);
+    const bool early = i <= kEarly;
     EXPECT_EQ(r.key, want.key) << i;
-    EXPECT_EQ(r.tcp_flags, want.tcp_flags | 0x10) << i;
-    EXPECT_EQ(r.first_ms, 1000u + i);
-    EXPECT_EQ(r.last_ms, 1500u + i);
-    EXPECT_EQ(r.packets, 2u);
-    EXPECT_EQ(r.octets, 2u * (100 + i));
+    EXPECT_EQ(r.tcp_flags, early ? want.tcp_flags | (fin(i) ? 0x11 : 0x10) : want.tcp_flags) << i;
+    EXPECT_EQ(r.first_ms, (early ? 1000u : 1200u) + i) << i;
+    EXPECT_EQ(r.last_ms, (early ? 1100u : 1200u) + i) << i;
+    EXPECT_EQ(r.packets, early ? 2u : 1u) << i;
+    EXPECT_EQ(r.end_reason,
+              early && fin(i) ? FlowEndReason::end_of_flow : FlowEndReason::forced_end)
+        << i;
   }
 }
 
@@ -404,6 +414,18 @@ TEST_F(FlowTableTest, FullTableEvictsLeastRecentlySeen) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].end_reason, FlowEndReason::lack_of_resources);
   EXPECT_EQ(ended[0].key.src_port, 2);
+  EXPECT_EQ(t.size(), 16u);
+}
+
+TEST_F(FlowTableTest, FullTableEndsADueFlowBeforeEvictingOrMovingOne) {
+  FlowTable t(16);
+  for (uint16_t port = 1; port <= 16; ++port) account(t, packet(port), 100 + port * 100);
+  // At 1650 (idle timeout 1000) only port 1's flow, last seen at 200, is due.
+  EXPECT_EQ(account(t, packet(99), 1650), FlowTable::Accounted::created);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end_reason, FlowEndReason::idle_timeout);
+  EXPECT_EQ(ended[0].key.src_port, 1);
+  EXPECT_EQ(t.displaced(), 0u);
   EXPECT_EQ(t.size(), 16u);
 }
 

@@ -5,8 +5,8 @@
 // signature match alone never merges two flows. A flow takes 64 bytes: a
 // 56-byte entry (an array of them beside the array of bucket lines: keeping each
 // bucket's entries right after it measured no faster) and 8 bytes of its
-// bucket's line. When both buckets are
-// full, a flow is moved to its other bucket if that has room, otherwise the
+// bucket's line. When both buckets are full, a flow of theirs that is due ends;
+// failing that one is moved to its other bucket if that has room, otherwise the
 // least recently seen of the 16 flows is exported (lack of resources).
 //
 // Lookups are batched by the caller in three stages so that memory latency
@@ -48,8 +48,8 @@ inline constexpr size_t kEntryKeyBytes = offsetof(FlowKey, ip_version);
 /// of the outer VLAN id (VLAN ids have 12 bits). Times are kept modulo 2^24 ms
 /// (4.66 hours): bits 8-23 in the bucket's coarse times, which the expiry scan
 /// needs anyway, bits 0-7 here. A live flow is younger than that (active
-/// timeouts are shorter, and the worker ends every flow before its clock jumps
-/// further), so the full times are recovered from the current time.
+/// timeouts are shorter, and Worker::advance_clock ends due flows before flow
+/// time runs further), so the full times are recovered from the current time.
 struct alignas(8) FlowEntry {
   uint8_t key[kEntryKeyBytes];
   uint8_t first_ms_low;  ///< bits 0-7 of the first packet's time
@@ -242,8 +242,9 @@ class FlowTable {
   struct alignas(64) Bucket {
     uint16_t signatures[kWays];  ///< 0 marks an empty slot
     // Coarse times of each slot's first and last packet (ticks of 256 ms,
-    // modulo 2^16 = 4.6 hours) and a copy of its tcp_end_seen bit: the expiry
-    // scan reads an entry only when these say it may be due.
+    // modulo 2^16 = 4.6 hours; also the high bits of its times) and its
+    // tcp_end_seen bit: the expiry scan reads an entry only when these say it
+    // may be due.
     uint16_t first_tick[kWays];
     uint16_t last_tick[kWays];
     /// Sequence counter of the bucket's slots: odd while the writer changes them.

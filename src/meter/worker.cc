@@ -136,10 +136,8 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   // Stage 3: account.
   uint64_t created = 0;
   for (uint16_t i = 0; i < metered; ++i) {
-    if (config_.replay && unlikely(advance_clock(times[i]))) {
-      // Flows ended: the slots located for the rest of the burst may be stale.
-      for (uint16_t j = i; j < metered; ++j) probes[j] = table_.probe(probes[j].hash);
-    }
+    // Should that end flows, account() finds their located slots empty.
+    if (config_.replay) advance_clock(times[i]);
     const auto result = table_.account(parsed[i], probes[i], now_ms_, config_.timeouts, sink_);
     created += result != FlowTable::Accounted::updated;
   }
@@ -149,13 +147,13 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   stats_.flows_created.add(created);
 }
 
-bool Worker::advance_clock(uint64_t now_ms) {
+void Worker::advance_clock(uint64_t now_ms) {
   if (!clock_started_) {
     clock_started_ = true;
     now_ms_ = last_expiry_ms_ = now_ms;
-    return false;
+    return;
   }
-  if (now_ms <= now_ms_) return false;
+  if (now_ms <= now_ms_) return;
   // The flow table recovers times from their low 24 bits, so no flow may grow
   // older than about 4.4 hours of flow time. The expiry steps keep every flow
   // younger than its active timeout (at most 2.3 hours) plus 500 ms of sweep and
@@ -164,7 +162,7 @@ bool Worker::advance_clock(uint64_t now_ms) {
   // end what is due now first.
   if (now_ms - last_expiry_ms_ <= kClockJumpMs) {
     now_ms_ = now_ms;
-    return false;
+    return;
   }
   sink_.wait_for_space(true);  // rare, and every flow may end: lose none of them
   table_.expire_all_due(now_ms_, config_.timeouts, sink_);
@@ -177,7 +175,6 @@ bool Worker::advance_clock(uint64_t now_ms) {
   sink_.flush();
   sink_.wait_for_space(config_.replay);
   now_ms_ = now_ms;
-  return true;
 }
 
 void Worker::expire_step() {

@@ -87,8 +87,7 @@ class Worker {
   /// all of them when the move itself is longer than an hour, so that no flow
   /// outlives what the flow table's times can span. It waits for ring room
   /// meanwhile (after a suspended host, the NIC drops packets, not records).
-  /// Returns whether it ended flows so.
-  bool advance_clock(uint64_t now_ms);
+  void advance_clock(uint64_t now_ms);
 
   const WorkerStats& stats() const { return stats_; }
   const WorkerConfig& config() const { return config_; }

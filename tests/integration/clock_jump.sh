@@ -20,12 +20,17 @@ for part in a b; do
     --rate 2000 --ipv6 0.3 --vlan 0.2 --seed 5 --start-time "$at" >/dev/null
 done
 
-/usr/bin/python3 - "$WORK" <<'EOF'
+# Inputs: the two parts as one capture with one manifest; the sparse capture,
+# its UDP packets written by hand.
+/usr/bin/python3 - "$WORK" "$start_s" "$HERE" <<'EOF'
 import csv, sys
-work = sys.argv[1]
+work, start_ms = sys.argv[1], int(sys.argv[2]) * 1000
+sys.path.insert(0, sys.argv[3])
+from make_malformed_pcap import PCAP_HEADER, eth, ipv4, pcap_record, udp
+
 with open(f"{work}/in.pcap", "wb") as out:
     out.write(open(f"{work}/a.pcap", "rb").read())
-    out.write(open(f"{work}/b.pcap", "rb").read()[24:])  # without its file header
+    out.write(open(f"{work}/b.pcap", "rb").read()[len(PCAP_HEADER):])
 totals, fields = {}, None
 for part in "ab":
     with open(f"{work}/{part}.csv") as f:
@@ -43,28 +48,41 @@ with open(f"{work}/manifest.csv", "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=fields)
     writer.writeheader()
     writer.writerows(totals.values())
+
+step = 55 * 60 * 1000
+sparse = [(start_ms, 1000)] + [(start_ms + k * step, 2000) for k in range(1, 6)]
+sparse.append((start_ms + 5 * step + 1000, 1000))
+with open(f"{work}/sparse.pcap", "wb") as f:
+    f.write(PCAP_HEADER)
+    for at, sport in sparse:
+        f.write(pcap_record(at, eth(0x0800, ipv4(17, udp(sport, 53)))))
 EOF
 
-timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/in.pcap" --output "file:$WORK/out.ipfix" \
-  --set meter.idle_timeout_s=60 --set meter.active_timeout_s=7200 >"$WORK/summary.txt" \
-  2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
-cat "$WORK/summary.txt"
-$CHECK_IPFIX --ipfix "$WORK/out.ipfix" --manifest "$WORK/manifest.csv" --min-records 4000
+for run in in sparse; do
+  timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/$run.pcap" --output "file:$WORK/$run.ipfix" \
+    --set meter.idle_timeout_s=60 --set meter.active_timeout_s=7200 >"$WORK/$run.txt" \
+    2>"$WORK/$run-log.txt" || { cat "$WORK/$run-log.txt" >&2; die "poolflowd failed on $run.pcap"; }
+done
+cat "$WORK/in.txt"
+$CHECK_IPFIX --ipfix "$WORK/in.ipfix" --manifest "$WORK/manifest.csv" --min-records 4000
 
-/usr/bin/python3 - "$WORK/out.ipfix" "$start_s" "$gap_s" "$HERE/../../scripts" <<'EOF'
+/usr/bin/python3 - "$WORK" "$start_s" "$gap_s" "$HERE/../../scripts" <<'EOF'
 import collections, datetime, sys
+work, start_ms, gap_ms = sys.argv[1], int(sys.argv[2]) * 1000, int(sys.argv[3]) * 1000
 sys.path.insert(0, sys.argv[4])
 from ipfix_summary import read_ipfixdump
 
-start_ms, gap_ms = int(sys.argv[2]) * 1000, int(sys.argv[3]) * 1000
-part_ms = 20000 * 1000 // 2000  # 20000 packets at 2000 a second
 def ms(text):
     t = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
     return round(t.timestamp() * 1000)
 
-records = [r for r in read_ipfixdump(sys.argv[1])[0] if "packetDeltaCount" in r]
+def flow_records(path):
+    return [r for r in read_ipfixdump(path)[0] if "packetDeltaCount" in r]
+
+# 1. Each record wholly in one part of the capture, with that part's end reason.
+part_ms = 20000 * 1000 // 2000  # 20000 packets at 2000 a second
 parts = collections.Counter()
-for r in records:
+for r in flow_records(f"{work}/in.ipfix"):
     first, last = ms(r["flowStartMilliseconds"]), ms(r["flowEndMilliseconds"])
     reason = int(r["flowEndReason"])
     if start_ms <= first <= last <= start_ms + part_ms:
@@ -77,43 +95,14 @@ for r in records:
         sys.exit(f"clock_jump: FAIL: a record outside both parts of the capture: {r}")
 print(f"clock_jump: {parts['before']} records before the gap, {parts['after']} after it")
 assert parts["before"] == parts["after"] >= 2000, parts
-EOF
 
-# 2. The sparse capture: UDP packets written by hand, capture times in ms.
-/usr/bin/python3 - "$WORK/sparse.pcap" "$start_s" <<'EOF'
-import struct, sys
-start_ms = int(sys.argv[2]) * 1000
+# 2. Every packet of the sparse capture a one-packet record at its exact time.
 step = 55 * 60 * 1000
-packets = [(start_ms, 1000)] + [(start_ms + k * step, 2000) for k in range(1, 6)]
-packets.append((start_ms + 5 * step + 1000, 1000))
-with open(sys.argv[1], "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for at, sport in packets:
-        udp = struct.pack("!HHHH", sport, 53, 8 + 18, 0) + bytes(18)
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
-                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])) + udp
-        frame = bytes.fromhex("020000000002020000000001") + b"\x08\x00" + ip
-        f.write(struct.pack("<IIII", at // 1000, at % 1000 * 1000, len(frame), len(frame)) + frame)
-EOF
-timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/sparse.pcap" --output "file:$WORK/sparse.ipfix" \
-  --set meter.idle_timeout_s=60 --set meter.active_timeout_s=7200 >"$WORK/sparse.txt" \
-  2>"$WORK/sparse-log.txt" || { cat "$WORK/sparse-log.txt" >&2; die "poolflowd failed on the sparse capture"; }
-/usr/bin/python3 - "$WORK/sparse.ipfix" "$start_s" "$HERE/../../scripts" <<'EOF'
-import datetime, sys
-sys.path.insert(0, sys.argv[3])
-from ipfix_summary import read_ipfixdump
-
-start_ms = int(sys.argv[2]) * 1000
-step = 55 * 60 * 1000
-def ms(text):
-    t = datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
-    return round(t.timestamp() * 1000)
-
 want = sorted([(1000, start_ms, 1)] + [(2000, start_ms + k * step, 1) for k in range(1, 5)] +
               [(2000, start_ms + 5 * step, 4), (1000, start_ms + 5 * step + 1000, 4)])
 got = sorted((int(r["sourceTransportPort"]), ms(r["flowStartMilliseconds"]), int(r["flowEndReason"]))
-             for r in read_ipfixdump(sys.argv[1])[0]
-             if "packetDeltaCount" in r and int(r["packetDeltaCount"]) == 1
+             for r in flow_records(f"{work}/sparse.ipfix")
+             if int(r["packetDeltaCount"]) == 1
              and r["flowStartMilliseconds"] == r["flowEndMilliseconds"])
 if got != want:
     sys.exit(f"clock_jump: FAIL: sparse capture records (port, start, reason) {got}, expected {want}")

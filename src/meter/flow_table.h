@@ -349,6 +349,11 @@ class FlowTable {
   /// or kNotFound.
   template <class Sink>
   uint32_t end_due_flow(Probe& probe, uint64_t now_ms, const FlowTimeouts& timeouts, Sink& sink);
+  /// Ends up to `at_most` due flows of bucket `b` among `candidates` (two mask
+  /// bits per slot); returns the slot of the last one, or kNotFound.
+  template <class Sink>
+  uint32_t end_due_in(uint32_t b, uint32_t candidates, uint32_t at_most, uint64_t now_ms,
+                      const FlowTimeouts& timeouts, Sink& sink);
   void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
@@ -549,18 +554,27 @@ uint32_t FlowTable::end_due_flow(Probe& p, uint64_t now_ms, const FlowTimeouts& 
                                  Sink& sink) {
   const CoarseLimits limits = coarse_limits(now_ms, timeouts);
   for (uint32_t b : p.buckets) {
-    uint32_t candidates = maybe_due_mask(buckets_[b], limits) & 0xffff;
-    for (; candidates != 0; candidates &= candidates - 1) {
-      const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
-      candidates &= candidates - 1;  // each slot has two bits
-      const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
-      if (due != FlowEndReason::none) {
-        end_flow(slot, now_ms, due, sink);
-        return slot;
-      }
-    }
+    const uint32_t slot =
+        end_due_in(b, maybe_due_mask(buckets_[b], limits), 1, now_ms, timeouts, sink);
+    if (slot != kNotFound) return slot;
   }
   return kNotFound;
+}
+
+template <class Sink>
+uint32_t FlowTable::end_due_in(uint32_t b, uint32_t candidates, uint32_t at_most, uint64_t now_ms,
+                               const FlowTimeouts& timeouts, Sink& sink) {
+  uint32_t last = kNotFound;
+  for (candidates &= 0xffff; candidates != 0 && at_most != 0; candidates &= candidates - 1) {
+    const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
+    candidates &= candidates - 1;  // each slot has two bits
+    const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
+    if (due == FlowEndReason::none) continue;
+    end_flow(slot, now_ms, due, sink);
+    last = slot;
+    --at_most;
+  }
+  return last;
 }
 
 inline uint32_t FlowTable::maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits) {
@@ -594,14 +608,9 @@ void FlowTable::scan(uint64_t now_ms, uint32_t buckets, const FlowTimeouts& time
     const uint32_t b = scan_cursor_;
     scan_cursor_ = scan_cursor_ + 1 == bucket_count_ ? 0 : scan_cursor_ + 1;
     const Bucket& bucket = buckets_[b];
-    // Two mask bits per slot; without the coarse filter every occupied slot.
-    uint32_t candidates = coarse ? maybe_due_mask(bucket, limits) : ~match_mask(bucket, 0);
-    for (candidates &= 0xffff; candidates != 0; candidates &= candidates - 1) {
-      const uint32_t slot = b * kWays + static_cast<uint32_t>(__builtin_ctz(candidates)) / 2;
-      candidates &= candidates - 1;  // each slot has two bits
-      const FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
-      if (due != FlowEndReason::none) end_flow(slot, now_ms, due, sink);
-    }
+    // Without the coarse filter every occupied slot.
+    end_due_in(b, coarse ? maybe_due_mask(bucket, limits) : ~match_mask(bucket, 0), kWays, now_ms,
+               timeouts, sink);
   }
   // The buckets of the next slice of the same size, fetched while the worker
   // goes on with its packets (worker_bench: a few per cent faster than without).

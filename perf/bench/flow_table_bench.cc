@@ -114,8 +114,10 @@ void BM_PoolflowTable(benchmark::State& state) {
   FlowTable::Probe probes[kBurst];
   for (auto _ : state) {
     const uint32_t* seq = next_burst(w, at);
-    for (uint32_t i = 0; i < kBurst; ++i)
+    for (uint32_t i = 0; i < kBurst; ++i) {
       probes[i] = table->probe(FlowTable::hash(w.packets[seq[i]].key));
+      table->prefetch_bucket(probes[i]);
+    }
     for (uint32_t i = 0; i < kBurst; ++i) table->locate(probes[i]);
     for (uint32_t i = 0; i < kBurst; ++i)
       table->account(w.packets[seq[i]], probes[i], 2, timeouts, NoSink{});

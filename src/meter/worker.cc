@@ -130,7 +130,10 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   // Hashed once the whole burst is parsed: the parser wrote the keys a few bytes
   // at a time, and reading them back in 8-byte words right away would wait for
   // those stores to retire (no store forwarding across several stores).
-  for (uint16_t i = 0; i < metered; ++i) probes[i] = table_.probe(FlowTable::hash(parsed[i].key));
+  for (uint16_t i = 0; i < metered; ++i) {
+    probes[i] = table_.probe(FlowTable::hash(parsed[i].key));
+    table_.prefetch_bucket(probes[i]);
+  }
   // Stage 2: match signatures, prefetch the entries.
   for (uint16_t i = 0; i < metered; ++i) table_.locate(probes[i]);
   // Stage 3: account.

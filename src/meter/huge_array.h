@@ -26,6 +26,11 @@ class HugeArray {
       p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, kFlags, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
       madvise(p, bytes_, MADV_HUGEPAGE);  // a hint: fine if refused
+      // Written now, a page at a time: a huge page is only made on a write
+      // fault, and a table's first touch is a lookup, a read, which would map
+      // the shared zero page and leave the table on 4 KiB pages for good. The
+      // memory is then also committed at start, not at the first busy minute.
+      for (size_t at = 0; at < bytes_; at += kPage) static_cast<volatile char*>(p)[at] = 0;
     }
     data_ = static_cast<T*>(p);  // mmap memory is zero: a valid empty T for our element types
   }
@@ -41,6 +46,7 @@ class HugeArray {
 
  private:
   static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kPage = 4096;
   size_t count_;
   size_t bytes_;  ///< a whole number of huge pages
   T* data_ = nullptr;

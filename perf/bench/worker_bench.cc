@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
   meter::WorkerConfig config;
   config.flow_capacity = o.flows + o.flows / 10;
   meter::Worker worker(config, ring, stop);
+  worker.commit_table();
   Drain drain{ring, &stop};
   rte_eal_remote_launch(drain_ring, &drain, rte_get_next_lcore(rte_lcore_id(), 1, 0));
 

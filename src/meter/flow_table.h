@@ -162,6 +162,14 @@ class FlowTable {
   /// counts its reverse direction (RFC 5103).
   explicit FlowTable(uint32_t capacity, bool biflow = false);
 
+  /// Commits the table's memory on the calling thread's NUMA node (see
+  /// HugeArray::commit). Call it from the thread that meters, before any packet.
+  void commit_memory() {
+    buckets_.commit();
+    entries_.commit();
+    reverse_.commit();
+  }
+
   uint32_t capacity() const { return bucket_count_ * kWays; }
   uint32_t size() const { return size_; }
   /// Flows moved to their other bucket to make room for a new one, so far.

@@ -25,12 +25,7 @@ class HugeArray {
     if (p == MAP_FAILED) {
       p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, kFlags, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
-      madvise(p, bytes_, MADV_HUGEPAGE);  // a hint: fine if refused
-      // Written now, a page at a time: a huge page is only made on a write
-      // fault, and a table's first touch is a lookup, a read, which would map
-      // the shared zero page and leave the table on 4 KiB pages for good. The
-      // memory is then also committed at start, not at the first busy minute.
-      for (size_t at = 0; at < bytes_; at += kPage) static_cast<volatile char*>(p)[at] = 0;
+      madvise(p, bytes_, MADV_HUGEPAGE);  // a hint: fine if refused (see commit())
     }
     data_ = static_cast<T*>(p);  // mmap memory is zero: a valid empty T for our element types
   }
@@ -39,6 +34,15 @@ class HugeArray {
   }
   HugeArray(const HugeArray&) = delete;
   HugeArray& operator=(const HugeArray&) = delete;
+
+  /// Writes every page from the calling thread, so that the memory is committed
+  /// now and placed on that thread's NUMA node (the kernel places a page where
+  /// it is first touched). It also makes the transparent huge pages: they are
+  /// only made on a write fault, and a table's first touch is otherwise a
+  /// lookup, whose read maps the shared zero page and leaves it on 4 KiB pages.
+  void commit() {
+    for (size_t at = 0; at < bytes_; at += kPage) reinterpret_cast<volatile char*>(data_)[at] = 0;
+  }
 
   T& operator[](size_t i) { return data_[i]; }
   const T& operator[](size_t i) const { return data_[i]; }

@@ -205,6 +205,7 @@ void Worker::poll_queue(const RxQueue& queue) {
 }
 
 int Worker::run() {
+  commit_table();
   timestamp_offset_ = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, nullptr);
   const int flag_bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, nullptr);
   timestamp_flag_ = flag_bit < 0 ? 0 : RTE_BIT64(flag_bit);

@@ -76,6 +76,10 @@ class Worker {
   /// every flow (forced end) and returns 0.
   int run();
 
+  /// Commits the flow table's memory from the calling thread, on its NUMA node.
+  /// run() does it first, on the worker's lcore; a benchmark that calls
+  /// meter_burst() itself calls it from its metering thread.
+  void commit_table() { table_.commit_memory(); }
   /// Meters a burst of at most kBurstSize packets received on `port` (the
   /// caller keeps ownership of the mbufs). Used by run() and by benchmarks.
   void meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count);

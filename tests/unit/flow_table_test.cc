@@ -238,6 +238,7 @@ TEST_F(FlowTableTest, DisplacedFlowsKeepKeyFlagsAndTimes) {
     EXPECT_EQ(r.first_ms, (early ? 1000u : 1200u) + i) << i;
     EXPECT_EQ(r.last_ms, (early ? 1100u : 1200u) + i) << i;
     EXPECT_EQ(r.packets, early ? 2u : 1u) << i;
+    EXPECT_EQ(r.octets, (early ? 2u : 1u) * (100 + i)) << i;
     EXPECT_EQ(r.end_reason,
               early && fin(i) ? FlowEndReason::end_of_flow : FlowEndReason::forced_end)
         << i;

@@ -15,9 +15,12 @@
 // account(). Each stage runs over the whole burst before the next: measured with
 // worker_bench, interleaving them (hashing during parsing, locating a few
 // packets ahead of accounting) or a pipeline three bursts deep was slower.
+// account()'s common case (the located slot holds the flow, which the coarse
+// times say is not due) is inline; every other case is out of line.
 #pragma once
 
 #include <nmmintrin.h>
+#include <rte_branch_prediction.h>
 #include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
@@ -208,7 +211,10 @@ class FlowTable {
   /// goes to `sink` as a FlowRecord.
   template <class Sink>
   Accounted account(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
-                    const FlowTimeouts& timeouts, Sink&& sink);
+                    const FlowTimeouts& timeouts, Sink&& sink) {
+    if (likely(update_located(packet, probe, now_ms, timeouts))) return Accounted::updated;
+    return account_any(packet, probe, now_ms, timeouts, sink);
+  }
 
   /// The three stages for one packet.
   template <class Sink>
@@ -365,6 +371,15 @@ class FlowTable {
   template <class Sink>
   uint32_t end_due_in(uint32_t b, uint32_t candidates, uint32_t at_most, uint64_t now_ms,
                       const FlowTimeouts& timeouts, Sink& sink);
+  /// The common case of account(), inline: the located slot holds the packet's
+  /// flow, which its coarse times say is not due and whose counters have room.
+  /// Updates it and returns true; otherwise changes nothing and returns false.
+  bool update_located(const ParsedPacket& packet, const Probe& probe, uint64_t now_ms,
+                      const FlowTimeouts& timeouts);
+  /// Every case of account(), out of line.
+  template <class Sink>
+  [[gnu::noinline]] Accounted account_any(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
+                                          const FlowTimeouts& timeouts, Sink& sink);
   void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
@@ -482,9 +497,38 @@ void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, S
   sink(record_of(slot, now_ms, reason));
 }
 
+inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p, uint64_t now_ms,
+                                      const FlowTimeouts& timeouts) {
+  const uint32_t slot = p.slot;
+  if (slot == kNotFound || biflow_) return false;
+  Bucket& bucket = buckets_[slot / kWays];
+  const uint32_t way = slot % kWays;
+  FlowEntry& e = entries_[slot];
+  if (bucket.signatures[way] != p.signature || !e.holds(packet.key)) return false;
+  // The expiry scan's coarse test: a flow it passes is not due (a FIN or RST
+  // seen sends every packet to the exact test).
+  const CoarseLimits limits = coarse_limits(now_ms, timeouts);
+  const auto idle_ticks = static_cast<uint16_t>(limits.now_tick - bucket.last_tick[way]);
+  const auto alive_ticks = static_cast<uint16_t>(limits.now_tick - bucket.first_tick[way]);
+  const uint64_t octets = e.octets() + packet.ip_octets;
+  if (idle_ticks >= limits.idle || alive_ticks >= limits.active ||
+      ((bucket.tcp_end_mask >> way) & 1) != 0 || e.packets == UINT32_MAX || octets > kMaxOctets)
+    return false;
+  WriteGuard guard(bucket);
+  e.packets += 1;
+  e.octets_low = static_cast<uint32_t>(octets);
+  e.octets_high = static_cast<uint8_t>(octets >> 32);
+  e.last_ms_low = ms_low(now_ms);
+  bucket.last_tick[way] = tick(now_ms);
+  bucket.tcp_flags[way] |= packet.tcp_flags;
+  if ((packet.tcp_flags & (kTcpFin | kTcpRst)) != 0)
+    bucket.tcp_end_mask |= static_cast<uint8_t>(1u << way);
+  return true;
+}
+
 template <class Sink>
-FlowTable::Accounted FlowTable::account(const ParsedPacket& packet, Probe& p, uint64_t now_ms,
-                                        const FlowTimeouts& timeouts, Sink&& sink) {
+FlowTable::Accounted FlowTable::account_any(const ParsedPacket& packet, Probe& p, uint64_t now_ms,
+                                            const FlowTimeouts& timeouts, Sink& sink) {
   // The located slot may be stale (an earlier packet of the burst changed the
   // bucket) or hold another key with the same signature: confirm or search.
   uint32_t slot = p.slot;

@@ -121,6 +121,59 @@ TEST_F(FlowTableTest, PacketAtTheActiveTimeoutStartsTheNextRecord) {
   EXPECT_EQ(t.size(), 1u);
 }
 
+// A packet's own timeout check is exact to the millisecond, wherever the times
+// fall within the table's 256-ms coarse ticks (the fast update path trusts a
+// coarse test only to say "not due").
+TEST_F(FlowTableTest, PacketsAtTheTimeoutsAreExactToTheMillisecond) {
+  FlowTable idle(16), busy(16);  // emptied after each round: cheaper than new tables
+  for (const FlowTimeouts& limits :
+       {timeouts, FlowTimeouts{.idle_ms = 15'000, .active_ms = 60'000}})
+    for (uint64_t start :
+         {uint64_t{0}, uint64_t{1}, uint64_t{255}, uint64_t{256}, uint64_t{77'777}})
+      for (int64_t off = -300; off <= 300; ++off) {
+        const uint64_t idle_at = start + limits.idle_ms + off;
+        std::vector<FlowRecord> out;
+        idle.account(packet(1), start, limits, Collect{&out});
+        EXPECT_EQ(
+            idle.account(packet(1), idle_at, limits, Collect{&out}),
+            off < 0 ? FlowTable::Accounted::updated : FlowTable::Accounted::created_after_expiry)
+            << "idle, start " << start << " offset " << off;
+
+        // Busy all along (a packet every idle/4), then one near the active timeout.
+        out.clear();
+        for (uint64_t at = start; at < start + limits.active_ms - 300; at += limits.idle_ms / 4)
+          busy.account(packet(1), at, limits, Collect{&out});
+        ASSERT_TRUE(out.empty());
+        EXPECT_EQ(
+            busy.account(packet(1), start + limits.active_ms + off, limits, Collect{&out}),
+            off < 0 ? FlowTable::Accounted::updated : FlowTable::Accounted::created_after_expiry)
+            << "active, start " << start << " offset " << off;
+        ASSERT_EQ(out.size(), off < 0 ? 0u : 1u);
+        if (off >= 0) {
+          EXPECT_EQ(out[0].end_reason, FlowEndReason::active_timeout);
+        }
+        for (FlowTable* t : {&idle, &busy})
+          t->flush_all(start + limits.active_ms * 2, limits, FlowEndReason::forced_end,
+                       Collect{&out});
+        ASSERT_EQ(idle.size() + busy.size(), 0u);
+      }
+}
+
+TEST_F(FlowTableTest, OctetsAboutToOverflowEndTheRecord) {
+  // 40-bit octet counters: 256 packets of 2^32 - 1 octets fit, the 257th would not.
+  FlowTable t(16);
+  const ParsedPacket huge = packet(1, UINT32_MAX);
+  for (int i = 0; i < 256; ++i)
+    EXPECT_EQ(account(t, huge, 100),
+              i == 0 ? FlowTable::Accounted::created : FlowTable::Accounted::updated);
+  EXPECT_TRUE(ended.empty());
+  EXPECT_EQ(account(t, huge, 100), FlowTable::Accounted::created_after_expiry);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end_reason, FlowEndReason::active_timeout);
+  EXPECT_EQ(ended[0].packets, 256u);
+  EXPECT_EQ(ended[0].octets, 256 * uint64_t{UINT32_MAX});
+}
+
 TEST_F(FlowTableTest, TcpFinEndsAfterGrace) {
   FlowTable t(64);
   account(t, packet(1, 100, 0x02), 0);
@@ -132,6 +185,18 @@ TEST_F(FlowTableTest, TcpFinEndsAfterGrace) {
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].end_reason, FlowEndReason::end_of_flow);
   EXPECT_EQ(ended[0].packets, 3u);
+}
+
+TEST_F(FlowTableTest, PacketAfterTheFinGraceStartsTheNextRecord) {
+  FlowTable t(64);
+  account(t, packet(1, 100, 0x02), 0);
+  account(t, packet(1, 100, 0x11), 100);  // FIN
+  EXPECT_EQ(account(t, packet(1, 100, 0x10), 299), FlowTable::Accounted::updated);
+  EXPECT_EQ(account(t, packet(1, 100, 0x02), 499), FlowTable::Accounted::created_after_expiry);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].end_reason, FlowEndReason::end_of_flow);
+  EXPECT_EQ(ended[0].packets, 3u);
+  EXPECT_EQ(ended[0].last_ms, 299u);
 }
 
 TEST_F(FlowTableTest, ExpiredFlowMetAgainIsExportedBeforeTheNewOne) {

@@ -505,14 +505,10 @@ inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p
   const uint32_t way = slot % kWays;
   FlowEntry& e = entries_[slot];
   if (bucket.signatures[way] != p.signature || !e.holds(packet.key)) return false;
-  // The expiry scan's coarse test: a flow it passes is not due (a FIN or RST
-  // seen sends every packet to the exact test).
-  const CoarseLimits limits = coarse_limits(now_ms, timeouts);
-  const auto idle_ticks = static_cast<uint16_t>(limits.now_tick - bucket.last_tick[way]);
-  const auto alive_ticks = static_cast<uint16_t>(limits.now_tick - bucket.first_tick[way]);
+  // The expiry scan's coarse test: a flow it passes is not due.
+  const uint32_t maybe_due = maybe_due_mask(bucket, coarse_limits(now_ms, timeouts));
   const uint64_t octets = e.octets() + packet.ip_octets;
-  if (idle_ticks >= limits.idle || alive_ticks >= limits.active ||
-      ((bucket.tcp_end_mask >> way) & 1) != 0 || e.packets == UINT32_MAX || octets > kMaxOctets)
+  if (((maybe_due >> (2 * way)) & 1) != 0 || e.packets == UINT32_MAX || octets > kMaxOctets)
     return false;
   WriteGuard guard(bucket);
   e.packets += 1;

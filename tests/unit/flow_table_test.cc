@@ -125,7 +125,7 @@ TEST_F(FlowTableTest, PacketAtTheActiveTimeoutStartsTheNextRecord) {
 // fall within the table's 256-ms coarse ticks (the fast update path trusts a
 // coarse test only to say "not due").
 TEST_F(FlowTableTest, PacketsAtTheTimeoutsAreExactToTheMillisecond) {
-  FlowTable idle(16), busy(16);  // emptied after each round: cheaper than new tables
+  FlowTable idle(16), busy(16), ending(16);  // emptied after each round: cheaper than new tables
   for (const FlowTimeouts& limits :
        {timeouts, FlowTimeouts{.idle_ms = 15'000, .active_ms = 60'000}})
     for (uint64_t start :
@@ -138,6 +138,21 @@ TEST_F(FlowTableTest, PacketsAtTheTimeoutsAreExactToTheMillisecond) {
             idle.account(packet(1), idle_at, limits, Collect{&out}),
             off < 0 ? FlowTable::Accounted::updated : FlowTable::Accounted::created_after_expiry)
             << "idle, start " << start << " offset " << off;
+
+        // A FIN, then a packet near the end of its grace period (not before the FIN).
+        if (static_cast<int64_t>(limits.tcp_end_grace_ms) + off > 0) {
+          out.clear();
+          ending.account(packet(1, 100, 0x11), start, limits, Collect{&out});
+          EXPECT_EQ(
+              ending.account(packet(1), start + limits.tcp_end_grace_ms + off, limits,
+                             Collect{&out}),
+              off < 0 ? FlowTable::Accounted::updated : FlowTable::Accounted::created_after_expiry)
+              << "FIN grace, start " << start << " offset " << off;
+          ASSERT_EQ(out.size(), off < 0 ? 0u : 1u);
+          if (off >= 0) {
+            EXPECT_EQ(out[0].end_reason, FlowEndReason::end_of_flow);
+          }
+        }
 
         // Busy all along (a packet every idle/4), then one near the active timeout.
         out.clear();
@@ -152,10 +167,10 @@ TEST_F(FlowTableTest, PacketsAtTheTimeoutsAreExactToTheMillisecond) {
         if (off >= 0) {
           EXPECT_EQ(out[0].end_reason, FlowEndReason::active_timeout);
         }
-        for (FlowTable* t : {&idle, &busy})
+        for (FlowTable* t : {&idle, &busy, &ending})
           t->flush_all(start + limits.active_ms * 2, limits, FlowEndReason::forced_end,
                        Collect{&out});
-        ASSERT_EQ(idle.size() + busy.size(), 0u);
+        ASSERT_EQ(idle.size() + busy.size() + ending.size(), 0u);
       }
 }
 

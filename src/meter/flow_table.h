@@ -380,6 +380,22 @@ class FlowTable {
   template <class Sink>
   [[gnu::noinline]] Accounted account_any(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
                                           const FlowTimeouts& timeouts, Sink& sink);
+  /// With biflow metering, the reverse counters of the flow in `slot` when
+  /// `packet` goes the other way than its first packet; otherwise nullptr.
+  ReverseCounters* reverse_for(uint32_t slot, const ParsedPacket& packet) {
+    return biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot]
+                                                                         : nullptr;
+  }
+  /// Whether the counters of `packet`'s direction (`reverse`, or the entry's)
+  /// can count it: at their limit they end the record instead.
+  static bool has_room(const FlowEntry& e, const ReverseCounters* reverse, uint32_t ip_octets) {
+    const uint32_t packets = reverse != nullptr ? reverse->packets : e.packets;
+    const uint64_t octets = (reverse != nullptr ? reverse->octets() : e.octets()) + ip_octets;
+    return packets != UINT32_MAX && octets <= kMaxOctets;
+  }
+  /// Counts `packet` in the flow in `slot` (in `reverse` when given).
+  void add_packet(uint32_t slot, const ParsedPacket& packet, ReverseCounters* reverse,
+                  uint64_t now_ms);
   void start_flow(uint32_t slot, const ParsedPacket& packet, uint64_t now_ms);
   template <class Sink>
   void end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, Sink& sink);
@@ -500,26 +516,43 @@ void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, S
 inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p, uint64_t now_ms,
                                       const FlowTimeouts& timeouts) {
   const uint32_t slot = p.slot;
+  // Biflows, whose packets may count in their reverse counters, take account_any().
   if (slot == kNotFound || biflow_) return false;
-  Bucket& bucket = buckets_[slot / kWays];
+  const Bucket& bucket = buckets_[slot / kWays];
   const uint32_t way = slot % kWays;
-  FlowEntry& e = entries_[slot];
+  const FlowEntry& e = entries_[slot];
   if (bucket.signatures[way] != p.signature || !e.holds(packet.key)) return false;
   // The expiry scan's coarse test: a flow it passes is not due.
   const uint32_t maybe_due = maybe_due_mask(bucket, coarse_limits(now_ms, timeouts));
-  const uint64_t octets = e.octets() + packet.ip_octets;
-  if (((maybe_due >> (2 * way)) & 1) != 0 || e.packets == UINT32_MAX || octets > kMaxOctets)
-    return false;
+  if (((maybe_due >> (2 * way)) & 1) != 0 || !has_room(e, nullptr, packet.ip_octets)) return false;
+  add_packet(slot, packet, nullptr, now_ms);
+  return true;
+}
+
+inline void FlowTable::add_packet(uint32_t slot, const ParsedPacket& packet,
+                                  ReverseCounters* reverse, uint64_t now_ms) {
+  FlowEntry& e = entries_[slot];
+  Bucket& bucket = buckets_[slot / kWays];
+  const uint32_t way = slot % kWays;
   WriteGuard guard(bucket);
-  e.packets += 1;
-  e.octets_low = static_cast<uint32_t>(octets);
-  e.octets_high = static_cast<uint8_t>(octets >> 32);
+  if (reverse != nullptr) {
+    const uint64_t octets = reverse->octets() + packet.ip_octets;
+    reverse->packets += 1;
+    reverse->octets_low = static_cast<uint32_t>(octets);
+    reverse->octets_high = static_cast<uint8_t>(octets >> 32);
+    reverse->tcp_flags |= packet.tcp_flags;
+  } else {
+    const uint64_t octets = e.octets() + packet.ip_octets;
+    e.packets += 1;
+    e.octets_low = static_cast<uint32_t>(octets);
+    e.octets_high = static_cast<uint8_t>(octets >> 32);
+    bucket.tcp_flags[way] |= packet.tcp_flags;
+  }
+  // The flow clock never goes back, so this packet is the last one.
   e.last_ms_low = ms_low(now_ms);
   bucket.last_tick[way] = tick(now_ms);
-  bucket.tcp_flags[way] |= packet.tcp_flags;
   if ((packet.tcp_flags & (kTcpFin | kTcpRst)) != 0)
     bucket.tcp_end_mask |= static_cast<uint8_t>(1u << way);
-  return true;
 }
 
 template <class Sink>
@@ -534,41 +567,20 @@ FlowTable::Accounted FlowTable::account_any(const ParsedPacket& packet, Probe& p
     slot = find(packet.key, p);
 
   if (slot != kNotFound) {
-    FlowEntry& e = entries_[slot];
-    ReverseCounters* reverse =
-        biflow_ && packet.swapped != reverse_[slot].initiator_swapped ? &reverse_[slot] : nullptr;
+    ReverseCounters* reverse = reverse_for(slot, packet);
     FlowEndReason due = due_end_reason(times_of(slot, now_ms), now_ms, timeouts);
     // Counters about to overflow end the record early, as an active timeout would.
-    const uint32_t packets = reverse ? reverse->packets : e.packets;
-    const uint64_t octets = (reverse ? reverse->octets() : e.octets()) + packet.ip_octets;
-    if (due == FlowEndReason::none && (packets == UINT32_MAX || octets > kMaxOctets))
+    if (due == FlowEndReason::none && !has_room(entries_[slot], reverse, packet.ip_octets))
       due = FlowEndReason::active_timeout;
-    Bucket& bucket = buckets_[slot / kWays];
-    WriteGuard guard(bucket);
-    if (due != FlowEndReason::none) {
-      // The flow ended before this packet: export it, this packet starts a new one.
-      sink(record_of(slot, now_ms, due));
-      start_flow(slot, packet, now_ms);
-      return Accounted::created_after_expiry;
+    if (due == FlowEndReason::none) {
+      add_packet(slot, packet, reverse, now_ms);
+      return Accounted::updated;
     }
-    if (reverse != nullptr) {
-      reverse->packets += 1;
-      reverse->octets_low = static_cast<uint32_t>(octets);
-      reverse->octets_high = static_cast<uint8_t>(octets >> 32);
-      reverse->tcp_flags |= packet.tcp_flags;
-    } else {
-      e.packets += 1;
-      e.octets_low = static_cast<uint32_t>(octets);
-      e.octets_high = static_cast<uint8_t>(octets >> 32);
-    }
-    // The flow clock never goes back, so this packet is the last one.
-    const uint32_t way = slot % kWays;
-    e.last_ms_low = ms_low(now_ms);
-    bucket.last_tick[way] = tick(now_ms);
-    if (reverse == nullptr) bucket.tcp_flags[way] |= packet.tcp_flags;
-    if ((packet.tcp_flags & (kTcpFin | kTcpRst)) != 0)
-      bucket.tcp_end_mask |= static_cast<uint8_t>(1u << way);
-    return Accounted::updated;
+    // The flow ended before this packet: export it, this packet starts a new one.
+    WriteGuard guard(buckets_[slot / kWays]);
+    sink(record_of(slot, now_ms, due));
+    start_flow(slot, packet, now_ms);
+    return Accounted::created_after_expiry;
   }
 
   Accounted result = Accounted::created;

@@ -352,6 +352,16 @@ class FlowTable {
   }
   /// Slot bitmask (two bits per slot) of the occupied slots that may be due.
   static uint32_t maybe_due_mask(const Bucket& bucket, const CoarseLimits& limits);
+  /// The same test for one occupied slot, in scalar loads of its own fields: an
+  /// earlier packet of the burst may just have stored them, and a vector load
+  /// over such a store waits for it to retire (no store forwarding).
+  static bool maybe_due(const Bucket& bucket, uint32_t way, const CoarseLimits& limits) {
+    const auto idle_for = static_cast<uint16_t>(limits.now_tick - bucket.last_tick[way]);
+    const auto alive_for = static_cast<uint16_t>(limits.now_tick - bucket.first_tick[way]);
+    const bool ending = ((bucket.tcp_end_mask >> way) & 1) != 0;
+    return idle_for >= limits.idle || alive_for >= limits.active ||
+           (ending && idle_for >= limits.grace);
+  }
   uint32_t secondary_bucket(Probe& probe) const;
   uint32_t find(const FlowKey& key, Probe& probe) const;
   uint32_t free_slot(uint32_t bucket) const {
@@ -523,8 +533,9 @@ inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p
   const FlowEntry& e = entries_[slot];
   if (bucket.signatures[way] != p.signature || !e.holds(packet.key)) return false;
   // The expiry scan's coarse test: a flow it passes is not due.
-  const uint32_t maybe_due = maybe_due_mask(bucket, coarse_limits(now_ms, timeouts));
-  if (((maybe_due >> (2 * way)) & 1) != 0 || !has_room(e, nullptr, packet.ip_octets)) return false;
+  if (maybe_due(bucket, way, coarse_limits(now_ms, timeouts)) ||
+      !has_room(e, nullptr, packet.ip_octets))
+    return false;
   add_packet(slot, packet, nullptr, now_ms);
   return true;
 }

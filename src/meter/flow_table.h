@@ -152,6 +152,21 @@ class FlowTable {
 
   enum class Accounted { updated, created, created_after_expiry, created_after_eviction };
 
+  /// The expiry scan's coarse thresholds, in ticks.
+  struct CoarseLimits {
+    uint16_t now_tick, idle, active, grace;
+  };
+  /// A flow time and what the timeouts make of it: computed once for the many
+  /// packets metered at that time (the coarse thresholds cost as much to derive
+  /// as the rest of a packet's timeout check).
+  struct Now {
+    Now(uint64_t now_ms, const FlowTimeouts& flow_timeouts)
+        : ms(now_ms), timeouts(&flow_timeouts), coarse(coarse_limits(now_ms, flow_timeouts)) {}
+    uint64_t ms;
+    const FlowTimeouts* timeouts;
+    CoarseLimits coarse;
+  };
+
   /// A key's place in the table, filled by probe() and locate().
   struct Probe {
     uint32_t hash;
@@ -206,14 +221,18 @@ class FlowTable {
   void prefetch_bucket(const Probe& probe) const { rte_prefetch0(&buckets_[probe.buckets[0]]); }
   /// Stage 2: finds a slot with the key's signature; prefetches its entry.
   void locate(Probe& probe) const;
-  /// Stage 3: accounts one packet at time `now_ms`. A flow that ends because of
-  /// it (an expired flow met again, full counters, or one evicted to make room)
+  /// Stage 3: accounts one packet at time `now`. A flow that ends because of it
+  /// (an expired flow met again, full counters, or one evicted to make room)
   /// goes to `sink` as a FlowRecord.
+  template <class Sink>
+  Accounted account(const ParsedPacket& packet, Probe& probe, const Now& now, Sink&& sink) {
+    if (likely(update_located(packet, probe, now))) return Accounted::updated;
+    return account_any(packet, probe, now.ms, *now.timeouts, sink);
+  }
   template <class Sink>
   Accounted account(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
                     const FlowTimeouts& timeouts, Sink&& sink) {
-    if (likely(update_located(packet, probe, now_ms, timeouts))) return Accounted::updated;
-    return account_any(packet, probe, now_ms, timeouts, sink);
+    return account(packet, probe, Now(now_ms, timeouts), sink);
   }
 
   /// The three stages for one packet.
@@ -336,10 +355,6 @@ class FlowTable {
   }
   /// Slot-match bitmask of a bucket: two bits per slot whose signature is `sig`.
   static uint32_t match_mask(const Bucket& bucket, uint16_t sig);
-  /// The coarse expiry thresholds, in ticks.
-  struct CoarseLimits {
-    uint16_t now_tick, idle, active, grace;
-  };
   static CoarseLimits coarse_limits(uint64_t now_ms, const FlowTimeouts& timeouts) {
     // A slot's entry is read once its coarse times say it may be due; two ticks
     // of slack cover the truncation of both times.
@@ -384,8 +399,7 @@ class FlowTable {
   /// The common case of account(), inline: the located slot holds the packet's
   /// flow, which its coarse times say is not due and whose counters have room.
   /// Updates it and returns true; otherwise changes nothing and returns false.
-  bool update_located(const ParsedPacket& packet, const Probe& probe, uint64_t now_ms,
-                      const FlowTimeouts& timeouts);
+  bool update_located(const ParsedPacket& packet, const Probe& probe, const Now& now);
   /// Every case of account(), out of line.
   template <class Sink>
   [[gnu::noinline]] Accounted account_any(const ParsedPacket& packet, Probe& probe, uint64_t now_ms,
@@ -523,8 +537,7 @@ void FlowTable::end_flow(uint32_t slot, uint64_t now_ms, FlowEndReason reason, S
   sink(record_of(slot, now_ms, reason));
 }
 
-inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p, uint64_t now_ms,
-                                      const FlowTimeouts& timeouts) {
+inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p, const Now& now) {
   const uint32_t slot = p.slot;
   // Biflows, whose packets may count in their reverse counters, take account_any().
   if (slot == kNotFound || biflow_) return false;
@@ -533,10 +546,8 @@ inline bool FlowTable::update_located(const ParsedPacket& packet, const Probe& p
   const FlowEntry& e = entries_[slot];
   if (bucket.signatures[way] != p.signature || !e.holds(packet.key)) return false;
   // The expiry scan's coarse test: a flow it passes is not due.
-  if (maybe_due(bucket, way, coarse_limits(now_ms, timeouts)) ||
-      !has_room(e, nullptr, packet.ip_octets))
-    return false;
-  add_packet(slot, packet, nullptr, now_ms);
+  if (maybe_due(bucket, way, now.coarse) || !has_room(e, nullptr, packet.ip_octets)) return false;
+  add_packet(slot, packet, nullptr, now.ms);
   return true;
 }
 

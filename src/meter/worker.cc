@@ -96,9 +96,9 @@ bool Worker::replay_complete() const {
 }
 
 void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count) {
-  ParsedPacket parsed[kBurstSize];
-  FlowTable::Probe probes[kBurstSize];
-  uint64_t times[kBurstSize];
+  ParsedPacket* parsed = burst_.parsed;
+  FlowTable::Probe* probes = burst_.probes;
+  uint64_t* times = burst_.times;
   uint16_t metered = 0;
   uint64_t frame_octets = 0;
 
@@ -138,10 +138,14 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   for (uint16_t i = 0; i < metered; ++i) table_.locate(probes[i]);
   // Stage 3: account.
   uint64_t created = 0;
+  FlowTable::Now now(now_ms_, config_.timeouts);
   for (uint16_t i = 0; i < metered; ++i) {
-    // Should that end flows, account() finds their located slots empty.
-    if (config_.replay) advance_clock(times[i]);
-    const auto result = table_.account(parsed[i], probes[i], now_ms_, config_.timeouts, sink_);
+    if (config_.replay) {
+      // Should that end flows, account() finds their located slots empty.
+      advance_clock(times[i]);
+      if (now.ms != now_ms_) now = FlowTable::Now(now_ms_, config_.timeouts);
+    }
+    const auto result = table_.account(parsed[i], probes[i], now, sink_);
     created += result != FlowTable::Accounted::updated;
   }
   stats_.rx_packets.add(count);

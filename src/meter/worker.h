@@ -133,6 +133,12 @@ class Worker {
   const std::atomic<bool>& stop_;
   FlowTable table_;
   RecordSink sink_{*this};
+  // meter_burst()'s working arrays: members, so that no call initialises them.
+  struct Burst {
+    ParsedPacket parsed[kBurstSize];
+    FlowTable::Probe probes[kBurstSize];
+    uint64_t times[kBurstSize];  ///< packet times (replay only)
+  } burst_;
   WorkerStats stats_;
   std::atomic<uint32_t> active_flows_{0};
   std::atomic<bool> finished_{false};

@@ -7,7 +7,7 @@
 #include <bit>
 #include <chrono>
 
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 
 namespace poolflow::collector {
 
@@ -163,8 +163,8 @@ void Collector::replay_templates(const std::function<void(std::span<const uint8_
     size_t set_start = 0;
     const auto finish = [&] {
       if (message.empty()) return;
-      ipfix::store_be16(&message[set_start + 2], static_cast<uint16_t>(message.size() - set_start));
-      ipfix::store_be16(&message[2], static_cast<uint16_t>(message.size()));
+      store_be16(&message[set_start + 2], static_cast<uint16_t>(message.size() - set_start));
+      store_be16(&message[2], static_cast<uint16_t>(message.size()));
       write(message);
       message.clear();
     };
@@ -176,15 +176,15 @@ void Collector::replay_templates(const std::function<void(std::span<const uint8_
         finish();
       if (message.empty()) {
         message.resize(ipfix::kMessageHeaderLength + ipfix::kSetHeaderLength);
-        ipfix::store_be16(&message[0], ipfix::kVersion);
-        ipfix::store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
+        store_be16(&message[0], ipfix::kVersion);
+        store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
         // Templates do not advance the sequence number: theirs is that of the
         // domain's next message, so the file (and the files together) stay a
         // valid stream (RFC 7011 §3.1).
-        ipfix::store_be32(&message[8], next_sequence(s, d));
-        ipfix::store_be32(&message[12], d);
+        store_be32(&message[8], next_sequence(s, d));
+        store_be32(&message[12], d);
         set_start = ipfix::kMessageHeaderLength;
-        ipfix::store_be16(&message[set_start], kind);
+        store_be16(&message[set_start], kind);
         domain = d;
         set_id = kind;
       }

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstring>
 
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 #include "ipfix/information_elements.h"
 
 namespace poolflow::ipfix {

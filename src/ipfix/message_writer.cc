@@ -1,6 +1,6 @@
 #include "ipfix/message_writer.h"
 
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 
 namespace poolflow::ipfix {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "collector/jsonl_output.h"
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 #include "ipfix/message_reader.h"
 
 namespace {
@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   poolflow::ipfix::TemplateStore store;
   PrintRecords visitor;
   while (size >= 4) {
-    size_t length = poolflow::ipfix::load_be16(data + 2);
+    size_t length = poolflow::load_be16(data + 2);
     if (length < 4 || length > size) length = size;  // the rest, as one (bad) message
     reader.decode({data, length}, store, &visitor);
     if (store.size() > 64) __builtin_trap();

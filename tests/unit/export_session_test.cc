@@ -17,7 +17,7 @@
 
 #include "collector/collector.h"
 #include "export/export_session.h"
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 #include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
 #include "poolflow/listener.h"
@@ -54,7 +54,7 @@ std::vector<Message> read_file(const std::string& path) {
   ipfix::TemplateStore store;
   std::vector<Message> messages;
   for (size_t offset = 0; offset + 16 <= data.size();) {
-    const uint16_t length = ipfix::load_be16(&data[offset + 2]);
+    const uint16_t length = load_be16(&data[offset + 2]);
     const auto r = reader.decode({&data[offset], length}, store, nullptr);
     EXPECT_FALSE(r.discarded);
     messages.push_back({r.header.sequence, r.data_records, r.templates_added});
@@ -134,7 +134,7 @@ TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
 class RecordingTransport : public Transport {
  public:
   SendResult send(std::span<const uint8_t> message, const MessageInfo&) override {
-    const uint16_t first_set = message.size() >= 20 ? ipfix::load_be16(&message[16]) : 0;
+    const uint16_t first_set = message.size() >= 20 ? load_be16(&message[16]) : 0;
     if (refusing && first_set >= ipfix::kIPv4FlowTemplateId &&
         first_set < ipfix::kReliabilityTemplateId)
       return SendResult::failed;
@@ -160,10 +160,10 @@ std::vector<NotSent> exporting_reliability_records(
     const std::vector<std::vector<uint8_t>>& messages) {
   std::vector<NotSent> records;
   for (const auto& m : messages)
-    for (size_t set = 16; set + 4 <= m.size(); set += ipfix::load_be16(&m[set + 2]))
-      if (ipfix::load_be16(&m[set]) == ipfix::kExportingReliabilityTemplateId)
-        records.push_back({ipfix::load_be64(&m[set + 8]), ipfix::load_be64(&m[set + 32]),
-                           ipfix::load_be64(&m[set + 40])});
+    for (size_t set = 16; set + 4 <= m.size(); set += load_be16(&m[set + 2]))
+      if (load_be16(&m[set]) == ipfix::kExportingReliabilityTemplateId)
+        records.push_back({load_be64(&m[set + 8]), load_be64(&m[set + 32]),
+                           load_be64(&m[set + 40])});
   return records;
 }
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 #include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
 #include "ipfix/message_writer.h"

@@ -10,7 +10,7 @@
 #include <map>
 #include <vector>
 
-#include "ipfix/byte_order.h"
+#include "poolflow/byte_order.h"
 #include "transport/common/socket_address.h"
 
 namespace poolflow::transport {
@@ -75,8 +75,8 @@ void TcpListener::serve() {
       bool keep = true;
       while (keep && c.used - offset >= kHeaderLength) {
         const uint8_t* p = c.buffer.data() + offset;
-        const uint16_t length = ipfix::load_be16(p + 2);
-        if (ipfix::load_be16(p) != kVersion || length < kHeaderLength) {
+        const uint16_t length = load_be16(p + 2);
+        if (load_be16(p) != kVersion || length < kHeaderLength) {
           sink_.message(c.session, 0, {p, kHeaderLength});
           keep = false;
           break;

@@ -1,9 +1,10 @@
-// Big-endian stores and loads for IPFIX encoding, on unaligned buffers.
+// Big-endian stores and loads on unaligned buffers, for the wire codecs (IPFIX,
+// ASAP/ENRP) and the transports.
 #pragma once
 
 #include <cstdint>
 
-namespace poolflow::ipfix {
+namespace poolflow {
 
 inline void store_be16(uint8_t* p, uint16_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
@@ -25,4 +26,4 @@ inline uint64_t load_be64(const uint8_t* p) {
   return static_cast<uint64_t>(load_be32(p)) << 32 | load_be32(p + 4);
 }
 
-}  // namespace poolflow::ipfix
+}  // namespace poolflow

@@ -4,6 +4,7 @@
 #   packet_parser  the metering parser, seeded with a few real frames
 #   ipfix_decoder  the collector's IPFIX decoder, seeded with a file poolflowd wrote
 #   pcap_replay    the capture replay of --pcap, seeded with a classic pcap and a pcapng
+#   rserpool       the ASAP/ENRP codec and the registrar, seeded with RFC-format messages
 #   tests/fuzz/run.sh TARGET BUILD_DIR [SECONDS]      default 20 s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,7 +52,16 @@ case $target in
     fi
     max_len=16384
     ;;
-  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder, pcap_replay)" >&2; exit 2 ;;
+  rserpool)
+    clang++ "${flags[@]}" tests/fuzz/rserpool_fuzz.cc src/rserpool/codec.cc src/rserpool/selection.cc \
+      src/rserpool/registrar.cc $(pkg-config --cflags --libs fmt spdlog) -o "$out/fuzz"
+    # REGISTRATION, HANDLE_RESOLUTION with rsplib's option, ENRP PRESENCE.
+    seed registration '\x01\x00\x00\x40\x00\x09\x00\x09Echo5\0\0\0\x00\x0a\x00\x30\xab\xcd\xef\x01\0\0\0\0\0\0\x75\x30\x00\x04\x00\x10\x00\x07\x00\x00\x00\x01\x00\x08\x7f\x00\x00\x01\x00\x08\x00\x10\x40\x00\x00\x02\x80\0\0\0\x01\0\0\0'
+    seed resolution '\x05\x00\x00\x18\x00\x09\x00\x0cEchoPool\x80\x3f\x00\x08\x00\x00\x00\x03'
+    seed presence '\x01\x01\x00\x2c\x11\x11\x11\x11\0\0\0\0\x00\x0f\x00\x06\xbe\xef\0\0\x00\x0b\x00\x18\x11\x11\x11\x11\x00\x04\x00\x10\x26\xad\x00\x00\x00\x01\x00\x08\x0a\x00\x00\x01'
+    max_len=4096
+    ;;
+  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder, pcap_replay, rserpool)" >&2; exit 2 ;;
 esac
 "$out/fuzz" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12

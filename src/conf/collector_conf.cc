@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "conf/registrar_conf.h"
 #include "poolflow/transport.h"
+#include "rserpool/message.h"
 
 namespace poolflow::conf {
 
@@ -46,13 +48,53 @@ void check_outputs(Reader& r, const std::vector<std::string>& outputs) {
   }
 }
 
+void check_pool(Reader& r, const CollectorConf& c) {
+  const CollectorConf::Pool& p = c.pool;
+  if (p.handle.empty()) {
+    if (!p.registrars.empty())
+      r.fail("pool.registrars", "registrars without a pool handle (--pool HANDLE)");
+    return;
+  }
+  if (p.registrars.empty())
+    r.fail("pool.registrars", "a pool needs a registrar (--registrar HOST:PORT)");
+  for (const std::string& text : p.registrars) {
+    RegistrarAddress a;
+    if (const std::string error = parse_registrar_address(text, a); !error.empty())
+      r.fail("pool.registrars", error);
+  }
+  for (const char* kind : {"sctp", "tcp", "udp"})
+    if (pool_handle_for(p, kind).size() > 255) r.fail("pool.handle", "longer than 255 octets");
+  if (!rserpool::policy_from_name(p.policy))
+    r.fail("pool.policy",
+           "unknown policy \"" + p.policy +
+               "\" (roundrobin, weighted-roundrobin, random, weighted-random, priority, leastused, "
+               "leastused-degradation, priority-leastused, randomized-leastused)");
+  r.check_range("pool.load_degradation_percent", p.load_degradation_percent, 0, 100);
+  r.check_range("pool.registration_life_ms", p.registration_life_ms, 1000, 0x7fffffff);
+  r.check_range("pool.reregistration_interval_ms", p.reregistration_interval_ms, 100,
+                p.registration_life_ms);
+  r.check_range("pool.response_timeout_ms", p.response_timeout_ms, 10, 600000);
+  r.check_range("pool.reconnect_interval_ms", p.reconnect_interval_ms, 10, 600000);
+  r.check_range("pool.capacity_records_per_s", p.capacity_records_per_s, 1, 0xffffffff);
+  if (!p.address.empty() && !rserpool::Address::parse(p.address))
+    r.fail("pool.address", "expected an IPv4 or IPv6 address, got \"" + p.address + "\"");
+}
+
 }  // namespace
+
+std::string pool_handle_for(const CollectorConf::Pool& pool, const std::string& kind) {
+  if (kind == "tcp") return pool.tcp_handle.empty() ? pool.handle + "-tcp" : pool.tcp_handle;
+  if (kind == "udp") return pool.udp_handle.empty() ? pool.handle + "-udp" : pool.udp_handle;
+  return pool.handle;
+}
 
 CollectorConf load_collector_conf(const std::string& path, const CollectorOverrides& overrides) {
   std::set<std::string> command_line_keys;
   const toml::table root = load_table(path, overrides.sets, command_line_keys);
   if (!overrides.listens.empty()) command_line_keys.insert("listen.endpoints");
   if (!overrides.writes.empty()) command_line_keys.insert("write.outputs");
+  if (!overrides.pool.empty()) command_line_keys.insert("pool.handle");
+  if (!overrides.registrars.empty()) command_line_keys.insert("pool.registrars");
 
   Reader r(root, path, command_line_keys);
   CollectorConf c;
@@ -72,9 +114,25 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   r.get("decoder.max_fields_per_template", c.decoder.max_fields_per_template);
   r.get("decoder.max_sequence_keys", c.decoder.max_sequence_keys);
   r.get("decoder.closed_sessions_kept", c.decoder.closed_sessions_kept);
+  r.get("pool.handle", c.pool.handle);
+  r.get("pool.registrars", c.pool.registrars);
+  r.get("pool.tcp_handle", c.pool.tcp_handle);
+  r.get("pool.udp_handle", c.pool.udp_handle);
+  r.get("pool.policy", c.pool.policy);
+  r.get("pool.weight", c.pool.weight);
+  r.get("pool.priority", c.pool.priority);
+  r.get("pool.load_degradation_percent", c.pool.load_degradation_percent);
+  r.get("pool.registration_life_ms", c.pool.registration_life_ms);
+  r.get("pool.reregistration_interval_ms", c.pool.reregistration_interval_ms);
+  r.get("pool.response_timeout_ms", c.pool.response_timeout_ms);
+  r.get("pool.reconnect_interval_ms", c.pool.reconnect_interval_ms);
+  r.get("pool.address", c.pool.address);
+  r.get("pool.capacity_records_per_s", c.pool.capacity_records_per_s);
   r.reject_unknown_keys();
   if (!overrides.listens.empty()) c.listen.endpoints = overrides.listens;
   if (!overrides.writes.empty()) c.write.outputs = overrides.writes;
+  if (!overrides.pool.empty()) c.pool.handle = overrides.pool;
+  if (!overrides.registrars.empty()) c.pool.registrars = overrides.registrars;
 
   r.check_log_level("log.level", c.log.level);
   check_endpoints(r, c.listen.endpoints);
@@ -91,6 +149,7 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   r.check_range("decoder.max_fields_per_template", c.decoder.max_fields_per_template, 1, 16383);
   r.check_range("decoder.max_sequence_keys", c.decoder.max_sequence_keys, 1, 1u << 20);
   r.check_range("decoder.closed_sessions_kept", c.decoder.closed_sessions_kept, 0, 1u << 20);
+  check_pool(r, c);
   return c;
 }
 

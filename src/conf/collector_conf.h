@@ -47,14 +47,40 @@ struct CollectorConf {
     bool operator==(const Decoder&) const = default;
   } decoder;
 
+  /// The collector as an RSerPool pool element (src/collector/pool_membership).
+  struct Pool {
+    std::string handle;                   ///< --pool; empty: not in a pool
+    std::vector<std::string> registrars;  ///< --registrar HOST:PORT[/UDPPORT] (repeatable)
+    std::string tcp_handle;               ///< TCP listeners' pool; empty: handle + "-tcp"
+    std::string udp_handle;               ///< UDP listeners' pool; empty: handle + "-udp"
+    std::string policy = "roundrobin";    ///< RFC 5356 policy, one per pool
+    uint32_t weight = 1;
+    uint32_t priority = 0;
+    uint32_t load_degradation_percent = 0;  ///< leastused-degradation, priority-leastused
+    uint32_t registration_life_ms = 30000;
+    uint32_t reregistration_interval_ms = 10000;
+    uint32_t response_timeout_ms = 3000;
+    uint32_t reconnect_interval_ms = 1000;
+    std::string
+        address;  ///< registered for wildcard listeners; empty: the one that reaches the registrar
+    uint32_t capacity_records_per_s = 1'000'000;  ///< load = records/s against this
+    bool operator==(const Pool&) const = default;
+  } pool;
+
   bool operator==(const CollectorConf&) const = default;
 };
 
 struct CollectorOverrides {
-  std::vector<std::string> sets;     ///< "section.key=value"
-  std::vector<std::string> listens;  ///< --listen: replace listen.endpoints
-  std::vector<std::string> writes;   ///< --write: replace write.outputs
+  std::vector<std::string> sets;        ///< "section.key=value"
+  std::vector<std::string> listens;     ///< --listen: replace listen.endpoints
+  std::vector<std::string> writes;      ///< --write: replace write.outputs
+  std::string pool;                     ///< --pool: replaces pool.handle
+  std::vector<std::string> registrars;  ///< --registrar: replace pool.registrars
 };
+
+/// The pool handle a listener of `kind` ("sctp", "tcp", "udp") registers in:
+/// a pool has one transport type (RFC 5352 §3.1), so each kind has its own.
+std::string pool_handle_for(const CollectorConf::Pool& pool, const std::string& kind);
 
 /// Reads `path` (defaults only when empty), applies `overrides` and checks the
 /// result. Throws ConfError.

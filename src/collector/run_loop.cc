@@ -1,0 +1,146 @@
+#include "collector/run_loop.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <ctime>
+
+#include "collector/collector.h"
+#include "collector/file_output.h"
+#include "collector/jsonl_output.h"
+#include "collector/pool_membership.h"
+#include "conf/program_options.h"
+#include "poolflow/clock.h"
+#include "poolflow/listener.h"
+#include "poolflow/transport.h"
+
+namespace poolflow::collector {
+
+namespace {
+
+constexpr int kExitRuntimeError = 1;
+
+std::vector<std::unique_ptr<Output>> open_outputs(const conf::CollectorConf& c) {
+  std::vector<std::unique_ptr<Output>> outputs;
+  for (const std::string& spec : c.write.outputs) {
+    const std::string where = spec.substr(spec.find(':') + 1);
+    if (spec.starts_with("file:"))
+      outputs.push_back(std::make_unique<FileOutput>(
+          spec, where, uint64_t{c.write.file_rotate_mib} << 20, c.write.file_rotate_s));
+    else
+      outputs.push_back(std::make_unique<JsonlOutput>(spec, where));
+  }
+  return outputs;
+}
+
+// The registrations a pool element makes: one per listener, as the listener
+// was given (a wildcard host is replaced by the address the registrar sees).
+std::vector<RegisteredEndpoint> endpoints_of(const conf::CollectorConf& c) {
+  std::vector<RegisteredEndpoint> out;
+  for (const std::string& spec : c.listen.endpoints) {
+    RegisteredEndpoint e;
+    e.kind = spec.substr(0, spec.find(':'));
+    std::string error;
+    split_host_port(spec.substr(spec.find(':') + 1), e.host, e.port, error);
+    if (e.kind == "sctp" && !c.sctp.raw_ip) e.udp_encaps_port = c.sctp.udp_encaps_port;
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace
+
+int run(const conf::CollectorConf& c) {
+  // Every thread started from here on (usrsctp's, the listeners') inherits
+  // this mask, so the signals reach the sigtimedwait() below only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CollectorConfig config;
+  config.limits.max_templates = c.decoder.max_templates_per_session;
+  config.limits.max_fields = c.decoder.max_fields_per_template;
+  config.max_sequence_keys = c.decoder.max_sequence_keys;
+  config.closed_sessions_kept = c.decoder.closed_sessions_kept;
+  std::unique_ptr<Collector> collector;
+  try {
+    collector = std::make_unique<Collector>(config, open_outputs(c));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflow-collector: write.outputs: {}\n", e.what());
+    return conf::kExitConfError;
+  }
+
+  ListenerOptions options;
+  options.sctp_udp_port = c.sctp.udp_encaps_port;
+  options.sctp_raw_ip = c.sctp.raw_ip;
+  options.sctp_streams = c.sctp.streams;
+  options.receive_buffer_kib = c.listen.receive_buffer_kib;
+  options.max_sessions = c.listen.max_sessions;
+  options.udp_idle_timeout_s = c.listen.udp_idle_timeout_s;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::string> described;
+  try {
+    for (const std::string& spec : c.listen.endpoints) {
+      listeners.push_back(open_listener(spec, options, *collector));
+      described.push_back(listeners.back()->description());
+    }
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflow-collector: listen.endpoints: {}\n", e.what());
+    return kExitRuntimeError;
+  }
+  spdlog::info("listening on {}; writing {}", fmt::join(described, ", "),
+               c.write.outputs.empty() ? "nothing (statistics only)"
+                                       : fmt::format("{}", fmt::join(c.write.outputs, ", ")));
+
+  std::unique_ptr<PoolMembership> pool;
+  if (!c.pool.handle.empty()) {
+    transport::SctpMessageOptions sctp;
+    sctp.local_udp_port = c.sctp.udp_encaps_port;
+    sctp.raw_ip = c.sctp.raw_ip;
+    try {
+      pool = std::make_unique<PoolMembership>(c.pool, endpoints_of(c), sctp);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "poolflow-collector: pool: {}\n", e.what());
+      return kExitRuntimeError;
+    }
+    pool->start(steady_ms());
+    spdlog::info("pool element of {} through registrar {}", c.pool.handle,
+                 fmt::join(c.pool.registrars, ", "));
+  }
+
+  std::time_t last_stats = std::time(nullptr);
+  uint64_t next_tick = steady_ms() + 1000;
+  for (;;) {
+    // A pool element answers its registrar within tens of milliseconds.
+    const timespec wait = pool ? timespec{0, 20'000'000} : timespec{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &wait);
+    if (pool) pool->poll(steady_ms(), collector->totals().records);
+    if (steady_ms() >= next_tick || sig > 0) {
+      collector->tick();
+      next_tick = steady_ms() + 1000;
+    }
+    if (sig == SIGUSR1) fmt::print("{}{}", collector->report(), pool ? pool->report() : "");
+    std::fflush(stdout);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("signal {}: closing", sig);
+      break;
+    }
+    if (c.log.stats_interval_s != 0 && std::time(nullptr) - last_stats >= c.log.stats_interval_s) {
+      const ExporterStats t = collector->totals();
+      spdlog::info("messages {} records {} lost {} discarded {}", t.messages, t.records,
+                   t.lost_records, t.discarded_messages);
+      last_stats = std::time(nullptr);
+    }
+  }
+  // Out of the pool first, so that no pool user picks a collector that is going.
+  if (pool) pool->stop(1000);
+  listeners.clear();  // no message arrives after this
+  collector->tick();
+  fmt::print("{}{}", collector->report(), pool ? pool->report() : "");
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace poolflow::collector

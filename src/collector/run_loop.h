@@ -1,0 +1,12 @@
+// poolflow-collector's run loop: outputs, the collector, its listeners and,
+// with a pool handle, its pool membership; statistics on SIGUSR1 and at exit.
+#pragma once
+
+#include "conf/collector_conf.h"
+
+namespace poolflow::collector {
+
+/// Runs until SIGINT or SIGTERM. Returns the exit code.
+int run(const conf::CollectorConf& conf);
+
+}  // namespace poolflow::collector

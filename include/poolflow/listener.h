@@ -11,6 +11,11 @@
 #include <string>
 
 namespace poolflow {
+/// SCTP payload protocol identifier of ASAP (RFC 5352 §5.1).
+inline constexpr uint32_t kSctpPpidAsap = 11;
+}  // namespace poolflow
+
+namespace poolflow {
 
 class MessageSink {
  public:
@@ -23,6 +28,11 @@ class MessageSink {
   /// Returns false when the session is to be closed (RFC 7011 §10: a malformed
   /// message over SCTP or TCP).
   virtual bool message(uint64_t session, uint16_t stream, std::span<const uint8_t> bytes) = 0;
+
+  /// A message of another protocol on the session's association: over SCTP,
+  /// ASAP (PPID 11) between exporter and collector rides the IPFIX
+  /// association. Not IPFIX, so never taken for malformed IPFIX.
+  virtual void control_message(uint64_t session, uint32_t ppid, std::span<const uint8_t> bytes) = 0;
 
   /// The session ended; its templates die with it.
   virtual void session_ended(uint64_t session) = 0;

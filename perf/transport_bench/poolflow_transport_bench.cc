@@ -30,6 +30,7 @@ class CountingSink final : public MessageSink {
     messages_.fetch_add(1);
     return true;
   }
+  void control_message(uint64_t, uint32_t, std::span<const uint8_t>) override {}
   void session_ended(uint64_t) override {}
 
   uint64_t messages() const { return messages_.load(); }

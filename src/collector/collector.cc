@@ -22,6 +22,7 @@ void ExporterStats::add(const ExporterStats& o) {
   discarded_messages += o.discarded_messages;
   templates_added += o.templates_added;
   templates_withdrawn += o.templates_withdrawn;
+  asap_messages += o.asap_messages;
   for (size_t i = 0; i < errors.size(); ++i) errors[i] += o.errors[i];
   if (o.first_message_us != 0 && (first_message_us == 0 || o.first_message_us < first_message_us))
     first_message_us = o.first_message_us;
@@ -64,6 +65,17 @@ void Collector::session_started(uint64_t session, const std::string& exporter) {
   std::lock_guard lock(mutex_);
   sessions_[session].exporter = exporter;
   spdlog::info("session {} started: {}", session, exporter);
+}
+
+void Collector::control_message(uint64_t id, uint32_t ppid, std::span<const uint8_t> bytes) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  // Exporters will send ASAP here (cookies, storage confirmation) once
+  // failover exists; until then it is counted, never taken for IPFIX.
+  if (it->second.stats.asap_messages++ == 0)
+    spdlog::info("session {} ({}): ASAP message (PPID {}, {} octets) counted, not used yet", id,
+                 it->second.exporter, ppid, bytes.size());
 }
 
 void Collector::session_ended(uint64_t session) {
@@ -214,11 +226,11 @@ std::string stats_line(const std::string& who, const ExporterStats& s) {
   return fmt::format(
       "  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order {}, discarded "
       "messages {}, templates {} (withdrawn {}), options records {}, {:.0f} records/s over {:.3f} "
-      "s, errors: {}\n",
+      "s, ASAP messages {}, errors: {}\n",
       who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
       s.discarded_messages, s.templates_added, s.templates_withdrawn, s.options_records,
       s.records_per_second(), static_cast<double>(s.last_message_us - s.first_message_us) / 1e6,
-      errors_text(s));
+      s.asap_messages, errors_text(s));
 }
 
 }  // namespace

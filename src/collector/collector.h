@@ -38,6 +38,7 @@ struct ExporterStats {
   uint64_t discarded_messages = 0;
   uint64_t templates_added = 0;
   uint64_t templates_withdrawn = 0;
+  uint64_t asap_messages = 0;  ///< ASAP (PPID 11) on an IPFIX association: not decoded yet
   std::array<uint64_t, ipfix::kDecodeErrorCount> errors{};
   uint64_t first_message_us = 0;  ///< steady clock; 0: no message yet
   uint64_t last_message_us = 0;
@@ -53,6 +54,7 @@ class Collector final : public MessageSink {
 
   void session_started(uint64_t session, const std::string& exporter) override;
   bool message(uint64_t session, uint16_t stream, std::span<const uint8_t> bytes) override;
+  void control_message(uint64_t session, uint32_t ppid, std::span<const uint8_t> bytes) override;
   void session_ended(uint64_t session) override;
 
   /// Flushes and rotates the outputs; call about once a second.

@@ -18,8 +18,10 @@ void Registrant::association_up(uint64_t now_ms) {
 }
 
 void Registrant::association_down(uint64_t now_ms) {
-  if (state_ == State::stopped || state_ == State::idle) return;
+  // Waiting, there is no association: this is the end of the one it dropped.
+  if (state_ == State::stopped || state_ == State::idle || state_ == State::waiting) return;
   if (state_ == State::deregistering) {
+    act(RegistrantAction::Kind::disconnect);
     state_ = State::stopped;
     deadline_ms_ = UINT64_MAX;
     return;

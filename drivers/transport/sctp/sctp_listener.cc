@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <usrsctp.h>
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +85,17 @@ struct SctpListenerContext {
     }
   }
 
+  // ASAP (PPID 11) goes to the sink as a control message; anything else is
+  // taken for IPFIX, which has no PPID of its own (exporters send 0).
+  bool deliver(const Association& a, const sctp_rcvinfo& info, std::span<const uint8_t> bytes) {
+    const uint32_t ppid = ntohl(info.rcv_ppid);
+    if (ppid == kSctpPpidAsap) {
+      sink->control_message(a.session, ppid, bytes);
+      return true;
+    }
+    return sink->message(a.session, info.rcv_sid, bytes);
+  }
+
   void on_data(const uint8_t* data, size_t length, const sctp_rcvinfo& info, int flags) {
     std::unique_lock lock(mutex);
     if (!active) return;
@@ -98,11 +111,11 @@ struct SctpListenerContext {
       } else {
         a.partial.insert(a.partial.end(), data, data + length);
         if (!(flags & MSG_EOR)) return;
-        keep = sink->message(a.session, info.rcv_sid, a.partial);
+        keep = deliver(a, info, a.partial);
         a.partial.clear();
       }
     } else {
-      keep = sink->message(a.session, info.rcv_sid, {data, length});
+      keep = deliver(a, info, {data, length});
     }
     if (keep) return;
     sink->session_ended(a.session);

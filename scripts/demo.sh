@@ -12,7 +12,8 @@ meson compile -C "$build_dir" >/dev/null
 
 work=$(mktemp -d /tmp/poolflow-demo.XXXXXX)
 collector=
-trap 'if [[ -n $collector ]]; then kill -KILL "$collector" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+pool_pids=()
+trap 'kill -KILL $collector "${pool_pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== 1. poolflow-gen: 200000 packets in 5000 flows (IPv4/IPv6, VLANs, IMIX, TCP SYN..FIN)"
 "$build_dir/perf/poolflow-gen" --out "$work/demo.pcap" --manifest "$work/manifest.csv" \
@@ -77,3 +78,39 @@ cat "$work"/collected/*.ipfix >"$work/collected.ipfix"
 /usr/bin/python3 scripts/ipfix_summary.py "$work/collected.ipfix"
 /usr/bin/python3 tests/integration/check_ipfix.py --ipfix "$work/collected.ipfix" \
   --manifest "$work/manifest.csv" --no-sequence-check
+
+echo
+echo "== 8. RSerPool: a registrar, 3 collectors that register as pool elements, poolflow-pool resolve"
+echo "   poolflow-registrar --asap 127.0.0.1:3863 --set registrar.allow_loopback=true"
+echo "   poolflow-collector --listen sctp:127.0.0.1:474N --set sctp.udp_encaps_port=991N \\"
+echo "     --pool ipfix-collectors --registrar 127.0.0.1:3863          (N = 1, 2, 3)"
+"$build_dir/src/poolflow-registrar" --asap 127.0.0.1:3863 --set registrar.allow_loopback=true \
+  >"$work/registrar.txt" 2>"$work/registrar.log" &
+pool_pids+=($!)
+for _ in $(seq 100); do grep -q "listening for ASAP" "$work/registrar.log" && break; sleep 0.1; done
+sed -n '1p' "$work/registrar.log"
+for n in 1 2 3; do
+  "$build_dir/src/poolflow-collector" --listen "sctp:127.0.0.1:474$n" --set "sctp.udp_encaps_port=991$n" \
+    --pool ipfix-collectors --registrar 127.0.0.1:3863 >"$work/pe$n.txt" 2>"$work/pe$n.log" &
+  pool_pids+=($!)
+done
+for n in 1 2 3; do
+  for _ in $(seq 100); do grep -q "registered" "$work/pe$n.log" && break; sleep 0.1; done
+done
+echo "-- poolflow-pool --registrar 127.0.0.1:3863 resolve ipfix-collectors"
+"$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors
+echo "-- SIGKILL the first collector; the registrar removes it when its ASAP association dies:"
+kill -KILL "${pool_pids[1]}"
+start=$(date +%s%N)
+while "$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors | grep -q ":4741/"; do
+  sleep 0.02
+done
+echo "   gone after $(( ($(date +%s%N) - start) / 1000000 )) ms:"
+"$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors
+kill -TERM "${pool_pids[2]}" "${pool_pids[3]}"
+wait "${pool_pids[2]}" "${pool_pids[3]}" || true
+kill -INT "${pool_pids[0]}"
+wait "${pool_pids[0]}" || true
+pool_pids=()
+echo "registrar statistics at exit:"
+sed -n '1,3p' "$work/registrar.txt"

@@ -59,5 +59,28 @@ TEST(CollectorConf, Refusals) {
   EXPECT_EQ(error_of(o), "command line: listen.bogus: unknown key");
 }
 
+TEST(CollectorConf, PoolSection) {
+  CollectorOverrides o;
+  o.pool = "ipfix-collectors";
+  EXPECT_EQ(error_of(o),
+            "defaults: pool.registrars: a pool needs a registrar (--registrar HOST:PORT)");
+  o.registrars = {"127.0.0.1:3863/99999"};
+  EXPECT_NE(error_of(o).find("UDP encapsulation port after '/' must be 1-65535"),
+            std::string::npos);
+  o.registrars = {"127.0.0.1:3863", "[::1]:3863/9901"};
+  const CollectorConf c = load_collector_conf("", o);
+  EXPECT_EQ(pool_handle_for(c.pool, "sctp"), "ipfix-collectors");
+  EXPECT_EQ(pool_handle_for(c.pool, "tcp"), "ipfix-collectors-tcp");
+  EXPECT_EQ(pool_handle_for(c.pool, "udp"), "ipfix-collectors-udp");
+  o.sets = {"pool.policy=fastest"};
+  EXPECT_NE(error_of(o).find("pool.policy: unknown policy \"fastest\""), std::string::npos);
+  o.sets = {"pool.reregistration_interval_ms=60000"};  // longer than the registration life
+  EXPECT_NE(error_of(o).find("pool.reregistration_interval_ms: must be between 100 and 30000"),
+            std::string::npos);
+  o = {};
+  o.registrars = {"127.0.0.1:3863"};
+  EXPECT_NE(error_of(o).find("registrars without a pool handle"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace poolflow::conf

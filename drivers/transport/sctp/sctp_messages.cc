@@ -173,19 +173,8 @@ struct socket* open_socket(int family, int type, const SctpMessageOptions& o,
     const int on = 1;
     sctp::set_option(sock, SCTP_RECVRCVINFO, &on, sizeof on, "SCTP_RECVRCVINFO");
     sctp::set_option(sock, SCTP_NODELAY, &on, sizeof on, "SCTP_NODELAY");
-    sctp_rtoinfo rto{};
-    rto.srto_initial = o.rto_initial_ms;
-    rto.srto_min = o.rto_min_ms;
-    rto.srto_max = o.rto_max_ms;
-    sctp::set_option(sock, SCTP_RTOINFO, &rto, sizeof rto, "SCTP_RTOINFO");
-    sctp_assocparams assoc{};
-    assoc.sasoc_asocmaxrxt = o.max_retransmissions;
-    sctp::set_option(sock, SCTP_ASSOCINFO, &assoc, sizeof assoc, "SCTP_ASSOCINFO");
-    sctp_paddrparams paddr{};
-    paddr.spp_hbinterval = o.heartbeat_interval_ms;
-    paddr.spp_pathmaxrxt = o.max_retransmissions;
-    paddr.spp_flags = SPP_HB_ENABLE;
-    sctp::set_option(sock, SCTP_PEER_ADDR_PARAMS, &paddr, sizeof paddr, "SCTP_PEER_ADDR_PARAMS");
+    sctp::set_liveness(sock, {o.rto_initial_ms, o.rto_min_ms, o.rto_max_ms, o.max_retransmissions,
+                              o.heartbeat_interval_ms});
     sctp_initmsg init{};
     init.sinit_num_ostreams = o.streams;
     init.sinit_max_instreams = o.streams;

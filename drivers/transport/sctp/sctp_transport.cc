@@ -256,21 +256,9 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
   try {
     if (!o.raw_ip) sctp::set_remote_udp_port(sock_, peer.ss_family, o.remote_udp_port);
     sctp::subscribe_events(sock_);
-    // Fast dead-peer detection (testbed.md): short RTOs, few retransmissions,
-    // heartbeats every 100 ms, set before connect so the association has them.
-    sctp_rtoinfo rto{};
-    rto.srto_initial = o.rto_initial_ms;
-    rto.srto_min = o.rto_min_ms;
-    rto.srto_max = o.rto_max_ms;
-    sctp::set_option(sock_, SCTP_RTOINFO, &rto, sizeof rto, "SCTP_RTOINFO");
-    sctp_assocparams assoc{};
-    assoc.sasoc_asocmaxrxt = o.max_retransmissions;
-    sctp::set_option(sock_, SCTP_ASSOCINFO, &assoc, sizeof assoc, "SCTP_ASSOCINFO");
-    sctp_paddrparams paddr{};
-    paddr.spp_hbinterval = o.heartbeat_interval_ms;
-    paddr.spp_pathmaxrxt = o.max_retransmissions;
-    paddr.spp_flags = SPP_HB_ENABLE;
-    sctp::set_option(sock_, SCTP_PEER_ADDR_PARAMS, &paddr, sizeof paddr, "SCTP_PEER_ADDR_PARAMS");
+    // Set before connect so the association has them.
+    sctp::set_liveness(sock_, {o.rto_initial_ms, o.rto_min_ms, o.rto_max_ms, o.max_retransmissions,
+                               o.heartbeat_interval_ms});
     sctp_initmsg init{};
     init.sinit_num_ostreams = o.streams;
     init.sinit_max_instreams = o.streams;

@@ -76,6 +76,22 @@ void subscribe_events(struct socket* sock) {
   }
 }
 
+void set_liveness(struct socket* sock, const Liveness& l) {
+  sctp_rtoinfo rto{};
+  rto.srto_initial = l.rto_initial_ms;
+  rto.srto_min = l.rto_min_ms;
+  rto.srto_max = l.rto_max_ms;
+  set_option(sock, SCTP_RTOINFO, &rto, sizeof rto, "SCTP_RTOINFO");
+  sctp_assocparams assoc{};
+  assoc.sasoc_asocmaxrxt = l.max_retransmissions;
+  set_option(sock, SCTP_ASSOCINFO, &assoc, sizeof assoc, "SCTP_ASSOCINFO");
+  sctp_paddrparams paddr{};
+  paddr.spp_hbinterval = l.heartbeat_interval_ms;
+  paddr.spp_pathmaxrxt = l.max_retransmissions;
+  paddr.spp_flags = SPP_HB_ENABLE;
+  set_option(sock, SCTP_PEER_ADDR_PARAMS, &paddr, sizeof paddr, "SCTP_PEER_ADDR_PARAMS");
+}
+
 void set_remote_udp_port(struct socket* sock, int family, uint16_t port) {
   sctp_udpencaps encaps{};
   encaps.sue_address.ss_family = static_cast<sa_family_t>(family);

@@ -115,7 +115,7 @@ void PoolMembership::start(uint64_t now_ms) {
   load_ms_ = now_ms;
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].registrant.start(now_ms);
-    perform(i, now_ms);
+    perform(i);
   }
 }
 
@@ -136,7 +136,7 @@ void PoolMembership::connect(size_t index, size_t registrar) {
   }
 }
 
-void PoolMembership::perform(size_t index, uint64_t now_ms) {
+void PoolMembership::perform(size_t index) {
   Member& m = members_[index];
   std::vector<uint8_t> bytes;
   for (rserpool::RegistrantAction& a : m.registrant.take_actions()) {
@@ -157,7 +157,6 @@ void PoolMembership::perform(size_t index, uint64_t now_ms) {
         break;
     }
   }
-  (void)now_ms;
 }
 
 void PoolMembership::poll(uint64_t now_ms, uint64_t records) {
@@ -187,11 +186,11 @@ void PoolMembership::poll(uint64_t now_ms, uint64_t records) {
         if (e->ppid == rserpool::kAsapPpid) r.received(e->bytes, now_ms);
         break;
     }
-    perform(index, now_ms);
+    perform(index);
   }
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].registrant.advance(now_ms);
-    perform(i, now_ms);
+    perform(i);
   }
 }
 
@@ -203,14 +202,14 @@ void PoolMembership::set_available(size_t endpoint, bool available, uint64_t now
     m.registrant.start(now_ms);
   else
     m.registrant.stop(now_ms);
-  perform(endpoint, now_ms);
+  perform(endpoint);
 }
 
 void PoolMembership::stop(uint64_t wait_ms) {
   const uint64_t now = steady_ms();
   for (size_t i = 0; i < members_.size(); ++i) {
     members_[i].registrant.stop(now);
-    perform(i, now);
+    perform(i);
   }
   const uint64_t until = now + wait_ms;
   auto all_stopped = [this] {

@@ -57,7 +57,7 @@ class PoolMembership {
     bool available = true;
   };
 
-  void perform(size_t index, uint64_t now_ms);
+  void perform(size_t index);
   void connect(size_t index, size_t registrar);
   static uint64_t tag(size_t index, uint32_t generation) {
     return uint64_t(index) << 32 | generation;

@@ -1,5 +1,5 @@
 // poolflow-collector: command line and conf, then the run loop
-// (src/collector/run_loop.cc).
+// (src/collector/run_loop.cc, or register_only.cc).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -27,6 +27,13 @@ int main(int argc, char** argv) {
   app.add_option("--registrar", overrides.registrars,
                  "HOST:PORT or HOST:PORT/UDPPORT of a registrar (repeatable)")
       ->allow_extra_args(false);
+  app.add_flag("--register-only", overrides.register_only,
+               "listen to nothing: register the --target collectors in the pool and keep them "
+               "there while their checks pass");
+  app.add_option("--target", overrides.targets,
+                 "with --register-only: sctp:HOST:PORT[/UDPPORT], tcp:HOST:PORT or udp:HOST:PORT "
+                 "of a collector to register (repeatable)")
+      ->allow_extra_args(false);
   if (const auto rc = conf::parse_command_line(app, argc, argv, "poolflow-collector")) return *rc;
   conf::CollectorConf c;
   try {
@@ -44,5 +51,5 @@ int main(int argc, char** argv) {
   // usrsctp keeps threads and callbacks until the process ends: leave without
   // running destructors that would race them.
   std::fflush(nullptr);
-  std::_Exit(collector::run(c));
+  std::_Exit(c.pool.register_only ? collector::run_register_only(c) : collector::run(c));
 }

@@ -114,6 +114,7 @@ PoolMembership::PoolMembership(const conf::CollectorConf::Pool& pool,
 void PoolMembership::start(uint64_t now_ms) {
   load_ms_ = now_ms;
   for (size_t i = 0; i < members_.size(); ++i) {
+    if (!members_[i].available) continue;
     members_[i].registrant.start(now_ms);
     perform(i);
   }

@@ -33,7 +33,7 @@ class PoolMembership {
                  const std::vector<RegisteredEndpoint>& endpoints,
                  const transport::SctpMessageOptions& sctp);
 
-  /// Starts registering every endpoint.
+  /// Starts registering every endpoint not made unavailable before.
   void start(uint64_t now_ms);
   /// Handles what arrived, runs what is due; `records` is the collector's
   /// total of records received so far, from which the load is computed.

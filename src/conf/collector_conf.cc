@@ -51,6 +51,7 @@ void check_outputs(Reader& r, const std::vector<std::string>& outputs) {
 void check_pool(Reader& r, const CollectorConf& c) {
   const CollectorConf::Pool& p = c.pool;
   if (p.handle.empty()) {
+    if (p.register_only) r.fail("pool.handle", "--register-only needs a pool (--pool HANDLE)");
     if (!p.registrars.empty())
       r.fail("pool.registrars", "registrars without a pool handle (--pool HANDLE)");
     return;
@@ -78,6 +79,21 @@ void check_pool(Reader& r, const CollectorConf& c) {
   r.check_range("pool.capacity_records_per_s", p.capacity_records_per_s, 1, 0xffffffff);
   if (!p.address.empty() && !rserpool::Address::parse(p.address))
     r.fail("pool.address", "expected an IPv4 or IPv6 address, got \"" + p.address + "\"");
+  if (!p.register_only) {
+    if (!p.targets.empty())
+      r.fail("pool.targets", "targets are registered only with --register-only");
+    return;
+  }
+  if (p.targets.empty())
+    r.fail("pool.targets",
+           "--register-only needs a collector to register (--target udp:HOST:PORT)");
+  for (const std::string& text : p.targets) {
+    Target t;
+    if (const std::string error = parse_target(text, t); !error.empty())
+      r.fail("pool.targets", error);
+  }
+  r.check_range("pool.check_interval_ms", p.check_interval_ms, 10, 600000);
+  r.check_range("pool.check_failures", p.check_failures, 1, 1000);
 }
 
 }  // namespace
@@ -88,6 +104,29 @@ std::string pool_handle_for(const CollectorConf::Pool& pool, const std::string& 
   return pool.handle;
 }
 
+std::string parse_target(const std::string& text, Target& out) {
+  const auto colon = text.find(':');
+  out.kind = text.substr(0, colon == std::string::npos ? text.size() : colon);
+  if ((out.kind != "sctp" && out.kind != "tcp" && out.kind != "udp") || colon == std::string::npos)
+    return "expected sctp:HOST:PORT[/UDPPORT], tcp:HOST:PORT or udp:HOST:PORT, got \"" + text +
+           "\"";
+  const std::string where = text.substr(colon + 1);
+  std::string error;
+  if (out.kind == "sctp") {
+    out.udp_encaps_port = rserpool::kSctpUdpEncapsPort;
+    error = parse_sctp_peer(where, out.host, out.port, out.udp_encaps_port);
+    if (!error.empty()) return out.kind + ": " + error;
+  } else if (!split_host_port(where, out.host, out.port, error)) {
+    return out.kind + ": \"" + where + "\": " + error;
+  }
+  // A third party's wildcard address says nothing about where it can be reached.
+  std::string bare = out.host;
+  if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
+  if (const auto a = rserpool::Address::parse(bare); a && a->is_unspecified())
+    return "\"" + text + "\": a collector registered by address needs a specific one";
+  return {};
+}
+
 CollectorConf load_collector_conf(const std::string& path, const CollectorOverrides& overrides) {
   std::set<std::string> command_line_keys;
   const toml::table root = load_table(path, overrides.sets, command_line_keys);
@@ -95,6 +134,8 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   if (!overrides.writes.empty()) command_line_keys.insert("write.outputs");
   if (!overrides.pool.empty()) command_line_keys.insert("pool.handle");
   if (!overrides.registrars.empty()) command_line_keys.insert("pool.registrars");
+  if (overrides.register_only) command_line_keys.insert("pool.register_only");
+  if (!overrides.targets.empty()) command_line_keys.insert("pool.targets");
 
   Reader r(root, path, command_line_keys);
   CollectorConf c;
@@ -128,11 +169,19 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   r.get("pool.reconnect_interval_ms", c.pool.reconnect_interval_ms);
   r.get("pool.address", c.pool.address);
   r.get("pool.capacity_records_per_s", c.pool.capacity_records_per_s);
+  r.get("pool.register_only", c.pool.register_only);
+  r.get("pool.targets", c.pool.targets);
+  r.get("pool.check_interval_ms", c.pool.check_interval_ms);
+  r.get("pool.check_failures", c.pool.check_failures);
   r.reject_unknown_keys();
   if (!overrides.listens.empty()) c.listen.endpoints = overrides.listens;
   if (!overrides.writes.empty()) c.write.outputs = overrides.writes;
   if (!overrides.pool.empty()) c.pool.handle = overrides.pool;
   if (!overrides.registrars.empty()) c.pool.registrars = overrides.registrars;
+  if (overrides.register_only) c.pool.register_only = true;
+  if (!overrides.targets.empty()) c.pool.targets = overrides.targets;
+  if (c.pool.register_only && !overrides.listens.empty())
+    r.fail("listen.endpoints", "--register-only registers --target collectors; it does not listen");
 
   r.check_log_level("log.level", c.log.level);
   check_endpoints(r, c.listen.endpoints);

@@ -64,6 +64,12 @@ struct CollectorConf {
     std::string
         address;  ///< registered for wildcard listeners; empty: the one that reaches the registrar
     uint32_t capacity_records_per_s = 1'000'000;  ///< load = records/s against this
+    /// --register-only: register `targets`, third-party collectors, instead
+    /// of listening, and keep them registered while their checks pass.
+    bool register_only = false;
+    std::vector<std::string> targets;  ///< --target sctp|tcp|udp:HOST:PORT (sctp: [/UDPPORT])
+    uint32_t check_interval_ms = 500;  ///< one check of every target this often
+    uint32_t check_failures = 2;       ///< this many failed checks in a row: deregister
     bool operator==(const Pool&) const = default;
   } pool;
 
@@ -76,7 +82,20 @@ struct CollectorOverrides {
   std::vector<std::string> writes;      ///< --write: replace write.outputs
   std::string pool;                     ///< --pool: replaces pool.handle
   std::vector<std::string> registrars;  ///< --registrar: replace pool.registrars
+  bool register_only = false;           ///< --register-only
+  std::vector<std::string> targets;     ///< --target: replace pool.targets
 };
+
+/// A collector that --register-only registers: "sctp:HOST:PORT[/UDPPORT]",
+/// "tcp:HOST:PORT" or "udp:HOST:PORT".
+struct Target {
+  std::string kind;
+  std::string host;
+  uint16_t port = 0;
+  uint16_t udp_encaps_port = 9899;  ///< sctp: the collector's UDP encapsulation port
+};
+/// Returns an error message, empty when `text` is good.
+std::string parse_target(const std::string& text, Target& out);
 
 /// The pool handle a listener of `kind` ("sctp", "tcp", "udp") registers in:
 /// a pool has one transport type (RFC 5352 §3.1), so each kind has its own.

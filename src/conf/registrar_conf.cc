@@ -14,21 +14,26 @@ std::string RegistrarAddress::text() const {
          (udp_port == kRegistrarUdpEncapsPort ? "" : "/" + std::to_string(udp_port));
 }
 
-std::string parse_registrar_address(const std::string& text, RegistrarAddress& out) {
+std::string parse_sctp_peer(const std::string& text, std::string& host, uint16_t& port,
+                            uint16_t& udp_port) {
   std::string where = text;
-  out.udp_port = kRegistrarUdpEncapsPort;
   if (const auto slash = text.rfind('/'); slash != std::string::npos) {
     const std::string udp = text.substr(slash + 1);
     uint32_t v = 0;
     const auto [end, ec] = std::from_chars(udp.data(), udp.data() + udp.size(), v);
     if (ec != std::errc{} || end != udp.data() + udp.size() || v == 0 || v > 65535)
       return "\"" + text + "\": the UDP encapsulation port after '/' must be 1-65535";
-    out.udp_port = static_cast<uint16_t>(v);
+    udp_port = static_cast<uint16_t>(v);
     where = text.substr(0, slash);
   }
   std::string error;
-  if (!split_host_port(where, out.host, out.port, error)) return "\"" + text + "\": " + error;
+  if (!split_host_port(where, host, port, error)) return "\"" + text + "\": " + error;
   return {};
+}
+
+std::string parse_registrar_address(const std::string& text, RegistrarAddress& out) {
+  out.udp_port = kRegistrarUdpEncapsPort;
+  return parse_sctp_peer(text, out.host, out.port, out.udp_port);
 }
 
 RegistrarConf load_registrar_conf(const std::string& path, const RegistrarOverrides& overrides) {

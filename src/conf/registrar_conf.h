@@ -88,6 +88,11 @@ struct RegistrarAddress {
   uint16_t udp_port = kRegistrarUdpEncapsPort;
   std::string text() const;
 };
+/// "HOST:PORT" or "HOST:PORT/UDPPORT", an SCTP peer reached over UDP
+/// encapsulation; `udp_port` keeps its value without "/UDPPORT". Returns an
+/// error message, empty when `text` is good.
+std::string parse_sctp_peer(const std::string& text, std::string& host, uint16_t& port,
+                            uint16_t& udp_port);
 std::string parse_registrar_address(const std::string& text, RegistrarAddress& out);
 
 }  // namespace poolflow::conf

@@ -82,5 +82,56 @@ TEST(CollectorConf, PoolSection) {
   EXPECT_NE(error_of(o).find("registrars without a pool handle"), std::string::npos);
 }
 
+TEST(CollectorConf, RegisterOnly) {
+  CollectorOverrides o;
+  o.pool = "third";
+  o.registrars = {"127.0.0.1:3863"};
+  o.register_only = true;
+  EXPECT_NE(error_of(o).find("pool.targets: --register-only needs a collector to register"),
+            std::string::npos);
+  o.targets = {"udp:127.0.0.1:9995", "tcp:[::1]:4739", "sctp:127.0.0.1:4739/39911"};
+  const CollectorConf c = load_collector_conf("", o);
+  EXPECT_TRUE(c.pool.register_only);
+  EXPECT_EQ(c.pool.targets.size(), 3u);
+  o.listens = {"udp:127.0.0.1:9995"};
+  EXPECT_NE(error_of(o).find("it does not listen"), std::string::npos);
+  o.listens.clear();
+  o.targets = {"udp:0.0.0.0:9995"};
+  EXPECT_NE(error_of(o).find("needs a specific one"), std::string::npos);
+  o.targets = {"tcp:[::]:4739"};
+  EXPECT_NE(error_of(o).find("needs a specific one"), std::string::npos);
+  o.targets = {"file:/tmp"};
+  EXPECT_NE(error_of(o).find("expected sctp:HOST:PORT[/UDPPORT]"), std::string::npos);
+  o.targets = {"sctp:127.0.0.1:4739/0"};
+  EXPECT_NE(error_of(o).find("must be 1-65535"), std::string::npos);
+  o.targets = {"udp:127.0.0.1:9995"};
+  o.sets = {"pool.check_failures=0"};
+  EXPECT_NE(error_of(o).find("pool.check_failures: must be between 1 and 1000"), std::string::npos);
+  o.sets.clear();
+  o.register_only = false;
+  EXPECT_NE(error_of(o).find("targets are registered only with --register-only"),
+            std::string::npos);
+  o.pool.clear();
+  o.registrars.clear();
+  o.register_only = true;
+  EXPECT_NE(error_of(o).find("--register-only needs a pool"), std::string::npos);
+}
+
+TEST(CollectorConf, ParseTarget) {
+  Target t;
+  EXPECT_EQ(parse_target("sctp:127.0.0.1:4739", t), "");
+  EXPECT_EQ(t.kind, "sctp");
+  EXPECT_EQ(t.port, 4739);
+  EXPECT_EQ(t.udp_encaps_port, 9899);
+  EXPECT_EQ(parse_target("sctp:[::1]:4740/39911", t), "");
+  EXPECT_EQ(t.host, "[::1]");
+  EXPECT_EQ(t.udp_encaps_port, 39911);
+  EXPECT_EQ(parse_target("tcp:collector.example:4739", t), "");
+  EXPECT_EQ(t.host, "collector.example");
+  EXPECT_NE(parse_target("tcp:127.0.0.1:4739/39911", t), "");  // no encapsulation for TCP
+  EXPECT_NE(parse_target("udp:127.0.0.1", t), "");
+  EXPECT_NE(parse_target("udp", t), "");
+}
+
 }  // namespace
 }  // namespace poolflow::conf

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -134,16 +135,53 @@ struct SctpMessageContext {
                          SCTP_SENDV_SNDINFO, 0) >= 0;
   }
 
-  void close() {
-    struct socket* s = nullptr;
+  void close();
+};
+
+namespace {
+
+// usrsctp may still call back with a closed socket's pointer while its
+// association winds down (a SHUTDOWN or ABORT takes at most a few RTO.max).
+// A closed context is freed only after a grace period far beyond that, so a
+// client that reconnects for days does not leak one per try.
+constexpr auto kClosedContextGrace = std::chrono::seconds(60);
+
+struct ClosedContexts {
+  std::mutex mutex;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, SctpMessageContext*>> contexts;
+
+  void retire(SctpMessageContext* context) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<SctpMessageContext*> expired;
     {
       std::lock_guard lock(mutex);
-      active = false;
-      s = sock;
+      while (!contexts.empty() && now - contexts.front().first > kClosedContextGrace) {
+        expired.push_back(contexts.front().second);
+        contexts.pop_front();
+      }
+      contexts.emplace_back(now, context);
     }
-    usrsctp_close(s);
+    for (SctpMessageContext* c : expired) delete c;
   }
 };
+
+ClosedContexts& closed_contexts() {
+  static auto* closed = new ClosedContexts;  // never destroyed: usrsctp outlives statics
+  return *closed;
+}
+
+}  // namespace
+
+void SctpMessageContext::close() {
+  struct socket* s = nullptr;
+  {
+    std::lock_guard lock(mutex);
+    active = false;
+    s = sock;
+  }
+  if (s != nullptr) usrsctp_close(s);
+  closed_contexts().retire(this);
+}
 
 namespace {
 
@@ -164,8 +202,11 @@ int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
 struct socket* open_socket(int family, int type, const SctpMessageOptions& o,
                            SctpMessageContext* context) {
   struct socket* sock = usrsctp_socket(family, type, IPPROTO_SCTP, on_receive, nullptr, 0, context);
-  if (sock == nullptr)
-    throw std::runtime_error(std::string("usrsctp_socket: ") + std::strerror(errno));
+  if (sock == nullptr) {
+    const std::string error = std::strerror(errno);
+    context->close();
+    throw std::runtime_error("usrsctp_socket: " + error);
+  }
   context->sock = sock;
   context->max_message = o.max_message;
   try {

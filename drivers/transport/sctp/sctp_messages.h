@@ -84,7 +84,7 @@ class SctpMessageServer {
   uint16_t udp_port() const { return udp_port_; }
 
  private:
-  SctpMessageContext* context_;  ///< never freed: usrsctp may call back after close
+  SctpMessageContext* context_;  ///< retired by close(): usrsctp may call back a while after
   std::string description_;
   uint16_t udp_port_ = 0;
 };
@@ -107,7 +107,7 @@ class SctpMessageClient {
   std::vector<sockaddr_storage> local_addresses() const;
 
  private:
-  SctpMessageContext* context_;  ///< never freed: usrsctp may call back after close
+  SctpMessageContext* context_;  ///< retired by close(): usrsctp may call back a while after
 };
 
 }  // namespace poolflow::transport

@@ -798,6 +798,30 @@ std::vector<uint8_t> encode(const Message& message) {
   return out;
 }
 
+std::vector<uint8_t> encode_parameter(const PoolElement& element) {
+  std::vector<uint8_t> out;
+  Writer(out).element(element);
+  return out;
+}
+
+std::vector<uint8_t> encode_parameter(const Transport& transport) {
+  std::vector<uint8_t> out;
+  Writer(out).transport(transport);
+  return out;
+}
+
+std::vector<uint8_t> encode_parameter(const Policy& policy) {
+  std::vector<uint8_t> out;
+  Writer(out).policy(policy);
+  return out;
+}
+
+std::vector<uint8_t> encode_handle_parameter(const std::string& handle) {
+  std::vector<uint8_t> out;
+  Writer(out).handle(handle);
+  return out;
+}
+
 ErrorCause make_cause(Cause code, std::span<const uint8_t> bytes) {
   return {uint16_t(code), {bytes.begin(), bytes.end()}};
 }
@@ -936,7 +960,8 @@ std::string message_name(Protocol protocol, uint8_t type) {
   if (protocol == Protocol::asap && type >= 1 && type <= std::size(kAsap)) return kAsap[type - 1];
   if (protocol == Protocol::enrp && type >= 1 && type <= std::size(kEnrp)) return kEnrp[type - 1];
   char text[24];
-  std::snprintf(text, sizeof text, "%s type 0x%02x", protocol == Protocol::asap ? "ASAP" : "ENRP", type);
+  std::snprintf(text, sizeof text, "%s type 0x%02x", protocol == Protocol::asap ? "ASAP" : "ENRP",
+                type);
   return text;
 }
 

@@ -55,6 +55,13 @@ DecodeResult decode(Protocol protocol, std::span<const uint8_t> bytes, size_t ma
 void encode(const Message& message, std::vector<uint8_t>& out);
 std::vector<uint8_t> encode(const Message& message);
 
+/// One parameter as on the wire, padding included: what operation error
+/// causes 3, 5, 7 and 8 carry to show the offending parameter (RFC 5354 §3.10).
+std::vector<uint8_t> encode_parameter(const PoolElement& element);
+std::vector<uint8_t> encode_parameter(const Transport& transport);
+std::vector<uint8_t> encode_parameter(const Policy& policy);
+std::vector<uint8_t> encode_handle_parameter(const std::string& handle);
+
 /// An operation error cause of `code` carrying `bytes` (e.g. a parameter or a
 /// message as received, for causes 1 to 3).
 ErrorCause make_cause(Cause code, std::span<const uint8_t> bytes = {});

@@ -116,13 +116,16 @@ void Registrar::handle(uint64_t association, const Message& m, uint64_t now_ms) 
                 message_name(m.protocol, m.type));
 }
 
-std::optional<Cause> Registrar::check_registration(uint64_t association, const std::string& handle,
-                                                   const PoolElement& pe, Pool* pool,
-                                                   const Element* existing) const {
-  if (handle.size() > config_.max_handle_length || pe.id == 0) return Cause::invalid_values;
-  if (pe.registration_life_ms < config_.min_registration_life_ms ||
+std::optional<Registrar::Rejection> Registrar::check_registration(uint64_t association,
+                                                                  const std::string& handle,
+                                                                  const PoolElement& pe, Pool* pool,
+                                                                  const Element* existing) const {
+  // Causes 3, 5, 7 and 8 carry the parameter they object to (RFC 5354 §3.10).
+  if (handle.size() > config_.max_handle_length)
+    return Rejection{Cause::invalid_values, encode_handle_parameter(handle)};
+  if (pe.id == 0 || pe.registration_life_ms < config_.min_registration_life_ms ||
       pe.registration_life_ms > config_.max_registration_life_ms)
-    return Cause::invalid_values;
+    return Rejection{Cause::invalid_values, encode_parameter(pe)};
   // Address scope (RFC 5352 §3.1): nothing a pool user elsewhere could not reach.
   auto reachable = [&](const Transport& t) {
     for (const Address& a : t.addresses)
@@ -131,25 +134,31 @@ std::optional<Cause> Registrar::check_registration(uint64_t association, const s
         return false;
     return t.port != 0;
   };
-  if (!reachable(pe.user_transport) || (pe.asap_transport && !reachable(*pe.asap_transport)))
-    return Cause::invalid_values;
+  if (!reachable(pe.user_transport))
+    return Rejection{Cause::invalid_values, encode_parameter(pe.user_transport)};
+  if (pe.asap_transport && !reachable(*pe.asap_transport))
+    return Rejection{Cause::invalid_values, encode_parameter(*pe.asap_transport)};
   if (pool != nullptr) {
-    if (pool->policy != pe.policy.type) return Cause::inconsistent_policy;
-    if (pool->transport != pe.user_transport.kind) return Cause::inconsistent_transport;
-    if (pool->transport_use != pe.user_transport.transport_use) return Cause::inconsistent_control;
+    if (pool->policy != pe.policy.type)
+      return Rejection{Cause::inconsistent_policy, encode_parameter(pe.policy)};
+    if (pool->transport != pe.user_transport.kind)
+      return Rejection{Cause::inconsistent_transport, encode_parameter(pe.user_transport)};
+    if (pool->transport_use != pe.user_transport.transport_use)
+      return Rejection{Cause::inconsistent_control, encode_parameter(pe.user_transport)};
   }
   if (existing != nullptr && existing->association != association &&
       !same_endpoint(existing->pe.user_transport, pe.user_transport))
-    return Cause::non_unique_pe_id;
+    return Rejection{Cause::non_unique_pe_id, {}};
   const auto a = associations_.find(association);
   const Address peer = a == associations_.end() ? Address{} : a->second.peer;
   if (existing == nullptr) {
-    if (pool == nullptr && pools_.size() >= config_.max_pools) return Cause::lack_of_resources;
+    if (pool == nullptr && pools_.size() >= config_.max_pools)
+      return Rejection{Cause::lack_of_resources, {}};
     if (pool != nullptr && pool->elements.size() >= config_.max_elements_per_pool)
-      return Cause::lack_of_resources;
+      return Rejection{Cause::lack_of_resources, {}};
     const auto n = elements_per_peer_.find(peer);
     if (n != elements_per_peer_.end() && n->second >= config_.max_elements_per_peer)
-      return Cause::lack_of_resources;
+      return Rejection{Cause::lack_of_resources, {}};
   }
   return std::nullopt;
 }
@@ -179,8 +188,8 @@ void Registrar::on_registration(uint64_t association, const Message& m, uint64_t
   // An element alone in its pool may change the pool's policy or transport.
   Pool* constraints =
       (pool != nullptr && existing != nullptr && pool->elements.size() == 1) ? nullptr : pool;
-  if (const auto cause = check_registration(association, handle, pe, constraints, existing))
-    return reject_registration(association, m, *cause);
+  if (const auto rejection = check_registration(association, handle, pe, constraints, existing))
+    return reject_registration(association, m, rejection->cause, rejection->info);
   const auto a = associations_.find(association);
   const Address peer = a == associations_.end() ? Address{} : a->second.peer;
   if (pool == nullptr) {

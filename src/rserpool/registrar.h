@@ -136,10 +136,14 @@ class Registrar {
   void on_resolution(uint64_t association, const Message& m);
   void on_keep_alive_ack(uint64_t association, const Message& m, uint64_t now_ms);
   void on_unreachable(const Message& m);
-  /// Nothing when the registration may go ahead, else the cause to reject it with.
-  std::optional<Cause> check_registration(uint64_t association, const std::string& handle,
-                                          const PoolElement& pe, Pool* pool,
-                                          const Element* existing) const;
+  struct Rejection {
+    Cause cause;
+    std::vector<uint8_t> info;  ///< the offending parameter, as on the wire
+  };
+  /// Nothing when the registration may go ahead, else why it may not.
+  std::optional<Rejection> check_registration(uint64_t association, const std::string& handle,
+                                              const PoolElement& pe, Pool* pool,
+                                              const Element* existing) const;
   void reject_registration(uint64_t association, const Message& m, Cause cause,
                            std::span<const uint8_t> info = {});
   void remove(const std::string& handle, uint32_t id, uint64_t& counter, const char* why);

@@ -3,10 +3,12 @@
 // unreachable counting, association loss and the configured limits.
 #include <gtest/gtest.h>
 
+#include "poolflow/byte_order.h"
 #include "rserpool/codec.h"
 #include "rserpool/registrar.h"
 
 using namespace poolflow::rserpool;
+using poolflow::load_be16;
 
 namespace {
 
@@ -179,6 +181,43 @@ TEST_F(RegistrarTest, ValidationRules) {
   EXPECT_EQ(r.element_count(), 1u);
   EXPECT_EQ(r.stats().registrations_rejected, 12u);
   EXPECT_EQ(r.stats().rejects_by_cause[size_t(Cause::invalid_values)], 8u);
+}
+
+TEST_F(RegistrarTest, RejectionsCarryTheOffendingParameter) {
+  ASSERT_FALSE(register_pe(kA, "pool", pe(1)));
+  // The cause as a pool element receives it: through the codec.
+  auto cause_of = [&](const std::string& handle, const PoolElement& e) {
+    const auto out = send(kA, registration(handle, e));
+    EXPECT_EQ(out.size(), 1u);
+    const DecodeResult d = decode(Protocol::asap, encode(out.at(0).message));
+    EXPECT_TRUE(d.ok()) << d.detail;
+    EXPECT_TRUE(d.message.flags & kFlagReject);
+    return d.message.errors.at(0);
+  };
+  PoolElement other = pe(2);
+  other.policy.type = uint32_t(PolicyType::least_used);
+  other.policy.load = 0x1234;
+  ErrorCause c = cause_of("pool", other);
+  EXPECT_EQ(c.code, uint16_t(Cause::inconsistent_policy));
+  EXPECT_EQ(c.info, encode_parameter(other.policy));
+  EXPECT_EQ(load_be16(c.info.data()), uint16_t(ParamType::selection_policy));
+  other = pe(3);
+  other.user_transport.kind = TransportKind::tcp;
+  c = cause_of("pool", other);
+  EXPECT_EQ(c.code, uint16_t(Cause::inconsistent_transport));
+  EXPECT_EQ(c.info, encode_parameter(other.user_transport));
+  other = pe(4);
+  other.registration_life_ms = -5;
+  c = cause_of("pool", other);
+  EXPECT_EQ(c.code, uint16_t(Cause::invalid_values));
+  EXPECT_EQ(c.info, encode_parameter(other));
+  c = cause_of("pool", pe(5, "0.0.0.0"));
+  EXPECT_EQ(c.code, uint16_t(Cause::invalid_values));
+  EXPECT_EQ(c.info, encode_parameter(pe(5, "0.0.0.0").user_transport));
+  c = cause_of(std::string(17, 'h'), pe(6));
+  EXPECT_EQ(c.code, uint16_t(Cause::invalid_values));
+  EXPECT_EQ(c.info, encode_handle_parameter(std::string(17, 'h')));
+  EXPECT_EQ(c.info.size(), 4u + 20u);  // 17 octets padded to 20
 }
 
 TEST_F(RegistrarTest, LoopbackAllowedBySwitch) {

@@ -76,11 +76,16 @@ void Registrar::received(uint64_t association, std::span<const uint8_t> bytes, u
     if (stats_.malformed_by_error[size_t(r.error)] == 1 || spdlog::should_log(spdlog::level::debug))
       spdlog::warn("registrar: association {}: {}: {}", association, decode_error_name(r.error),
                    r.detail);
+    // An operation error only where its cause can be stated well-formed:
+    // cause 2 carries the header of the message not understood, cause 6 says
+    // it is too long. Cause 3 would carry the offending parameter, and a
+    // message that does not parse has none to show: it is dropped (counted).
     const Cause cause = cause_for(r.error);
-    if (cause != Cause::unrecognized_parameter) {  // those are in the report above
+    if (cause == Cause::unrecognized_message || cause == Cause::lack_of_resources) {
       Message error = Message::asap(AsapType::error);
-      // Causes 2 and 3 carry what was not understood: the header is enough.
-      error.errors.push_back(make_cause(cause, bytes.first(std::min<size_t>(bytes.size(), 4))));
+      error.errors.push_back(make_cause(cause, cause == Cause::unrecognized_message
+                                                   ? bytes.first(std::min<size_t>(bytes.size(), 4))
+                                                   : std::span<const uint8_t>{}));
       send(association, std::move(error));
     }
     if (auto a = associations_.find(association);

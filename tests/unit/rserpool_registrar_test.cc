@@ -9,6 +9,7 @@
 
 using namespace poolflow::rserpool;
 using poolflow::load_be16;
+using poolflow::store_be16;
 
 namespace {
 
@@ -348,24 +349,32 @@ TEST_F(RegistrarTest, Limits) {
 
 TEST_F(RegistrarTest, MalformedMessagesAreAnsweredCountedAndAbortTheAssociationAtTheLimit) {
   RegistrarConfig c = config();
-  c.max_bad_messages = 3;
+  c.max_bad_messages = 4;
   Registrar strict(c, 1);
   strict.association_up(kA, *Address::parse("192.0.2.1"), 0);
   const std::vector<uint8_t> garbage{0x01, 0x00, 0x00, 0x09, 0xde, 0xad, 0xbe, 0xef, 0x00};
+  // Not parsed: no parameter to show in a cause 3, so dropped and counted.
   strict.received(kA, garbage, 0);
   auto out = strict.take_outgoing();
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_TRUE(out[0].message.is(AsapType::error));
-  EXPECT_EQ(out[0].message.errors.at(0).code, uint16_t(Cause::invalid_values));
-  // An unknown message type is answered with cause 2.
+  EXPECT_TRUE(out.empty());
+  // An unknown message type is answered with cause 2, carrying its header.
   strict.received(kA, std::vector<uint8_t>{0x42, 0x00, 0x00, 0x04}, 0);
   out = strict.take_outgoing();
   EXPECT_EQ(out.at(0).message.errors.at(0).code, uint16_t(Cause::unrecognized_message));
+  EXPECT_EQ(out.at(0).message.errors.at(0).info, (std::vector<uint8_t>{0x42, 0x00, 0x00, 0x04}));
+  // One over the size limit, with cause 6 and nothing more.
+  std::vector<uint8_t> huge(c.max_message_size + 4, 0);
+  huge[0] = 0x03;
+  store_be16(&huge[2], static_cast<uint16_t>(huge.size()));
+  strict.received(kA, huge, 0);
+  out = strict.take_outgoing();
+  EXPECT_EQ(out.at(0).message.errors.at(0).code, uint16_t(Cause::lack_of_resources));
+  EXPECT_TRUE(out.at(0).message.errors.at(0).info.empty());
   strict.received(kA, garbage, 0);
   out = strict.take_outgoing();
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_TRUE(out[1].abort);
-  EXPECT_EQ(strict.stats().malformed, 3u);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].abort);
+  EXPECT_EQ(strict.stats().malformed, 4u);
   EXPECT_EQ(strict.stats().associations_aborted, 1u);
 }
 

@@ -11,6 +11,8 @@
 //   pools N         N elements from one association, each in a pool of its own
 //   unknown N       N resolutions of pools that do not exist
 //   associations N  N associations at once from this one address
+//   hold N          N elements registered in pool "load" (ports 5000..),
+//                   keep-alives answered, until SIGTERM
 //   resolve-load N  resolutions of pool "load" with N outstanding, for 3 s
 #include <fmt/format.h>
 
@@ -216,6 +218,30 @@ int associations(Peer& peer, int n) {
   return 0;
 }
 
+int hold(Peer& peer, int n) {
+  auto client = peer.connect(1);
+  if (!peer.wait_up(1)) return fmt::print("hold: no association\n"), 1;
+  std::vector<std::vector<uint8_t>> messages;
+  for (int i = 0; i < n; ++i)
+    messages.push_back(registration("load", element(0x30000 + uint32_t(i), uint16_t(5000 + i))));
+  fmt::print("hold: {} registrations:{}\n", n,
+             outcomes_text(register_all(peer, *client, messages)));
+  std::fflush(stdout);
+  for (;;) {
+    auto e = peer.queue.pop(std::chrono::milliseconds(1000));
+    if (!e) continue;
+    if (e->kind == transport::SctpEvent::Kind::down)
+      return fmt::print("hold: association lost\n"), 1;
+    if (e->kind != transport::SctpEvent::Kind::message) continue;
+    DecodeResult d = decode(Protocol::asap, e->bytes);
+    if (!d.ok() || !d.message.is(AsapType::endpoint_keep_alive)) continue;
+    Message ack = Message::asap(AsapType::endpoint_keep_alive_ack);
+    ack.pool_handle = d.message.pool_handle;
+    ack.pe_id = d.message.pe_id;
+    client->send(kAsapPpid, encode(ack));
+  }
+}
+
 int resolve_load(Peer& peer, int window) {
   auto client = peer.connect(1);
   if (!peer.wait_up(1)) return fmt::print("resolve-load: no association\n"), 1;
@@ -254,7 +280,7 @@ int main(int argc, char** argv) {
   int n = 0;
   app.add_option("--registrar", registrar, "HOST:PORT/UDPPORT")->required();
   app.add_option("scenario", scenario,
-                 "garbage|lifetimes|policies|pools|unknown|associations|resolve-load")
+                 "garbage|lifetimes|policies|pools|unknown|associations|hold|resolve-load")
       ->required();
   app.add_option("n", n, "how many");
   CLI11_PARSE(app, argc, argv);
@@ -271,6 +297,7 @@ int main(int argc, char** argv) {
   if (scenario == "pools") rc = pools(peer, n);
   if (scenario == "unknown") rc = unknown(peer, n);
   if (scenario == "associations") rc = associations(peer, n);
+  if (scenario == "hold") rc = hold(peer, n);
   if (scenario == "resolve-load") rc = resolve_load(peer, n);
   std::fflush(stdout);
   std::_Exit(rc);  // usrsctp's threads outlive main: no static destructors

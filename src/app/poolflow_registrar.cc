@@ -36,12 +36,7 @@ int main(int argc, char** argv) {
                options.conf_path.empty() ? "defaults" : options.conf_path);
     return 0;
   }
-  // Every thread started from here on (usrsctp's) inherits this mask, so the
-  // signals reach the run loop's sigtimedwait() only.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (const int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = conf::block_operator_signals();
   int rc = 1;
   try {
     rc = registrar::run(c, signals);

@@ -21,17 +21,6 @@ namespace poolflow::collector {
 
 namespace {
 
-rserpool::Address to_address(const sockaddr_storage& s) {
-  rserpool::Address a;
-  if (s.ss_family == AF_INET6) {
-    a.v6 = true;
-    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in6&>(s).sin6_addr, 16);
-  } else {
-    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in&>(s).sin_addr, 4);
-  }
-  return a;
-}
-
 // The local address the kernel picks to reach HOST: what a pool user that
 // reaches the registrar can reach a wildcard listener at (no packet is sent).
 std::optional<rserpool::Address> address_towards(const std::string& host, uint16_t port) {
@@ -50,7 +39,7 @@ std::optional<rserpool::Address> address_towards(const std::string& host, uint16
                   ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0;
   ::close(fd);
   if (!ok) return std::nullopt;
-  return to_address(local);
+  return rserpool::Address::of(local);
 }
 
 const char* state_name(rserpool::Registrant::State s) {
@@ -96,7 +85,7 @@ PoolMembership::PoolMembership(const conf::CollectorConf::Pool& pool,
       sockaddr_storage resolved{};
       socklen_t length = 0;
       transport::resolve(e.host, e.port, resolved, length);
-      address = to_address(resolved);
+      address = rserpool::Address::of(resolved);
     }
     const bool wildcard = address->is_unspecified();
     if (!pool.address.empty()) address = rserpool::Address::parse(pool.address);

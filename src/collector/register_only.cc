@@ -19,10 +19,7 @@
 namespace poolflow::collector {
 
 int run_register_only(const conf::CollectorConf& c) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (const int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = conf::block_operator_signals();
 
   TargetCheckOptions options;
   options.interval_ms = c.pool.check_interval_ms;

@@ -52,12 +52,7 @@ std::vector<RegisteredEndpoint> endpoints_of(const conf::CollectorConf& c) {
 }  // namespace
 
 int run(const conf::CollectorConf& c) {
-  // Every thread started from here on (usrsctp's, the listeners') inherits
-  // this mask, so the signals reach the sigtimedwait() below only.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (const int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = conf::block_operator_signals();
 
   CollectorConfig config;
   config.limits.max_templates = c.decoder.max_templates_per_session;

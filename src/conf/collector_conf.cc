@@ -120,9 +120,7 @@ std::string parse_target(const std::string& text, Target& out) {
     return out.kind + ": \"" + where + "\": " + error;
   }
   // A third party's wildcard address says nothing about where it can be reached.
-  std::string bare = out.host;
-  if (bare.size() > 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
-  if (const auto a = rserpool::Address::parse(bare); a && a->is_unspecified())
+  if (const auto a = rserpool::Address::parse(out.host); a && a->is_unspecified())
     return "\"" + text + "\": a collector registered by address needs a specific one";
   return {};
 }

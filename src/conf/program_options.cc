@@ -40,4 +40,12 @@ void setup_logging(const std::string& program, const std::string& level, int ver
   spdlog::set_level(lvl);
 }
 
+sigset_t block_operator_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (const int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 }  // namespace poolflow::conf

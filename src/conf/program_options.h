@@ -3,6 +3,8 @@
 // and logging to stderr.
 #pragma once
 
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
@@ -28,5 +30,10 @@ std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
 
 /// Logs to stderr as `program`, at `level` or lower with -v (debug) and -vv (trace).
 void setup_logging(const std::string& program, const std::string& level, int verbosity);
+
+/// Blocks SIGINT, SIGTERM and SIGUSR1 in this thread and in every thread
+/// started after (usrsctp's, listeners'), and returns them: a run loop takes
+/// them with sigtimedwait() on its own time, never inside a callback.
+sigset_t block_operator_signals();
 
 }  // namespace poolflow::conf

@@ -22,25 +22,6 @@ namespace poolflow::registrar {
 
 namespace {
 
-rserpool::Address to_address(const sockaddr_storage& s) {
-  rserpool::Address a;
-  if (s.ss_family == AF_INET6) {
-    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(s);
-    a.v6 = true;
-    std::memcpy(a.bytes.data(), &in6.sin6_addr, 16);
-    // An IPv4 peer on a dual-stack socket is an IPv4 peer.
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(a.bytes.data(), kMapped, 12) == 0) {
-      a.v6 = false;
-      std::memmove(a.bytes.data(), a.bytes.data() + 12, 4);
-      std::fill(a.bytes.begin() + 4, a.bytes.end(), 0);
-    }
-  } else if (s.ss_family == AF_INET) {
-    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in&>(s).sin_addr, 4);
-  }
-  return a;
-}
-
 // SERVER_ANNOUNCE over UDP multicast (RFC 5352 §3.6), on the interface the
 // conf file names only, so announces never leave by the default route.
 class Announcer {
@@ -189,7 +170,7 @@ int run(const conf::RegistrarConf& c, const sigset_t& signals) {
       now = steady_ms();
       switch (e->kind) {
         case transport::SctpEvent::Kind::up:
-          if (!registrar.association_up(e->association, to_address(e->peer), now))
+          if (!registrar.association_up(e->association, rserpool::Address::of(e->peer), now))
             server.abort(e->association);
           break;
         case transport::SctpEvent::Kind::down:

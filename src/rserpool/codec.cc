@@ -2,7 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "poolflow/byte_order.h"
@@ -915,6 +919,24 @@ std::optional<Address> Address::parse(const std::string& text) {
     return a;
   }
   return std::nullopt;
+}
+
+Address Address::of(const sockaddr_storage& s) {
+  Address a;
+  if (s.ss_family == AF_INET6) {
+    a.v6 = true;
+    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in6&>(s).sin6_addr, 16);
+    // An IPv4 peer on a dual-stack socket is an IPv4 peer.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(a.bytes.data(), kMapped, 12) == 0) {
+      a.v6 = false;
+      std::memmove(a.bytes.data(), a.bytes.data() + 12, 4);
+      std::fill(a.bytes.begin() + 4, a.bytes.end(), 0);
+    }
+  } else if (s.ss_family == AF_INET) {
+    std::memcpy(a.bytes.data(), &reinterpret_cast<const sockaddr_in&>(s).sin_addr, 4);
+  }
+  return a;
 }
 
 std::string Address::text() const {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+
 namespace poolflow::rserpool {
 
 /// SCTP payload protocol identifiers (RFC 5352 §5.1, RFC 5353 §8).
@@ -153,6 +155,9 @@ struct Address {
   static Address ipv4(uint32_t host_order);
   /// "192.0.2.1" or "2001:db8::1"; nullopt when it is neither.
   static std::optional<Address> parse(const std::string& text);
+  /// A socket address's IP address (an IPv4-mapped IPv6 one as IPv4); the
+  /// unspecified address for a family other than AF_INET and AF_INET6.
+  static Address of(const sockaddr_storage& s);
   std::string text() const;
   bool is_loopback() const;
   bool is_unspecified() const;

@@ -63,7 +63,7 @@ expect_line "$WORK/peer.txt" "^associations: opened 80 still up 64 refused 16$"
   --pool after-the-storm --registrar "$at" >/dev/null 2>"$WORK/collector.log" &
 pids+=($!)
 wait_for "$WORK/collector.log" "PE [0-9a-f]{8} registered" 10
-"$POOL" --registrar "$at" resolve after-the-storm | grep -q "sctp:127.0.0.1:47480/39981" \
+grep -q "sctp:127.0.0.1:47480/39981" <<<"$("$POOL" --registrar "$at" resolve after-the-storm)" \
   || die "the registrar does not resolve a collector after the bad input"
 rss_end=$(rss)
 echo "registrar RSS: $rss_start KiB at start, $rss_end KiB after the bad input"

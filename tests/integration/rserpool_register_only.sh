@@ -43,24 +43,22 @@ start_third_party 1
 proxy=$!
 pids+=($proxy)
 
-# listed POOL REGEX SECONDS: until `resolve POOL` has a line matching REGEX.
-listed() {
-  local start=$(date +%s%N)
-  until "$POOL" --registrar "$registrar_at" resolve "$1" 2>/dev/null | grep -Eq -- "$2"; do
-    (( $(date +%s%N) - start < $3 * 1000000000 )) || die "$1: nothing matching '$2' within $3 s"
+# listed|gone POOL REGEX SECONDS: until `resolve POOL` has (listed) or has no
+# (gone) line matching REGEX.
+await() {
+  local want=$1 start=$(date +%s%N) state out
+  for (( ; ; )); do
+    state=gone
+    out=$("$POOL" --registrar "$registrar_at" resolve "$2" 2>/dev/null || true)
+    grep -Eq -- "$3" <<<"$out" && state=listed
+    [[ $state == "$want" ]] && break
+    (( $(date +%s%N) - start < $4 * 1000000000 )) || die "$2: '$3' not $want within $4 s"
     sleep 0.02
   done
-  echo "$1: listed after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  echo "$2: $want after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 }
-# gone POOL REGEX SECONDS: until `resolve POOL` has no line matching REGEX.
-gone() {
-  local start=$(date +%s%N)
-  while "$POOL" --registrar "$registrar_at" resolve "$1" 2>/dev/null | grep -Eq -- "$2"; do
-    (( $(date +%s%N) - start < $3 * 1000000000 )) || die "$1: '$2' still listed after $3 s"
-    sleep 0.02
-  done
-  echo "$1: gone after $(( ($(date +%s%N) - start) / 1000000 )) ms"
-}
+listed() { await listed "$@"; }
+gone() { await gone "$@"; }
 udp_line="^[0-9a-f]{8} udp:127\.0\.0\.1:$nf_port policy=roundrobin load=0\.0$"
 tcp_line="^[0-9a-f]{8} tcp:127\.0\.0\.1:$tcp_port policy=roundrobin load=0\.0$"
 sctp_line="^[0-9a-f]{8} sctp:127\.0\.0\.1:$sctp_port/$sctp_udp policy=roundrobin load=0\.0$"

@@ -1,7 +1,9 @@
 // ASAP/ENRP codec: byte vectors laid out from RFC 5352-5354's formats (each one
 // also decoded cleanly by tshark's asap/enrp dissectors when it was written),
 // round trips of every message type, and malformed input.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <random>
 
@@ -344,4 +346,21 @@ TEST(RserpoolCodec, EncodeRefusesOversizedMessages) {
   Message m = Message::asap(AsapType::cookie);
   m.cookie = std::vector<uint8_t>(70000, 1);
   EXPECT_THROW(encode(m), std::length_error);
+}
+
+TEST(Address, OfASocketAddress) {
+  sockaddr_storage s{};
+  auto& in = reinterpret_cast<sockaddr_in&>(s);
+  in.sin_family = AF_INET;
+  inet_pton(AF_INET, "192.0.2.7", &in.sin_addr);
+  EXPECT_EQ(Address::of(s), *Address::parse("192.0.2.7"));
+  s = {};
+  auto& in6 = reinterpret_cast<sockaddr_in6&>(s);
+  in6.sin6_family = AF_INET6;
+  inet_pton(AF_INET6, "2001:db8::7", &in6.sin6_addr);
+  EXPECT_EQ(Address::of(s), *Address::parse("2001:db8::7"));
+  inet_pton(AF_INET6, "::ffff:198.51.100.1", &in6.sin6_addr);  // dual-stack socket
+  EXPECT_EQ(Address::of(s), *Address::parse("198.51.100.1"));
+  s = {};
+  EXPECT_TRUE(Address::of(s).is_unspecified());
 }

@@ -38,11 +38,7 @@ struct SctpListenerContext {
   std::unordered_map<sctp_assoc_t, Association> associations;
 
   void abort(sctp_assoc_t id) {
-    sctp_sndinfo info{};
-    info.snd_flags = SCTP_ABORT;
-    info.snd_assoc_id = id;
-    static const char kNoData = 0;  // usrsctp wants a buffer even for no data
-    if (usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0) < 0)
+    if (!sctp::abort_association(sock, id))
       spdlog::warn("sctp: cannot abort association {}: {}", id, std::strerror(errno));
   }
 
@@ -125,24 +121,6 @@ struct SctpListenerContext {
   }
 };
 
-namespace {
-
-int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
-               struct sctp_rcvinfo info, int flags, void* context_pointer) {
-  auto* context = static_cast<SctpListenerContext*>(context_pointer);
-  if (data == nullptr) return 1;
-  if (flags & MSG_NOTIFICATION) {
-    if (length >= sizeof(sctp_notification::sctp_tlv))
-      context->on_notification(*static_cast<const sctp_notification*>(data));
-  } else {
-    context->on_data(static_cast<const uint8_t*>(data), length, info, flags);
-  }
-  std::free(data);
-  return 1;
-}
-
-}  // namespace
-
 SctpListener::SctpListener(const std::string& host, uint16_t port, const ListenerOptions& options,
                            MessageSink& sink)
     : context_(new SctpListenerContext) {
@@ -153,8 +131,9 @@ SctpListener::SctpListener(const std::string& host, uint16_t port, const Listene
   socklen_t length = 0;
   resolve(host, port, local, length);
 
-  struct socket* sock = usrsctp_socket(local.ss_family, SOCK_SEQPACKET, IPPROTO_SCTP, on_receive,
-                                       nullptr, 0, context_);
+  struct socket* sock =
+      usrsctp_socket(local.ss_family, SOCK_SEQPACKET, IPPROTO_SCTP,
+                     sctp::receive_into<SctpListenerContext>, nullptr, 0, context_);
   if (sock == nullptr)
     throw std::runtime_error(std::string("usrsctp_socket: ") + std::strerror(errno));
   context_->sock = sock;

@@ -55,13 +55,7 @@ struct SctpMessageContext {
 
   uint64_t name(sctp_assoc_t id) const { return client ? tag : uint64_t(uint32_t(id)); }
 
-  void abort(sctp_assoc_t id) {
-    sctp_sndinfo info{};
-    info.snd_flags = SCTP_ABORT;
-    info.snd_assoc_id = id;
-    static const char kNoData = 0;  // usrsctp wants a buffer even for no data
-    usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0);
-  }
+  void abort(sctp_assoc_t id) { sctp::abort_association(sock, id); }
 
   void on_notification(const sctp_notification& n) {
     SctpEvent e;
@@ -185,23 +179,10 @@ void SctpMessageContext::close() {
 
 namespace {
 
-int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length,
-               struct sctp_rcvinfo info, int flags, void* pointer) {
-  auto* context = static_cast<SctpMessageContext*>(pointer);
-  if (data == nullptr) return 1;
-  if (flags & MSG_NOTIFICATION) {
-    if (length >= sizeof(sctp_notification::sctp_tlv))
-      context->on_notification(*static_cast<const sctp_notification*>(data));
-  } else {
-    context->on_data(static_cast<const uint8_t*>(data), length, info, flags);
-  }
-  std::free(data);
-  return 1;
-}
-
 struct socket* open_socket(int family, int type, const SctpMessageOptions& o,
                            SctpMessageContext* context) {
-  struct socket* sock = usrsctp_socket(family, type, IPPROTO_SCTP, on_receive, nullptr, 0, context);
+  struct socket* sock = usrsctp_socket(family, type, IPPROTO_SCTP,
+                                       sctp::receive_into<SctpMessageContext>, nullptr, 0, context);
   if (sock == nullptr) {
     const std::string error = std::strerror(errno);
     context->close();

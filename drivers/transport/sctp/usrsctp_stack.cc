@@ -92,6 +92,15 @@ void set_liveness(struct socket* sock, const Liveness& l) {
   set_option(sock, SCTP_PEER_ADDR_PARAMS, &paddr, sizeof paddr, "SCTP_PEER_ADDR_PARAMS");
 }
 
+bool abort_association(struct socket* sock, sctp_assoc_t id) {
+  sctp_sndinfo info{};
+  info.snd_flags = SCTP_ABORT;
+  info.snd_assoc_id = id;
+  static const char kNoData = 0;  // usrsctp wants a buffer even for no data
+  return usrsctp_sendv(sock, &kNoData, 0, nullptr, 0, &info, sizeof info, SCTP_SENDV_SNDINFO, 0) >=
+         0;
+}
+
 void set_remote_udp_port(struct socket* sock, int family, uint16_t port) {
   sctp_udpencaps encaps{};
   encaps.sue_address.ss_family = static_cast<sa_family_t>(family);

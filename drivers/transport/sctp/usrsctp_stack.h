@@ -6,6 +6,7 @@
 #include <usrsctp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace poolflow::transport::sctp {
@@ -39,5 +40,27 @@ void set_liveness(struct socket* sock, const Liveness& l);
 
 /// Sets the socket's remote UDP encapsulation port (RFC 6951).
 void set_remote_udp_port(struct socket* sock, int family, uint16_t port);
+
+/// Aborts association `id` of a one-to-many socket; false (errno set) when
+/// usrsctp refuses.
+bool abort_association(struct socket* sock, sctp_assoc_t id);
+
+/// usrsctp's receive callback for a socket whose ulp_info is a `Context` with
+/// on_notification(const sctp_notification&) and on_data(data, length, info,
+/// flags): notifications and data go to it; the buffer is freed here.
+template <class Context>
+int receive_into(struct socket*, union sctp_sockstore, void* data, size_t length,
+                 struct sctp_rcvinfo info, int flags, void* context) {
+  if (data == nullptr) return 1;
+  auto* c = static_cast<Context*>(context);
+  if (flags & MSG_NOTIFICATION) {
+    if (length >= sizeof(sctp_notification::sctp_tlv))
+      c->on_notification(*static_cast<const sctp_notification*>(data));
+  } else {
+    c->on_data(static_cast<const uint8_t*>(data), length, info, flags);
+  }
+  std::free(data);
+  return 1;
+}
 
 }  // namespace poolflow::transport::sctp

@@ -80,7 +80,8 @@ cat "$work"/collected/*.ipfix >"$work/collected.ipfix"
   --manifest "$work/manifest.csv" --no-sequence-check
 
 echo
-echo "== 8. RSerPool: a registrar, 3 collectors that register as pool elements, poolflow-pool resolve"
+echo "== 8. RSerPool: a registrar, 3 collectors that register as pool elements, poolflow-pool resolve,"
+echo "   nfcapd registered by poolflow-collector --register-only"
 echo "   poolflow-registrar --asap 127.0.0.1:3863 --set registrar.allow_loopback=true"
 echo "   poolflow-collector --listen sctp:127.0.0.1:474N --set sctp.udp_encaps_port=991N \\"
 echo "     --pool ipfix-collectors --registrar 127.0.0.1:3863          (N = 1, 2, 3)"
@@ -107,8 +108,28 @@ while "$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-co
 done
 echo "   gone after $(( ($(date +%s%N) - start) / 1000000 )) ms:"
 "$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors
-kill -TERM "${pool_pids[2]}" "${pool_pids[3]}"
-wait "${pool_pids[2]}" "${pool_pids[3]}" || true
+echo "-- nfcapd (which speaks no ASAP) joins through a register-only proxy that checks it:"
+echo "   poolflow-collector --register-only --target udp:127.0.0.1:9995 --pool ipfix-collectors \\"
+echo "     --registrar 127.0.0.1:3863"
+mkdir -p "$work/nfcapd"
+nfcapd -b 127.0.0.1 -p 9995 -w "$work/nfcapd" -t 3600 >"$work/nfcapd.log" 2>&1 &
+nfcapd_pid=$!
+pool_pids+=($nfcapd_pid)
+"$build_dir/src/poolflow-collector" --register-only --target udp:127.0.0.1:9995 \
+  --pool ipfix-collectors --registrar 127.0.0.1:3863 >"$work/proxy.txt" 2>"$work/proxy.log" &
+pool_pids+=($!)
+for _ in $(seq 100); do grep -q "registered" "$work/proxy.log" && break; sleep 0.1; done
+echo "-- poolflow-pool --registrar 127.0.0.1:3863 resolve ipfix-collectors-udp"
+"$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors-udp
+kill -TERM $nfcapd_pid
+start=$(date +%s%N)
+while "$build_dir/src/poolflow-pool" --registrar 127.0.0.1:3863 resolve ipfix-collectors-udp 2>/dev/null \
+  | grep -q ":9995"; do
+  sleep 0.02
+done
+echo "   nfcapd stopped: out of the pool after $(( ($(date +%s%N) - start) / 1000000 )) ms (its checks failed twice)"
+kill -TERM "${pool_pids[2]}" "${pool_pids[3]}" "${pool_pids[5]}"
+wait "${pool_pids[2]}" "${pool_pids[3]}" "${pool_pids[5]}" || true
 kill -INT "${pool_pids[0]}"
 wait "${pool_pids[0]}" || true
 pool_pids=()

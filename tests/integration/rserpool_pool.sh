@@ -11,14 +11,16 @@ registrar_at="127.0.0.1:$asap/$reg_udp"
 pids=()
 trap 'kill -KILL "${pids[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-dumpcap -q -i lo -f "udp portrange 39900-39920" -w "$WORK/asap.pcapng" 2>"$WORK/dumpcap.log" &
+dumpcap -q -i lo -f "udp portrange 39900-39920 or udp port 38631" -w "$WORK/asap.pcapng" 2>"$WORK/dumpcap.log" &
 pids+=($!)
 sleep 1
 
 start_registrar() {
   "$REGISTRAR" --asap "127.0.0.1:$asap" --set sctp.udp_encaps_port=$reg_udp \
     --set registrar.allow_loopback=true --set registrar.keep_alive_interval_ms=1000 \
-    --set registrar.keep_alive_timeout_ms=1000 >"$WORK/registrar$1.txt" 2>"$WORK/registrar$1.log" &
+    --set registrar.keep_alive_timeout_ms=1000 \
+    --announce on --set announce.interface=127.0.0.1 --set announce.port=38631 \
+    >"$WORK/registrar$1.txt" 2>"$WORK/registrar$1.log" &
   registrar=$!
   pids+=($registrar)
   wait_for "$WORK/registrar$1.log" "listening for ASAP" 10
@@ -112,6 +114,13 @@ cat "$WORK/types.txt"
 for t in 1 2 3 4 5 6 7 8; do
   grep -Eq "^ +[0-9]+ $t$" "$WORK/types.txt" || die "no ASAP message type $t on the wire"
 done
+# SERVER_ANNOUNCE (10) to 224.0.1.185, about one a second from each registrar,
+# with the registrar's SCTP transport and its UDP encapsulation port.
+tshark -r "$WORK/asap.pcapng" -d "udp.port==38631,asap" -Y "ip.dst == 224.0.1.185 && asap" \
+  -T fields -e asap.message_type -e asap.sctp_transport_port -e asap.ipv4_address >"$WORK/announces.txt"
+sort "$WORK/announces.txt" | uniq -c
+n=$(grep -Ec "^10	$asap	127\.0\.0\.1$" "$WORK/announces.txt" || true)
+[[ $n -ge 5 ]] || die "$n SERVER_ANNOUNCEs decoded"
 bad=$(tshark -r "$WORK/asap.pcapng" "${decode[@]}" -Y "_ws.malformed || _ws.expert.severity >= error" | wc -l)
 [[ $bad -eq 0 ]] || die "$bad malformed packets or expert errors"
 echo "rserpool_pool: OK"

@@ -132,7 +132,9 @@ int run(const conf::RegistrarConf& c, const sigset_t& signals) {
   transport::SctpMessageOptions options;
   options.local_udp_port = c.sctp.udp_encaps_port;
   options.raw_ip = c.sctp.raw_ip;
-  options.max_message = c.limits.max_message_size;
+  // Reassembled up to the largest ASAP message, so that one over the limit is
+  // answered (lack of resources) and counted by the registrar.
+  options.max_message = 65535;
   transport::SctpEventQueue queue;
   transport::SctpMessageServer server(host, port, options, queue);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad input at a running poolflow-registrar (default limits): garbage on an
-# ASAP association, absurd lifetimes, foreign policies in one pool, a thousand
+# ASAP association, a message over the size limit, absurd lifetimes, foreign policies in one pool, a thousand
 # pools from one peer, resolutions of unknown pools, a peer that opens many
 # associations. Each is answered with the right error or refused, and counted;
 # the handlespace stays within the limits, memory stays small, the registrar
@@ -41,6 +41,8 @@ run garbage 100
 # Unknown message types are answered (cause 2); what does not parse is dropped;
 # at 16 bad messages the association is aborted.
 expect_line "$WORK/peer.txt" "^garbage: sent 16 operation errors back [1-9][0-9]* association aborted yes$"
+run oversize 5000
+expect_line "$WORK/peer.txt" "^oversize 5000 octets: rejected: cause 6 \(0 octets\)$"
 run lifetimes
 for life in -1 0 999 2147483647; do
   expect_line "$WORK/peer.txt" "^lifetime $life ms: rejected: cause 3 \([1-9][0-9]* octets\)$"
@@ -74,7 +76,7 @@ sleep 0.3
 kill -INT $registrar
 wait $registrar || die "the registrar did not exit cleanly"
 grep "^registrar:" "$WORK/registrar.txt" | tail -n 7
-expect_line "$WORK/registrar.txt" "^registrar: malformed (1[6-9]|[2-9][0-9]|100) .* associations refused 16 aborted 1 "
+expect_line "$WORK/registrar.txt" "^registrar: malformed (1[7-9]|[2-9][0-9]|100) .* associations refused 16 aborted 1 "
 expect_line "$WORK/registrar.txt" "rejected by cause: invalid values=4 inconsistent pooling policy=2 lack of resources=100$"
 expect_line "$WORK/registrar.txt" "resolutions [0-9]+ \(unknown pool 20[0-9]\)"
 
@@ -88,7 +90,7 @@ errors=$(tshark "${from_registrar[@]}" -T fields -e asap.message_type | tr ',' '
 [[ $errors -ge 1 ]] || die "tshark sees $errors ASAP ERROR messages from the registrar"
 rejects=$(tshark "${from_registrar[@]}" -T fields -e asap.cause_code | tr ',' '\n' | sort | uniq -c)
 echo "$rejects"
-grep -Eq "^ +100 0x0006$" <<<"$rejects" || die "tshark does not see 100 lack-of-resources causes"
+grep -Eq "^ +101 0x0006$" <<<"$rejects" || die "tshark does not see 101 lack-of-resources causes"
 grep -Eq "^ +20[0-9] 0x0009$" <<<"$rejects" || die "tshark does not see 200 unknown-pool-handle causes"
 grep -Eq "^ +2 0x0005$" <<<"$rejects" || die "tshark does not see 2 inconsistent-policy causes"
 grep -Eq "^ +[1-9][0-9]* 0x0002$" <<<"$rejects" || die "tshark does not see unrecognized-message causes"

@@ -6,6 +6,7 @@
 // Scenarios:
 //   garbage N       N random messages on one association (max 1 KiB each; a
 //                   third with a type ASAP lacks, a third with a known one)
+//   oversize N      one REGISTRATION-typed message of N octets
 //   lifetimes       registrations with lifetimes -1, 0, 999 ms and 2^31-1 ms
 //   policies        three elements of one pool with three different policies
 //   pools N         N elements from one association, each in a pool of its own
@@ -147,6 +148,18 @@ int garbage(Peer& peer, int n) {
   return 0;
 }
 
+int oversize(Peer& peer, int n) {
+  auto client = peer.connect(1);
+  if (!peer.wait_up(1)) return fmt::print("oversize: no association\n"), 1;
+  std::vector<uint8_t> big(static_cast<size_t>(n), 0);
+  big[0] = uint8_t(AsapType::registration);
+  big[2] = static_cast<uint8_t>(n >> 8);
+  big[3] = static_cast<uint8_t>(n);
+  client->send(kAsapPpid, big);
+  fmt::print("oversize {} octets: {}\n", n, answer_text(peer.next(std::chrono::seconds(3))));
+  return 0;
+}
+
 int lifetimes(Peer& peer) {
   auto client = peer.connect(1);
   if (!peer.wait_up(1)) return fmt::print("lifetimes: no association\n"), 1;
@@ -280,7 +293,7 @@ int main(int argc, char** argv) {
   int n = 0;
   app.add_option("--registrar", registrar, "HOST:PORT/UDPPORT")->required();
   app.add_option("scenario", scenario,
-                 "garbage|lifetimes|policies|pools|unknown|associations|hold|resolve-load")
+                 "garbage|oversize|lifetimes|policies|pools|unknown|associations|hold|resolve-load")
       ->required();
   app.add_option("n", n, "how many");
   CLI11_PARSE(app, argc, argv);
@@ -292,6 +305,7 @@ int main(int argc, char** argv) {
   }
   int rc = 2;
   if (scenario == "garbage") rc = garbage(peer, n);
+  if (scenario == "oversize") rc = oversize(peer, n);
   if (scenario == "lifetimes") rc = lifetimes(peer);
   if (scenario == "policies") rc = policies(peer);
   if (scenario == "pools") rc = pools(peer, n);

@@ -48,10 +48,7 @@ PoolElement element(uint32_t n, PolicyType policy) {
 }
 
 std::vector<uint8_t> registration(uint32_t n, PolicyType policy) {
-  Message m = Message::asap(AsapType::registration);
-  m.pool_handle = handle_of(n / kElementsPerPool);
-  m.elements.push_back(element(n, policy));
-  return encode(m);
+  return encode(Message::registration(handle_of(n / kElementsPerPool), element(n, policy)));
 }
 
 RegistrarConfig config() {

@@ -249,6 +249,13 @@ struct Message {
     m.flags = flags;
     return m;
   }
+  /// ASAP REGISTRATION of `element` in pool `handle`.
+  static Message registration(const std::string& handle, const PoolElement& element) {
+    Message m = asap(AsapType::registration);
+    m.pool_handle = handle;
+    m.elements.push_back(element);
+    return m;
+  }
   static Message enrp(EnrpType t, uint8_t flags = 0) {
     Message m;
     m.protocol = Protocol::enrp;

@@ -31,10 +31,7 @@ void Registrant::association_down(uint64_t now_ms) {
 }
 
 void Registrant::send_registration(uint64_t now_ms) {
-  Message m = Message::asap(AsapType::registration);
-  m.pool_handle = config_.handle;
-  m.elements.push_back(config_.element);
-  act(RegistrantAction::Kind::send, std::move(m));
+  act(RegistrantAction::Kind::send, Message::registration(config_.handle, config_.element));
   ++stats_.registrations_sent;
   state_ = State::registering;
   deadline_ms_ = now_ms + config_.response_timeout_ms;

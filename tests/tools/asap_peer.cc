@@ -81,10 +81,7 @@ PoolElement element(uint32_t id, uint16_t port) {
 }
 
 std::vector<uint8_t> registration(const std::string& handle, const PoolElement& e) {
-  Message m = Message::asap(AsapType::registration);
-  m.pool_handle = handle;
-  m.elements.push_back(e);
-  return encode(m);
+  return encode(Message::registration(handle, e));
 }
 
 std::string answer_text(const std::optional<Message>& m) {

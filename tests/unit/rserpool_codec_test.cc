@@ -139,9 +139,7 @@ TEST(RserpoolCodec, PresenceVector) {
 }
 
 TEST(RserpoolCodec, UdpEncapsulationPortExtensionIsSkippedByItsActionBits) {
-  Message m = Message::asap(AsapType::registration);
-  m.pool_handle = "ipfix-collectors";
-  m.elements.push_back(element(7));
+  const Message m = Message::registration("ipfix-collectors", element(7));
   const std::vector<uint8_t> bytes = encode(m);
   EXPECT_EQ(unknown_action(uint16_t(ParamType::udp_encapsulation_port)), UnknownAction::skip);
   EXPECT_EQ(roundtrip(m).elements.at(0).user_transport.udp_encapsulation_port, 9899);
@@ -320,12 +318,7 @@ TEST(RserpoolCodec, UnknownParameterActions) {
 
 TEST(RserpoolCodec, RandomBytesNeverCrash) {
   std::mt19937_64 rng(42);
-  const auto seed = encode([] {
-    Message m = Message::asap(AsapType::registration);
-    m.pool_handle = "p";
-    m.elements.push_back(element(3));
-    return m;
-  }());
+  const auto seed = encode(Message::registration("p", element(3)));
   size_t decoded = 0;
   for (int i = 0; i < 20000; ++i) {
     std::vector<uint8_t> bytes = seed;

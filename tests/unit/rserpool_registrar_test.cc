@@ -27,10 +27,7 @@ PoolElement pe(uint32_t id, const char* address = "192.0.2.1", uint16_t port = 4
 }
 
 std::vector<uint8_t> registration(const std::string& handle, const PoolElement& e) {
-  Message m = Message::asap(AsapType::registration);
-  m.pool_handle = handle;
-  m.elements.push_back(e);
-  return encode(m);
+  return encode(Message::registration(handle, e));
 }
 
 std::vector<uint8_t> simple(AsapType type, const std::string& handle, uint32_t id) {

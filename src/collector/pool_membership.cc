@@ -51,7 +51,7 @@ const char* state_name(rserpool::Registrant::State s) {
 }  // namespace
 
 PoolMembership::PoolMembership(const conf::CollectorConf::Pool& pool,
-                               const std::vector<RegisteredEndpoint>& endpoints,
+                               const std::vector<conf::Target>& endpoints,
                                const transport::SctpMessageOptions& sctp)
     : pool_(pool), sctp_(sctp) {
   for (const std::string& text : pool.registrars) {
@@ -62,7 +62,7 @@ PoolMembership::PoolMembership(const conf::CollectorConf::Pool& pool,
   }
   std::random_device random;
   const rserpool::PolicyType policy = *rserpool::policy_from_name(pool.policy);
-  for (const RegisteredEndpoint& e : endpoints) {
+  for (const conf::Target& e : endpoints) {
     rserpool::RegistrantConfig c;
     c.handle = conf::pool_handle_for(pool, e.kind);
     c.registrars = registrars_.size();

@@ -17,20 +17,10 @@
 
 namespace poolflow::collector {
 
-/// What one registration announces: a listener (or, with --register-only, a
-/// third-party collector).
-struct RegisteredEndpoint {
-  std::string kind;  ///< "sctp", "tcp" or "udp"
-  std::string host;
-  uint16_t port = 0;
-  uint16_t udp_encaps_port = 0;  ///< SCTP over UDP: the endpoint's encapsulation port
-};
-
 class PoolMembership {
  public:
   /// Throws std::runtime_error for an endpoint that cannot be registered.
-  PoolMembership(const conf::CollectorConf::Pool& pool,
-                 const std::vector<RegisteredEndpoint>& endpoints,
+  PoolMembership(const conf::CollectorConf::Pool& pool, const std::vector<conf::Target>& endpoints,
                  const transport::SctpMessageOptions& sctp);
 
   /// Starts registering every endpoint not made unavailable before.

@@ -29,15 +29,14 @@ int run_register_only(const conf::CollectorConf& c) {
   options.sctp.local_udp_port = 0;
   options.sctp.raw_ip = c.sctp.raw_ip;
 
-  std::vector<RegisteredEndpoint> endpoints;
+  std::vector<conf::Target> endpoints;
   std::vector<std::unique_ptr<TargetCheck>> checks;
   std::unique_ptr<PoolMembership> pool;
   try {
     for (const std::string& text : c.pool.targets) {
       conf::Target t;
       conf::parse_target(text, t);  // checked with the conf
-      endpoints.push_back(
-          {t.kind, t.host, t.port, t.kind == "sctp" ? t.udp_encaps_port : uint16_t{0}});
+      endpoints.push_back(t);
       checks.push_back(std::make_unique<TargetCheck>(t, options));
     }
     pool = std::make_unique<PoolMembership>(c.pool, endpoints, options.sctp);

@@ -36,14 +36,14 @@ std::vector<std::unique_ptr<Output>> open_outputs(const conf::CollectorConf& c) 
 
 // The registrations a pool element makes: one per listener, as the listener
 // was given (a wildcard host is replaced by the address the registrar sees).
-std::vector<RegisteredEndpoint> endpoints_of(const conf::CollectorConf& c) {
-  std::vector<RegisteredEndpoint> out;
+std::vector<conf::Target> endpoints_of(const conf::CollectorConf& c) {
+  std::vector<conf::Target> out;
   for (const std::string& spec : c.listen.endpoints) {
-    RegisteredEndpoint e;
+    conf::Target e;
     e.kind = spec.substr(0, spec.find(':'));
     std::string error;
     split_host_port(spec.substr(spec.find(':') + 1), e.host, e.port, error);
-    if (e.kind == "sctp" && !c.sctp.raw_ip) e.udp_encaps_port = c.sctp.udp_encaps_port;
+    e.udp_encaps_port = c.sctp.raw_ip ? 0 : c.sctp.udp_encaps_port;
     out.push_back(e);
   }
   return out;

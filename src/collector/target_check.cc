@@ -33,13 +33,13 @@ TargetCheck::TargetCheck(const conf::Target& target, const TargetCheckOptions& o
     : target_(target),
       options_(options),
       name_(fmt::format("{}:{}:{}", target.kind, target.host, target.port)) {
+  if (target_.kind == "sctp") return;  // the SCTP client resolves its own peer
+  // Resolved once: a check never waits for DNS.
+  transport::resolve(target_.host, target_.port, peer_, peer_length_);
   if (target_.kind == "udp") {
-    sockaddr_storage peer{};
-    socklen_t length = 0;
-    transport::resolve(target_.host, target_.port, peer, length);
-    fd_ = open_socket(peer, SOCK_DGRAM);
+    fd_ = open_socket(peer_, SOCK_DGRAM);
     // Connected, so that an ICMP port unreachable comes back as ECONNREFUSED.
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&peer), length) != 0) {
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&peer_), peer_length_) != 0) {
       const std::string error = std::strerror(errno);
       close_socket();
       throw std::runtime_error(name_ + ": " + error);
@@ -76,12 +76,10 @@ void TargetCheck::start_check(uint64_t now_ms) {
   checking_ = true;
   next_check_ms_ = now_ms + options_.interval_ms;
   if (target_.kind == "tcp") {
-    sockaddr_storage peer{};
-    socklen_t length = 0;
-    transport::resolve(target_.host, target_.port, peer, length);
-    fd_ = open_socket(peer, SOCK_STREAM);
+    fd_ = open_socket(peer_, SOCK_STREAM);
     // Refused at once: poll() finds no socket and records the failure.
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&peer), length) != 0 && errno != EINPROGRESS)
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&peer_), peer_length_) != 0 &&
+        errno != EINPROGRESS)
       close_socket();
   } else if (target_.kind == "udp") {
     // Export time now, sequence 0, observation domain 0, no sets.

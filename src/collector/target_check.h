@@ -17,6 +17,8 @@
 #include <optional>
 #include <string>
 
+#include <sys/socket.h>
+
 #include "conf/collector_conf.h"
 #include "transport/sctp/sctp_messages.h"
 
@@ -50,6 +52,8 @@ class TargetCheck {
   conf::Target target_;
   TargetCheckOptions options_;
   std::string name_;
+  sockaddr_storage peer_{};  ///< tcp and udp: the target, resolved once
+  socklen_t peer_length_ = 0;
   uint64_t next_check_ms_ = 0;
   bool checking_ = false;  ///< a check is under way and has no result yet
   int fd_ = -1;            ///< tcp: the connection being tried; udp: the connected socket

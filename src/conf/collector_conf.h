@@ -86,13 +86,14 @@ struct CollectorOverrides {
   std::vector<std::string> targets;     ///< --target: replace pool.targets
 };
 
-/// A collector that --register-only registers: "sctp:HOST:PORT[/UDPPORT]",
-/// "tcp:HOST:PORT" or "udp:HOST:PORT".
+/// A collector endpoint registered in a pool: one of this collector's
+/// listeners, or with --register-only a third-party collector given as
+/// "sctp:HOST:PORT[/UDPPORT]", "tcp:HOST:PORT" or "udp:HOST:PORT".
 struct Target {
-  std::string kind;
+  std::string kind;  ///< "sctp", "tcp" or "udp"
   std::string host;
   uint16_t port = 0;
-  uint16_t udp_encaps_port = 9899;  ///< sctp: the collector's UDP encapsulation port
+  uint16_t udp_encaps_port = 9899;  ///< sctp: its UDP encapsulation port; 0: raw IP
 };
 /// Returns an error message, empty when `text` is good.
 std::string parse_target(const std::string& text, Target& out);

@@ -45,6 +45,13 @@ struct Peer {
     return std::make_unique<transport::SctpMessageClient>(registrar.host, registrar.port,
                                                           registrar.udp_port, options, queue, tag);
   }
+  /// One association that is up, or nullptr after saying `scenario` has none.
+  std::unique_ptr<transport::SctpMessageClient> associate(const char* scenario) {
+    auto client = connect(1);
+    if (wait_up(1)) return client;
+    fmt::print("{}: no association\n", scenario);
+    return nullptr;
+  }
   /// Waits for the association `tag` to come up; false if it went down.
   bool wait_up(uint64_t tag) {
     const auto until = Clock::now() + std::chrono::seconds(5);
@@ -119,8 +126,8 @@ std::string outcomes_text(const std::map<std::string, int>& outcomes) {
 }
 
 int garbage(Peer& peer, int n) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("garbage: no association\n"), 1;
+  auto client = peer.associate("garbage");
+  if (!client) return 1;
   std::mt19937 rng(7);
   int sent = 0, errors = 0;
   bool aborted = false;
@@ -146,8 +153,8 @@ int garbage(Peer& peer, int n) {
 }
 
 int oversize(Peer& peer, int n) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("oversize: no association\n"), 1;
+  auto client = peer.associate("oversize");
+  if (!client) return 1;
   std::vector<uint8_t> big(static_cast<size_t>(n), 0);
   big[0] = uint8_t(AsapType::registration);
   big[2] = static_cast<uint8_t>(n >> 8);
@@ -158,8 +165,8 @@ int oversize(Peer& peer, int n) {
 }
 
 int lifetimes(Peer& peer) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("lifetimes: no association\n"), 1;
+  auto client = peer.associate("lifetimes");
+  if (!client) return 1;
   for (const int32_t life : {-1, 0, 999, 0x7fffffff}) {
     PoolElement e = element(0x100 + uint32_t(life & 0xff), 4739);
     e.registration_life_ms = life;
@@ -170,8 +177,8 @@ int lifetimes(Peer& peer) {
 }
 
 int policies(Peer& peer) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("policies: no association\n"), 1;
+  auto client = peer.associate("policies");
+  if (!client) return 1;
   uint32_t id = 0x200;
   for (const PolicyType policy :
        {PolicyType::round_robin, PolicyType::least_used, PolicyType::random}) {
@@ -185,8 +192,8 @@ int policies(Peer& peer) {
 }
 
 int pools(Peer& peer, int n) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("pools: no association\n"), 1;
+  auto client = peer.associate("pools");
+  if (!client) return 1;
   std::vector<std::vector<uint8_t>> messages;
   for (int i = 0; i < n; ++i)
     messages.push_back(
@@ -197,8 +204,8 @@ int pools(Peer& peer, int n) {
 }
 
 int unknown(Peer& peer, int n) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("unknown: no association\n"), 1;
+  auto client = peer.associate("unknown");
+  if (!client) return 1;
   std::map<std::string, int> outcomes;
   for (int i = 0; i < n; ++i) {
     Message m = Message::asap(AsapType::handle_resolution);
@@ -229,8 +236,8 @@ int associations(Peer& peer, int n) {
 }
 
 int hold(Peer& peer, int n) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("hold: no association\n"), 1;
+  auto client = peer.associate("hold");
+  if (!client) return 1;
   std::vector<std::vector<uint8_t>> messages;
   for (int i = 0; i < n; ++i)
     messages.push_back(registration("load", element(0x30000 + uint32_t(i), uint16_t(5000 + i))));
@@ -253,8 +260,8 @@ int hold(Peer& peer, int n) {
 }
 
 int resolve_load(Peer& peer, int window) {
-  auto client = peer.connect(1);
-  if (!peer.wait_up(1)) return fmt::print("resolve-load: no association\n"), 1;
+  auto client = peer.associate("resolve-load");
+  if (!client) return 1;
   Message m = Message::asap(AsapType::handle_resolution);
   m.pool_handle = "load";
   const std::vector<uint8_t> request = encode(m);

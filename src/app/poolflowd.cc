@@ -30,8 +30,13 @@ std::atomic<int> g_signal{0};
 
 void on_signal(int sig) { g_signal.store(sig); }
 
+// The export sessions, output by output: an SCTP output and each of a pool
+// output's pool.sessions wait for their first transport from the control core
+// (so an unreachable collector does not stop poolflowd from starting); files,
+// TCP and UDP open here. `groups` says which sessions share an output's records.
 std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
-    const conf::PoolflowdConf& c, std::function<exporter::MeteringReliability()> metering) {
+    const conf::PoolflowdConf& c, std::function<exporter::MeteringReliability()> metering,
+    std::vector<exporter::SessionGroup>& groups) {
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   exporter::ExportSessionConfig config;
   config.metering_reliability = std::move(metering);
@@ -44,9 +49,18 @@ std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
   config.send_queue_bytes = size_t{c.export_.send_queue_kib} * 1024;
   config.close_timeout_ms = c.export_.close_timeout_ms;
   config.statistics_interval_ms = c.export_.statistics_interval_s * 1000;
-  for (const std::string& output : c.export_.outputs)
-    sessions.push_back(
-        std::make_unique<exporter::ExportSession>(open_transport(output, c.transport), config));
+  for (const std::string& output : c.export_.outputs) {
+    const exporter::SessionGroup group{sessions.size(), output.starts_with(conf::kPoolOutputPrefix)
+                                                            ? size_t{c.pool.sessions}
+                                                            : size_t{1}};
+    if (output.starts_with(conf::kPoolOutputPrefix) || output.starts_with("sctp:"))
+      for (size_t i = 0; i < group.count; ++i)
+        sessions.push_back(std::make_unique<exporter::ExportSession>(output, config));
+    else
+      sessions.push_back(
+          std::make_unique<exporter::ExportSession>(open_transport(output, c.transport), config));
+    groups.push_back(group);
+  }
   return sessions;
 }
 
@@ -113,6 +127,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   // Replay: capture i is metered as ingress port i (there are no DPDK ports then).
   std::vector<std::unique_ptr<net::PcapReplay>> replays;
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
+  std::vector<exporter::SessionGroup> groups;
   try {
     for (const std::string& pcap : c.input.pcaps)
       replays.push_back(std::make_unique<net::PcapReplay>(pcap));
@@ -122,7 +137,8 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   }
   try {
     // Statistics records tell the collectors what the workers could not meter.
-    sessions = open_outputs(c, [&pipeline] { return control::metering_reliability(pipeline); });
+    sessions = open_outputs(
+        c, [&pipeline] { return control::metering_reliability(pipeline); }, groups);
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
     return conf::kExitConfError;
@@ -180,9 +196,30 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   }
   pipeline.aggregator = std::make_unique<exporter::Aggregator>(
       exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
-      pipeline.stop_aggregator);
+      pipeline.stop_aggregator, groups);
 
   pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
+  if (!c.pool.handle.empty()) {
+    std::vector<exporter::ExportSession*> members;
+    for (const auto& session : pipeline.aggregator->sessions())
+      if (session->output() == std::string(conf::kPoolOutputPrefix) + c.pool.handle)
+        members.push_back(session.get());
+    try {
+      pipeline.pool = std::make_unique<control::PoolOutput>(c, members, pipeline.events);
+    } catch (const std::exception& e) {
+      // Only the announce socket can fail here: the static list still serves.
+      spdlog::warn("pool {}: {}", c.pool.handle, e.what());
+      if (c.pool.registrars.empty()) {
+        fmt::print(stderr, "poolflowd: pool.announces: {}\n", e.what());
+        rte_eal_cleanup();
+        return kExitRuntimeError;
+      }
+      conf::PoolflowdConf without_announces = c;
+      without_announces.pool.announces = false;
+      pipeline.pool =
+          std::make_unique<control::PoolOutput>(without_announces, members, pipeline.events);
+    }
+  }
 
   spdlog::info(
       "{} worker(s) on core(s) {}, aggregation on core {}, control on core {}; input {}; "
@@ -238,6 +275,11 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--pool", overrides.pool,
+                 "export to the collector pool HANDLE (RSerPool), resolved at the registrars");
+  app.add_option("--registrar", overrides.registrars,
+                 "HOST:PORT or HOST:PORT/UDPPORT of a registrar (repeatable)")
+      ->allow_extra_args(false);
   if (const auto rc = conf::parse_command_line(app, argc, argv, "poolflowd")) return *rc;
 
   conf::PoolflowdConf c;
@@ -252,6 +294,15 @@ int main(int argc, char** argv) {
   if (options.check_conf) {
     fmt::print("{}: configuration OK\n",
                options.conf_path.empty() ? "defaults" : options.conf_path);
+    // What only the network can tell.
+    for (const std::string& output : c.export_.outputs)
+      if (!output.starts_with("file:"))
+        fmt::print("  not checked offline: whether {} can be reached\n", output);
+    if (!c.pool.handle.empty())
+      fmt::print("  not checked offline: whether a registrar answers for pool {}\n", c.pool.handle);
+    if (!c.input.devices.empty())
+      fmt::print("  not checked offline: the devices {} (EAL probes them at start)\n",
+                 fmt::join(c.input.devices, ","));
     return 0;
   }
   return run(c, options.verbosity);

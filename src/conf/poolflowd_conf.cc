@@ -1,5 +1,7 @@
 #include "conf/poolflowd_conf.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "conf/registrar_conf.h"
 #include "poolflow/transport.h"
 
 namespace poolflow::conf {
@@ -73,9 +76,12 @@ void check_input(Reader& r, const PoolflowdConf& c) {
 }
 
 void check_export(Reader& r, const PoolflowdConf::Export& e) {
-  if (e.outputs.empty()) r.fail("export.outputs", "no output: add one (--output file:PATH)");
+  if (e.outputs.empty())
+    r.fail("export.outputs", "no output: add one (--output file:PATH, or --pool HANDLE)");
   for (const std::string& output : e.outputs)
-    if (const std::string error = validate_transport_spec(output); !error.empty())
+    if (output.starts_with(kPoolOutputPrefix))
+      continue;  // check_pool()
+    else if (const std::string error = validate_transport_spec(output); !error.empty())
       r.fail("export.outputs", error);
   // Room for the largest template message: the flow templates and their options records.
   r.check_range("export.max_message_size", e.max_message_size, 1024, 65535);
@@ -108,13 +114,62 @@ void check_transport(Reader& r, const TransportOptions& t) {
   r.check_range("udp.send_buffer_kib", t.udp.send_buffer_kib, 64, 1u << 20);
 }
 
+// One pool per poolflowd: pool.handle, or the handle its pool:HANDLE output names.
+void check_pool(Reader& r, PoolflowdConf& c) {
+  PoolflowdConf::Pool& p = c.pool;
+  for (const std::string& output : c.export_.outputs) {
+    if (!output.starts_with(kPoolOutputPrefix)) continue;
+    const std::string handle = output.substr(kPoolOutputPrefix.size());
+    if (p.handle.empty()) p.handle = handle;
+    if (handle != p.handle)
+      r.fail("export.outputs", "\"" + output + "\" names another pool than pool.handle \"" +
+                                   p.handle + "\" (one pool per poolflowd)");
+  }
+  const bool pool_output = std::count(c.export_.outputs.begin(), c.export_.outputs.end(),
+                                      std::string(kPoolOutputPrefix) + p.handle) != 0;
+  if (p.handle.empty()) return;
+  if (!pool_output)
+    r.fail("pool.handle", "no output exports to it: add \"pool:" + p.handle +
+                              "\" to export.outputs (or give --pool)");
+  // RFC 5351 leaves the handle's length open; the registrar takes 64 octets by default.
+  if (p.handle.size() > 64) r.fail("pool.handle", "longer than 64 octets");
+  if (p.registrars.empty() && !p.announces)
+    r.fail("pool.registrars",
+           "no registrar to ask: add one (--registrar HOST:PORT) or set pool.announces = true");
+  for (const std::string& text : p.registrars) {
+    RegistrarAddress a;
+    if (const std::string error = parse_registrar_address(text, a); !error.empty())
+      r.fail("pool.registrars", error);
+  }
+  r.check_range("pool.sessions", p.sessions, 1, 64);
+  r.check_range("pool.request_timeout_ms", p.request_timeout_ms, 10, 600000);
+  r.check_range("pool.request_retransmits", p.request_retransmits, 0, 100);
+  r.check_range("pool.reconnect_interval_ms", p.reconnect_interval_ms, 10, 600000);
+  r.check_range("pool.stale_cache_ms", p.stale_cache_ms, 10, 86400000);
+  r.check_range("pool.retry_interval_ms", p.retry_interval_ms, 10, 600000);
+  r.check_range("pool.announce_port", p.announce_port, 1, 65535);
+  if (p.announces) {
+    in_addr group{}, interface {};
+    if (inet_pton(AF_INET, p.announce_group.c_str(), &group) != 1 ||
+        !IN_MULTICAST(ntohl(group.s_addr)))
+      r.fail("pool.announce_group",
+             "expected an IPv4 multicast address, got \"" + p.announce_group + "\"");
+    if (inet_pton(AF_INET, p.announce_interface.c_str(), &interface) != 1)
+      r.fail("pool.announce_interface",
+             "expected the IPv4 address of an interface, got \"" + p.announce_interface + "\"");
+  }
+}
+
 }  // namespace
 
 PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOverrides& overrides) {
   std::set<std::string> command_line_keys;
   const toml::table root = load_table(path, overrides.sets, command_line_keys);
   if (!overrides.pcaps.empty()) command_line_keys.insert("input.pcaps");
-  if (!overrides.outputs.empty()) command_line_keys.insert("export.outputs");
+  if (!overrides.outputs.empty() || !overrides.pool.empty())
+    command_line_keys.insert("export.outputs");
+  if (!overrides.pool.empty()) command_line_keys.insert("pool.handle");
+  if (!overrides.registrars.empty()) command_line_keys.insert("pool.registrars");
 
   Reader r(root, path, command_line_keys);
   PoolflowdConf c;
@@ -151,6 +206,19 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.send_queue_kib", c.export_.send_queue_kib);
   r.get("export.close_timeout_ms", c.export_.close_timeout_ms);
   r.get("export.statistics_interval_s", c.export_.statistics_interval_s);
+  r.get("pool.handle", c.pool.handle);
+  r.get("pool.registrars", c.pool.registrars);
+  r.get("pool.sessions", c.pool.sessions);
+  r.get("pool.request_timeout_ms", c.pool.request_timeout_ms);
+  r.get("pool.request_retransmits", c.pool.request_retransmits);
+  r.get("pool.reconnect_interval_ms", c.pool.reconnect_interval_ms);
+  r.get("pool.stale_cache_ms", c.pool.stale_cache_ms);
+  r.get("pool.retry_interval_ms", c.pool.retry_interval_ms);
+  r.get("pool.items", c.pool.items);
+  r.get("pool.announces", c.pool.announces);
+  r.get("pool.announce_group", c.pool.announce_group);
+  r.get("pool.announce_port", c.pool.announce_port);
+  r.get("pool.announce_interface", c.pool.announce_interface);
   TransportOptions& t = c.transport;
   r.get("sctp.local_udp_port", t.sctp.local_udp_port);
   r.get("sctp.remote_udp_port", t.sctp.remote_udp_port);
@@ -177,7 +245,13 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
     c.input.pcaps = overrides.pcaps;
     c.input.devices.clear();
   }
-  if (!overrides.outputs.empty()) c.export_.outputs = overrides.outputs;
+  // --pool alone replaces the outputs as --output does; with --output, it adds to them.
+  if (!overrides.outputs.empty() || !overrides.pool.empty()) c.export_.outputs = overrides.outputs;
+  if (!overrides.pool.empty()) {
+    c.pool.handle = overrides.pool;
+    c.export_.outputs.push_back(std::string(kPoolOutputPrefix) + overrides.pool);
+  }
+  if (!overrides.registrars.empty()) c.pool.registrars = overrides.registrars;
 
   r.check_log_level("log.level", c.log.level);
   r.check_range("eal.memory_mb", c.eal.memory_mb, 64, 1u << 20);
@@ -192,6 +266,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.check_range("meter.expiry_slots_per_poll", c.meter.expiry_slots_per_poll, 1, 1u << 16);
   r.check_range("meter.ring_size", c.meter.ring_size, 1024, 1u << 24);
   check_export(r, c.export_);
+  check_pool(r, c);
   check_transport(r, c.transport);
   c.transport.max_message_size = c.export_.max_message_size;
   return c;

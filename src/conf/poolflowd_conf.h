@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "conf/toml_reader.h"
@@ -69,6 +70,24 @@ struct PoolflowdConf {
     bool operator==(const Export&) const = default;
   } export_;
 
+  /// The collector pool that a "pool:HANDLE" output exports to (RSerPool).
+  struct Pool {
+    std::string handle;                   ///< --pool; also named by a pool:HANDLE output
+    std::vector<std::string> registrars;  ///< --registrar HOST:PORT[/UDPPORT] (repeatable)
+    uint32_t sessions = 1;                ///< pool elements exported to at once
+    uint32_t request_timeout_ms = 2000;   ///< T1-ENRPrequest
+    uint32_t request_retransmits = 2;     ///< MAX-REQUEST-RETRANSMIT
+    uint32_t reconnect_interval_ms = 1000;
+    uint32_t stale_cache_ms = 5000;
+    uint32_t retry_interval_ms = 1000;  ///< after an answer without elements
+    uint32_t items = 0;                 ///< elements asked for; 0: the registrar's default
+    bool announces = false;             ///< learn registrars from SERVER_ANNOUNCE
+    std::string announce_group = "224.0.1.185";
+    uint16_t announce_port = 3863;
+    std::string announce_interface = "127.0.0.1";  ///< IPv4 address of the interface
+    bool operator==(const Pool&) const = default;
+  } pool;
+
   TransportOptions transport;  ///< [sctp], [tcp], [udp]
 
   bool operator==(const PoolflowdConf&) const = default;
@@ -76,10 +95,15 @@ struct PoolflowdConf {
 
 /// Settings given on the command line, applied over the conf file.
 struct CommandLineOverrides {
-  std::vector<std::string> sets;     ///< "section.key=value", value in TOML syntax
-  std::vector<std::string> pcaps;    ///< --pcap: replace input.pcaps and input.devices
-  std::vector<std::string> outputs;  ///< --output: replace export.outputs
+  std::vector<std::string> sets;        ///< "section.key=value", value in TOML syntax
+  std::vector<std::string> pcaps;       ///< --pcap: replace input.pcaps and input.devices
+  std::vector<std::string> outputs;     ///< --output: replace export.outputs
+  std::string pool;                     ///< --pool: export to pool:HANDLE (beside --output's)
+  std::vector<std::string> registrars;  ///< --registrar: replace pool.registrars
 };
+
+/// "pool:HANDLE" outputs name a collector pool rather than a collector.
+inline constexpr std::string_view kPoolOutputPrefix = "pool:";
 
 /// Reads `path` (defaults only when empty), applies `overrides` and checks the
 /// result. Throws ConfError.

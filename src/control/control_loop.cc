@@ -26,11 +26,18 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
   auto last_report = started;
   MeterTotals last_totals = sum_worker_stats(pipeline);
 
+  if (pipeline.pool) pipeline.pool->start(steady_ms());
   while (!all_finished(pipeline)) {
     if (const int sig = signal_number.load(); sig != 0 && !pipeline.stop_workers.load()) {
       spdlog::info("signal {}: ending every flow and closing the outputs", sig);
       pipeline.stop_workers.store(true);
+      if (pipeline.pool) pipeline.pool->stop();
     }
+    // Asleep until an association event or the next tick.
+    for (auto event = pipeline.events.pop(kTick); event;
+         event = pipeline.events.pop(std::chrono::milliseconds(0)))
+      if (pipeline.pool) pipeline.pool->on_event(*event, steady_ms());
+    if (pipeline.pool) pipeline.pool->tick(steady_ms());
     if (pipeline.outputs && !pipeline.stop_workers.load())
       pipeline.outputs->tick(pipeline.aggregator->sessions());
     // A look every tick dates the ports' drops to within a tick.
@@ -39,19 +46,22 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
     const double elapsed = std::chrono::duration<double>(now - last_report).count();
     if (stats_interval_s != 0 && elapsed >= stats_interval_s) {
       const MeterTotals totals = sum_worker_stats(pipeline);
-      spdlog::info("{}", progress_line(totals, last_totals, elapsed));
+      spdlog::info("{}{}", progress_line(totals, last_totals, elapsed),
+                   pipeline.pool ? pool_progress(*pipeline.pool) : "");
       last_totals = totals;
       last_report = now;
     }
-    std::this_thread::sleep_for(kTick);
   }
+  if (pipeline.pool) pipeline.pool->stop();
   // Every record is in a ring now: the aggregation thread drains them and stops.
   pipeline.stop_aggregator.store(true, std::memory_order_release);
   const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // Wait asleep: rte_eal_mp_wait_lcore() spins, on a core the aggregation
   // thread may share, while it still sends and waits for acknowledgements.
+  // The registrar association stays served meanwhile.
   while (!pipeline.aggregator->finished())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (auto event = pipeline.events.pop(std::chrono::milliseconds(1)); event && pipeline.pool)
+      pipeline.pool->on_event(*event, steady_ms());
   return run_seconds;
 }
 

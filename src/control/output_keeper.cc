@@ -5,7 +5,6 @@
 namespace poolflow::control {
 
 void OutputKeeper::tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions) {
-  if (options_.sctp.reconnect_interval_s == 0) return;
   outputs_.resize(sessions.size());
   const auto now = Clock::now();
   for (size_t i = 0; i < sessions.size(); ++i) {
@@ -14,21 +13,26 @@ void OutputKeeper::tick(const std::vector<std::unique_ptr<exporter::ExportSessio
     try {
       if (output.connecting) {
         if (!output.connecting->connected()) continue;
+        const bool first = session.awaiting_transport();
         session.replace_transport(std::move(output.connecting));
-        spdlog::info("{}: association lost; a new one is up (new transport session)",
-                     session.output());
+        spdlog::info(
+            "{}: {}", session.output(),
+            first ? "association up" : "association lost; a new one is up (new transport session)");
         continue;
       }
+      // The first association is always tried; a lost one again only if asked.
       if (!session.output().starts_with("sctp:") || session.transport_up() ||
-          session.replacement_pending() || now < output.next_try)
+          session.replacement_pending() || now < output.next_try ||
+          (options_.sctp.reconnect_interval_s == 0 && !session.awaiting_transport()))
         continue;
-      output.next_try = now + std::chrono::seconds(options_.sctp.reconnect_interval_s);
+      output.next_try = now + retry_interval();
       output.connecting = open_transport(session.output(), options_, Connect::start);
     } catch (const std::exception& e) {
       output.connecting.reset();
-      output.next_try = Clock::now() + std::chrono::seconds(options_.sctp.reconnect_interval_s);
-      spdlog::warn("{}: association lost; reconnecting failed: {}; next attempt in {} s",
-                   session.output(), e.what(), options_.sctp.reconnect_interval_s);
+      output.next_try = Clock::now() + retry_interval();
+      spdlog::warn("{}: {}: {}; next attempt in {} s", session.output(),
+                   session.awaiting_transport() ? "no association yet" : "association lost",
+                   e.what(), std::chrono::duration<double>(retry_interval()).count());
     }
   }
 }

@@ -107,6 +107,15 @@ std::string progress_line(const MeterTotals& now, const MeterTotals& before, dou
       now.flows_created, now.records_queued, now.ring_drops);
 }
 
+std::string pool_progress(const PoolOutput& pool) {
+  const rserpool::PoolUserStats& u = pool.user().stats();
+  return fmt::format(
+      " | pool {}: cached {} exporting {} selected {} unreachable {} resolutions {} home {}",
+      pool.handle(), pool.user().cache().size(), pool.stats().exporting.get(),
+      pool.stats().selected.get(), pool.stats().unreachable.get(), u.resolutions_sent,
+      pool.user().home() ? fmt::format("#{}", *pool.user().home()) : std::string("none"));
+}
+
 std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
   const MeterTotals t = sum_worker_stats(pipeline);
   const PortDrops drops = port_drops(pipeline.port_ids);
@@ -149,6 +158,17 @@ std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
         s.octets_sent.get(), s.template_messages_sent.get(), s.messages_not_sent.get(),
         s.records_not_sent.get(), s.reliable_records_not_sent.get(),
         session->abandoned_by_transport(), s.transport_sessions.get());
+  }
+  if (pipeline.pool) {
+    const PoolOutput& pool = *pipeline.pool;
+    const rserpool::PoolUserStats& u = pool.user().stats();
+    out += fmt::format(
+        "  pool {}: {} resolutions sent ({} answered with elements, {} without, {} unanswered), "
+        "{} registrar associations lost, home registrar changed {} times, {} selections, "
+        "{} transports handed over, {} elements reported unreachable, {} announces ({} bad)\n",
+        pool.handle(), u.resolutions_sent, u.resolved, u.empty, u.unanswered, u.associations_lost,
+        u.rehomed, pool.stats().selected.get(), pool.stats().exporting.get(),
+        u.reported_unreachable, pool.stats().announces.get(), pool.stats().bad_announces.get());
   }
   return out;
 }

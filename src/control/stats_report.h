@@ -38,6 +38,9 @@ exporter::MeteringReliability metering_reliability(Pipeline& pipeline);
 /// One line for the periodic log.
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);
 
+/// The pool output's part of the periodic log line.
+std::string pool_progress(const PoolOutput& pool);
+
 /// The multi-line summary printed at exit; `run_seconds` is how long the workers ran.
 std::string exit_summary(const Pipeline& pipeline, double run_seconds);
 

@@ -1,5 +1,7 @@
 #include "export/aggregator.h"
 
+#include <rte_hash_crc.h>
+
 #include <chrono>
 #include <thread>
 
@@ -20,8 +22,15 @@ uint32_t unix_seconds() {
 
 Aggregator::Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
                        std::vector<std::unique_ptr<ExportSession>> sessions,
-                       const std::atomic<bool>& stop)
-    : config_(config), rings_(std::move(rings)), sessions_(std::move(sessions)), stop_(stop) {}
+                       const std::atomic<bool>& stop, std::vector<SessionGroup> groups)
+    : config_(config),
+      rings_(std::move(rings)),
+      sessions_(std::move(sessions)),
+      groups_(std::move(groups)),
+      stop_(stop) {
+  if (groups_.empty())
+    for (size_t i = 0; i < sessions_.size(); ++i) groups_.push_back({i, 1});
+}
 
 size_t Aggregator::drain_rings(uint32_t now_s) {
   FlowRecord records[kDequeueBurst];
@@ -30,7 +39,12 @@ size_t Aggregator::drain_rings(uint32_t now_s) {
     const unsigned count =
         rte_ring_sc_dequeue_burst_elem(ring, records, sizeof(FlowRecord), kDequeueBurst, nullptr);
     for (unsigned i = 0; i < count; ++i)
-      for (auto& session : sessions_) session->add(records[i], now_s);
+      for (const SessionGroup& group : groups_) {
+        size_t member = group.first;
+        if (group.count > 1)
+          member += rte_hash_crc(&records[i].key, sizeof(FlowKey), 0) % group.count;
+        sessions_[member]->add(records[i], now_s);
+      }
     total += count;
   }
   records_received_.add(total);

@@ -19,11 +19,22 @@ struct AggregatorConfig {
   uint32_t flush_interval_ms = 1000;  ///< a partly filled message waits at most this long
 };
 
+/// Consecutive sessions that share one output's records: each record goes to
+/// exactly one of them, chosen by a hash of its flow key, so that a flow's
+/// records (active timeouts, both directions' keys aside) stay at one collector.
+/// A pool output with pool.sessions = N is a group of N; a fixed output, of one.
+struct SessionGroup {
+  size_t first = 0;
+  size_t count = 1;
+};
+
 class Aggregator {
  public:
-  /// Runs until `stop` is set and every ring is empty.
+  /// Runs until `stop` is set and every ring is empty. Without `groups`, every
+  /// session gets every record.
   Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
-             std::vector<std::unique_ptr<ExportSession>> sessions, const std::atomic<bool>& stop);
+             std::vector<std::unique_ptr<ExportSession>> sessions, const std::atomic<bool>& stop,
+             std::vector<SessionGroup> groups = {});
 
   /// The lcore entry point.
   int run();
@@ -40,6 +51,7 @@ class Aggregator {
   AggregatorConfig config_;
   std::vector<rte_ring*> rings_;
   std::vector<std::unique_ptr<ExportSession>> sessions_;
+  std::vector<SessionGroup> groups_;
   const std::atomic<bool>& stop_;
   RelaxedCounter records_received_;
   std::atomic<bool> finished_{false};

@@ -32,8 +32,13 @@ std::array<ipfix::Template, 4> flow_templates() {
 }  // namespace
 
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
+    : ExportSession(std::move(transport), config, false) {}
+
+ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config,
+                             bool awaiting)
     : transport_(std::move(transport)),
       output_(transport_->name()),
+      awaiting_(awaiting),
       config_(config),
       channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}},
                 Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}}},
@@ -42,7 +47,57 @@ ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSession
   start_transport_session();
 }
 
+namespace {
+// Stands in for the transport of a session awaiting its first one; nothing is
+// ever sent to it (the session holds records instead).
+class NoTransport final : public Transport {
+ public:
+  explicit NoTransport(std::string name) : name_(std::move(name)) {}
+  SendResult send(std::span<const uint8_t>, const MessageInfo&) override {
+    return SendResult::would_block;
+  }
+  bool flush() override { return false; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string name_;
+};
+}  // namespace
+
+ExportSession::ExportSession(std::string output, ExportSessionConfig config)
+    : ExportSession(std::make_unique<NoTransport>(std::move(output)), config, true) {}
+
 ExportSession::~ExportSession() { delete incoming_.load(); }
+
+bool ExportSession::take_first_transport(uint32_t now_s) {
+  if (incoming_.load(std::memory_order_acquire) == nullptr) return false;
+  awaiting_.store(false, std::memory_order_relaxed);
+  adopt_new_transport();
+  if (!backlog_.empty())
+    spdlog::info("{}: sending the {} records that waited for it", transport_->name(),
+                 backlog_.size());
+  for (const FlowRecord& record : std::exchange(backlog_, {})) add(record, now_s);
+  return true;
+}
+
+void ExportSession::hold(const FlowRecord& record) {
+  if (backlog_.size() * sizeof(FlowRecord) < config_.send_queue_bytes) {
+    backlog_.push_back(record);
+    return;
+  }
+  stats_.records_not_sent.add();
+  stats_.packets_not_sent.add(record.packets);
+  stats_.octets_not_sent.add(record.octets);
+  if (channel_for(record).info.policy.kind == Reliability::reliable)
+    stats_.reliable_records_not_sent.add();
+  not_sent_window_.note(unix_ms());
+  const uint64_t now = steady_ms();
+  if (now - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
+    spdlog::warn("{}: no collector yet and {} records waiting: dropping ({} not sent so far)",
+                 output_, backlog_.size(), stats_.records_not_sent.get());
+    last_drop_warning_ms_ = now;
+  }
+}
 
 void ExportSession::replace_transport(std::unique_ptr<Transport> transport) {
   delete incoming_.exchange(transport.release(), std::memory_order_acq_rel);
@@ -67,7 +122,8 @@ void ExportSession::start_transport_session() {
   while (!queue_.empty()) drop_queued(queue_.begin());
   traits_ = transport_->traits();
   epoch_ = transport_->session_epoch();
-  stats_.transport_sessions.add();
+  if (!awaiting_.load(std::memory_order_relaxed)) stats_.transport_sessions.add();
+  transport_up_.store(!awaiting_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   sequence_.fill(0);
   templates_sent_.fill(false);
   statistics_template_sent_ = false;
@@ -299,6 +355,10 @@ void ExportSession::drain_queue() {
 }
 
 void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
+  if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) [[unlikely]] {
+    hold(record);
+    return;
+  }
   Channel& channel = channel_for(record);
   const ipfix::Template& tmpl = channel.templates[ipfix::flow_template_index(record)];
   uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
@@ -314,6 +374,7 @@ void ExportSession::add(const FlowRecord& record, uint32_t now_s) {
 }
 
 void ExportSession::flush(uint32_t now_s) {
+  if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) return;
   adopt_new_transport();
   drain_queue();
   for (Channel& channel : channels_)
@@ -378,6 +439,18 @@ void ExportSession::send_statistics(uint32_t now_s) {
 }
 
 void ExportSession::close(uint32_t now_s) {
+  if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) {
+    if (!backlog_.empty())
+      spdlog::warn("{}: closing without ever reaching a collector: {} records not sent", output_,
+                   backlog_.size());
+    // Counted as not sent, as hold() counts them beyond the backlog.
+    const size_t limit = config_.send_queue_bytes;
+    config_.send_queue_bytes = 0;
+    last_drop_warning_ms_ = steady_ms();
+    for (const FlowRecord& record : std::exchange(backlog_, {})) hold(record);
+    config_.send_queue_bytes = limit;
+    return;
+  }
   const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
   flush(now_s);
   // The last word on loss, when there was any (records not sent, packets not metered).

@@ -62,6 +62,11 @@ struct SessionStats {
 class ExportSession {
  public:
   ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config);
+  /// A session whose first transport the control core hands over later
+  /// (replace_transport): a collector not reached yet, or not even resolved.
+  /// Until then its records wait as records, not messages, in a backlog of at
+  /// most send_queue_bytes; beyond that they are counted as not sent.
+  ExportSession(std::string output, ExportSessionConfig config);
   ~ExportSession();
 
   /// Adds one record to the message being built for its class; sends the
@@ -89,7 +94,10 @@ class ExportSession {
   /// those it holds (Transport::abandon()) are handed on or counted as not sent.
   void replace_transport(std::unique_ptr<Transport> transport);
 
-  /// The output as configured ("sctp:HOST:PORT"); any thread.
+  /// True until the first transport is taken over; any thread.
+  bool awaiting_transport() const { return awaiting_.load(std::memory_order_relaxed); }
+
+  /// The output as configured ("sctp:HOST:PORT", "pool:HANDLE"); any thread.
   const std::string& output() const { return output_; }
 
   /// Whether the transport had a session at the last flush (an SCTP association
@@ -129,7 +137,12 @@ class ExportSession {
     uint64_t queued_ms;
   };
 
+  ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config, bool awaiting);
   void adopt_new_transport();
+  /// Awaiting: takes the first transport if it was handed over, and sends the
+  /// backlog on it; false while there is none.
+  bool take_first_transport(uint32_t now_s);
+  void hold(const FlowRecord& record);
   void start_transport_session();
   Channel& channel_for(const FlowRecord& record);
   uint16_t template_stream(const Channel& channel) const;
@@ -148,6 +161,8 @@ class ExportSession {
 
   std::unique_ptr<Transport> transport_;
   const std::string output_;
+  std::atomic<bool> awaiting_{false};
+  std::vector<FlowRecord> backlog_;  ///< records that came while awaiting
   std::atomic<Transport*> incoming_{nullptr};
   std::atomic<bool> transport_up_{true};
   ExportSessionConfig config_;

@@ -1,0 +1,85 @@
+// A "pool:HANDLE" output on the control core: the thin adapter around
+// rserpool::PoolUser. It keeps the association to the home registrar (usrsctp,
+// PPID 11; its events come through the control loop's queue), listens for
+// SERVER_ANNOUNCE when asked to, and keeps each of the output's export sessions
+// fed with a transport to a pool element chosen by the pool's policy: it opens
+// the transport (the handshake runs on usrsctp's threads), hands it to the
+// aggregation thread through ExportSession::replace_transport() once it is up,
+// and when it fails or is lost reports the element unreachable and selects the
+// next. Transports know nothing of pools.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/poolflowd_conf.h"
+#include "conf/registrar_conf.h"
+#include "export/export_session.h"
+#include "poolflow/counter.h"
+#include "poolflow/transport.h"
+#include "rserpool/pool_user.h"
+#include "transport/sctp/sctp_messages.h"
+
+namespace poolflow::control {
+
+struct PoolOutputStats {
+  RelaxedCounter selected;     ///< transports opened to a selected pool element
+  RelaxedCounter exporting;    ///< of those, handed over to the aggregation thread
+  RelaxedCounter unreachable;  ///< elements that could not be reached or were lost
+  RelaxedCounter announces;    ///< SERVER_ANNOUNCEs received (valid ones)
+  RelaxedCounter bad_announces;
+};
+
+class PoolOutput {
+ public:
+  /// `sessions`: the output's export sessions (pool.sessions of them, awaiting
+  /// their first transport). Registrar events arrive on `events`.
+  PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::ExportSession*> sessions,
+             transport::SctpEventQueue& events);
+  ~PoolOutput();
+  PoolOutput(const PoolOutput&) = delete;
+  PoolOutput& operator=(const PoolOutput&) = delete;
+
+  void start(uint64_t now_ms);
+  /// An event from the queue (an association to a registrar).
+  void on_event(const transport::SctpEvent& event, uint64_t now_ms);
+  /// Runs what is due; cheap enough for every tick of the control loop.
+  void tick(uint64_t now_ms);
+  /// Stops selecting (shutdown): the sessions keep what they have.
+  void stop() { stopping_ = true; }
+
+  const std::string& handle() const { return user_.config().handle; }
+  const rserpool::PoolUser& user() const { return user_; }
+  const PoolOutputStats& stats() const { return stats_; }
+  /// "PE 0000abcd sctp:127.0.0.1:4739" per session, "-" when it has none.
+  std::vector<std::string> members() const;
+
+ private:
+  struct Slot {
+    exporter::ExportSession* session;
+    std::optional<rserpool::PoolElement> element;  ///< connecting to or exporting to
+    std::unique_ptr<Transport> connecting;         ///< until it is up
+    bool handed_over = false;
+  };
+
+  void run_actions(uint64_t now_ms);
+  void read_announces();
+  void keep(Slot& slot, size_t index, uint64_t now_ms);
+  void lost(Slot& slot, const std::string& why, uint64_t now_ms);
+
+  rserpool::PoolUser user_;
+  std::vector<conf::RegistrarAddress> registrars_;  ///< by the user's index
+  TransportOptions transport_;
+  transport::SctpMessageOptions asap_;
+  transport::SctpEventQueue& events_;
+  std::unique_ptr<transport::SctpMessageClient> registrar_;
+  uint64_t registrar_tag_ = 0;  ///< events of older associations are stale
+  int announce_fd_ = -1;
+  std::vector<Slot> slots_;
+  bool stopping_ = false;
+  PoolOutputStats stats_;
+};
+
+}  // namespace poolflow::control

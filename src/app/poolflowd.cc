@@ -50,9 +50,13 @@ std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
   config.close_timeout_ms = c.export_.close_timeout_ms;
   config.statistics_interval_ms = c.export_.statistics_interval_s * 1000;
   for (const std::string& output : c.export_.outputs) {
-    const exporter::SessionGroup group{sessions.size(), output.starts_with(conf::kPoolOutputPrefix)
-                                                            ? size_t{c.pool.sessions}
-                                                            : size_t{1}};
+    exporter::SessionGroup group{
+        sessions.size(),
+        output.starts_with(conf::kPoolOutputPrefix) ? size_t{c.pool.sessions} : size_t{1}, nullptr};
+    if (group.count > 1) {
+      group.shares = std::make_shared<exporter::ShareTable>();
+      group.shares->assign(std::vector<uint64_t>(group.count, 0));
+    }
     if (output.starts_with(conf::kPoolOutputPrefix) || output.starts_with("sctp:"))
       for (size_t i = 0; i < group.count; ++i)
         sessions.push_back(std::make_unique<exporter::ExportSession>(output, config));
@@ -201,11 +205,16 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
   if (!c.pool.handle.empty()) {
     std::vector<exporter::ExportSession*> members;
-    for (const auto& session : pipeline.aggregator->sessions())
-      if (session->output() == std::string(conf::kPoolOutputPrefix) + c.pool.handle)
-        members.push_back(session.get());
+    std::shared_ptr<exporter::ShareTable> shares;
+    for (const exporter::SessionGroup& group : groups)
+      if (pipeline.aggregator->sessions()[group.first]->output() ==
+          std::string(conf::kPoolOutputPrefix) + c.pool.handle) {
+        for (size_t i = 0; i < group.count; ++i)
+          members.push_back(pipeline.aggregator->sessions()[group.first + i].get());
+        shares = group.shares;
+      }
     try {
-      pipeline.pool = std::make_unique<control::PoolOutput>(c, members, pipeline.events);
+      pipeline.pool = std::make_unique<control::PoolOutput>(c, members, shares, pipeline.events);
     } catch (const std::exception& e) {
       // Only the announce socket can fail here: the static list still serves.
       spdlog::warn("pool {}: {}", c.pool.handle, e.what());
@@ -216,8 +225,8 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       }
       conf::PoolflowdConf without_announces = c;
       without_announces.pool.announces = false;
-      pipeline.pool =
-          std::make_unique<control::PoolOutput>(without_announces, members, pipeline.events);
+      pipeline.pool = std::make_unique<control::PoolOutput>(without_announces, members, shares,
+                                                            pipeline.events);
     }
   }
 

@@ -31,7 +31,8 @@ void OutputKeeper::tick(const std::vector<std::unique_ptr<exporter::ExportSessio
       output.connecting.reset();
       output.next_try = Clock::now() + retry_interval();
       spdlog::warn("{}: {}: {}; next attempt in {} s", session.output(),
-                   session.awaiting_transport() ? "no association yet" : "association lost",
+                   session.awaiting_transport() ? "no association yet; connecting failed"
+                                                : "association lost; reconnecting failed",
                    e.what(), std::chrono::duration<double>(retry_interval()).count());
     }
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -73,8 +74,12 @@ int open_announce_socket(const conf::PoolflowdConf::Pool& p) {
 }  // namespace
 
 PoolOutput::PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::ExportSession*> sessions,
+                       std::shared_ptr<exporter::ShareTable> shares,
                        transport::SctpEventQueue& events)
-    : user_(user_config(c.pool)), transport_(c.transport), events_(events) {
+    : user_(user_config(c.pool)),
+      transport_(c.transport),
+      events_(events),
+      shares_(std::move(shares)) {
   for (const std::string& text : c.pool.registrars) {
     conf::RegistrarAddress a;
     if (const std::string error = conf::parse_registrar_address(text, a); !error.empty())
@@ -190,6 +195,35 @@ void PoolOutput::lost(Slot& slot, const std::string& why, uint64_t now_ms) {
   slot.handed_over = false;
   stats_.unreachable.add();
   user_.unreachable(element.id, now_ms);
+  reshare();
+}
+
+void PoolOutput::reshare() {
+  if (!shares_) return;
+  std::vector<uint64_t> weights;
+  for (const Slot& slot : slots_) {
+    uint64_t w = 0;
+    if (slot.element && slot.handed_over) {
+      const rserpool::Policy& p = slot.element->policy;
+      switch (rserpool::PolicyType(p.type)) {
+        case rserpool::PolicyType::weighted_round_robin:
+        case rserpool::PolicyType::weighted_random:
+          w = p.weight;
+          break;
+        case rserpool::PolicyType::randomized_least_used:
+          w = rserpool::kFullLoad - std::min(p.load, rserpool::kFullLoad);
+          break;
+        default:
+          w = 1;
+      }
+    }
+    weights.push_back(w);
+  }
+  shares_->assign(weights);
+  std::vector<size_t> slots(slots_.size());
+  for (const auto& m : shares_->member) ++slots[m.load(std::memory_order_relaxed)];
+  spdlog::info("pool {}: records shared {} (of {} by flow-key hash)", handle(),
+               fmt::join(slots, ":"), exporter::ShareTable::kSlots);
 }
 
 void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
@@ -205,6 +239,7 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
     stats_.exporting.add();
     spdlog::info("pool {}: session {} exports to PE {:08x} ({})", handle(), index, slot.element->id,
                  output_of(*slot.element));
+    reshare();
     return;
   }
   if (slot.handed_over) {

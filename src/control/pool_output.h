@@ -16,6 +16,7 @@
 
 #include "conf/poolflowd_conf.h"
 #include "conf/registrar_conf.h"
+#include "export/aggregator.h"
 #include "export/export_session.h"
 #include "poolflow/counter.h"
 #include "poolflow/transport.h"
@@ -35,9 +36,10 @@ struct PoolOutputStats {
 class PoolOutput {
  public:
   /// `sessions`: the output's export sessions (pool.sessions of them, awaiting
-  /// their first transport). Registrar events arrive on `events`.
+  /// their first transport), sharing its records by `shares` (null for one
+  /// session). Registrar events arrive on `events`.
   PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::ExportSession*> sessions,
-             transport::SctpEventQueue& events);
+             std::shared_ptr<exporter::ShareTable> shares, transport::SctpEventQueue& events);
   ~PoolOutput();
   PoolOutput(const PoolOutput&) = delete;
   PoolOutput& operator=(const PoolOutput&) = delete;
@@ -68,6 +70,10 @@ class PoolOutput {
   void read_announces();
   void keep(Slot& slot, size_t index, uint64_t now_ms);
   void lost(Slot& slot, const std::string& why, uint64_t now_ms);
+  /// Shares the records among the sessions that export: by weight for the
+  /// weighted policies, by unused capacity for randomized least used, equally
+  /// for the others; none to a session without a pool element.
+  void reshare();
 
   rserpool::PoolUser user_;
   std::vector<conf::RegistrarAddress> registrars_;  ///< by the user's index
@@ -78,6 +84,7 @@ class PoolOutput {
   uint64_t registrar_tag_ = 0;  ///< events of older associations are stale
   int announce_fd_ = -1;
   std::vector<Slot> slots_;
+  std::shared_ptr<exporter::ShareTable> shares_;
   bool stopping_ = false;
   PoolOutputStats stats_;
 };

@@ -2,6 +2,7 @@
 
 #include <rte_hash_crc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -29,7 +30,38 @@ Aggregator::Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
       groups_(std::move(groups)),
       stop_(stop) {
   if (groups_.empty())
-    for (size_t i = 0; i < sessions_.size(); ++i) groups_.push_back({i, 1});
+    for (size_t i = 0; i < sessions_.size(); ++i) groups_.push_back({i, 1, nullptr});
+  for (SessionGroup& group : groups_)
+    if (group.count > 1 && !group.shares) {
+      group.shares = std::make_shared<ShareTable>();
+      group.shares->assign(std::vector<uint64_t>(group.count, 0));
+    }
+}
+
+void ShareTable::assign(std::span<const uint64_t> weights) {
+  std::vector<uint64_t> w(weights.begin(), weights.end());
+  unsigned __int128 total = 0;
+  for (const uint64_t x : w) total += x;
+  if (total == 0) {
+    std::fill(w.begin(), w.end(), 1);
+    total = w.size();
+  }
+  std::vector<size_t> slots(w.size());
+  std::vector<std::pair<unsigned __int128, size_t>> remainders;
+  size_t given = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    const unsigned __int128 exact = static_cast<unsigned __int128>(w[i]) * kSlots;
+    slots[i] = static_cast<size_t>(exact / total);
+    given += slots[i];
+    remainders.push_back({exact % total, i});
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; given < kSlots; ++k, ++given) ++slots[remainders[k % w.size()].second];
+  size_t slot = 0;
+  for (size_t i = 0; i < w.size(); ++i)
+    for (size_t n = 0; n < slots[i]; ++n)
+      member[slot++].store(static_cast<uint8_t>(i), std::memory_order_relaxed);
 }
 
 size_t Aggregator::drain_rings(uint32_t now_s) {
@@ -42,7 +74,10 @@ size_t Aggregator::drain_rings(uint32_t now_s) {
       for (const SessionGroup& group : groups_) {
         size_t member = group.first;
         if (group.count > 1)
-          member += rte_hash_crc(&records[i].key, sizeof(FlowKey), 0) % group.count;
+          member +=
+              group.shares
+                  ->member[rte_hash_crc(&records[i].key, sizeof(FlowKey), 0) % ShareTable::kSlots]
+                  .load(std::memory_order_relaxed);
         sessions_[member]->add(records[i], now_s);
       }
     total += count;

@@ -5,9 +5,11 @@
 
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "export/export_session.h"
@@ -19,13 +21,28 @@ struct AggregatorConfig {
   uint32_t flush_interval_ms = 1000;  ///< a partly filled message waits at most this long
 };
 
+/// How a group's records are shared: a hash of the flow key picks one of
+/// kSlots slots, and the slot names the member. The control core rewrites it
+/// (when members come and go, or by the pool's weights); the aggregation thread
+/// reads it. Relaxed atomics: a record may go by the old or the new table.
+struct ShareTable {
+  static constexpr size_t kSlots = 256;
+  std::array<std::atomic<uint8_t>, kSlots> member{};
+
+  /// Slots in proportion to `weights` (largest remainder), in one block per
+  /// member; all zero weights: equal shares.
+  void assign(std::span<const uint64_t> weights);
+};
+
 /// Consecutive sessions that share one output's records: each record goes to
 /// exactly one of them, chosen by a hash of its flow key, so that a flow's
-/// records (active timeouts, both directions' keys aside) stay at one collector.
-/// A pool output with pool.sessions = N is a group of N; a fixed output, of one.
+/// records (active timeouts, both directions' keys aside) stay at one collector
+/// while the shares stand. A pool output with pool.sessions = N is a group of N;
+/// a fixed output, of one.
 struct SessionGroup {
   size_t first = 0;
   size_t count = 1;
+  std::shared_ptr<ShareTable> shares;  ///< count > 1; equal shares at first
 };
 
 class Aggregator {

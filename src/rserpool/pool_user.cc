@@ -104,7 +104,7 @@ void PoolUser::answered(uint64_t now_ms) {
                        ? seen->second
                        : 0;
   }
-  const bool changed = elements != cache_;
+  const bool changed = elements != cache_ || stats_.resolved + stats_.empty == 0;
   if (!elements.empty()) {
     ++stats_.resolved;
     policy_ = PolicyType(resolver_.overall_policy() ? resolver_.overall_policy()->type

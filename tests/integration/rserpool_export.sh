@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# poolflowd as a pool user on loopback with real processes: one poolflow-registrar,
+# poolflow-collectors registered in pool ipfix-collectors, and poolflowd given
+# only the pool handle and the registrar. Every flow arrives in the union of the
+# collectors' files, with exact packet and octet totals (ipfixDump and tshark
+# against poolflow-gen's manifest), and the collectors count no loss.
+#   rserpool_export.sh BUILD_DIR SCENARIO
+# three:          3 collectors, pool.sessions = 3 (round robin): each collector gets a
+#                 share; tshark decodes the exporter's ASAP (HANDLE_RESOLUTION and its
+#                 RESPONSE) with nothing malformed.
+# weights:        weighted round robin, weights 1:2:3, pool.sessions = 3: the records
+#                 split 1:2:3 (flow-key hash over the shares).
+# least-used:     leastused, collectors 1 and 2 loaded by a fixed-output poolflowd and
+#                 reporting it: a pool user with pool.sessions = 1 picks collector 3.
+# late-collector: poolflowd (live port) starts before any collector registers; one
+#                 registers later and receives every record.
+# late-registrar: poolflowd and a collector start with no registrar; it starts later
+#                 and both find it by their static list.
+# announce:       no --registrar: poolflowd learns the registrar from its SERVER_ANNOUNCE.
+source "$(dirname "$0")/common.sh"
+scenario=${2:?scenario}
+COLLECTOR=$BUILD/src/poolflow-collector
+REGISTRAR=$BUILD/src/poolflow-registrar
+POOL=$BUILD/src/poolflow-pool
+case $scenario in
+  three) base=0 ;;
+  weights) base=1 ;;
+  least-used) base=2 ;;
+  late-collector) base=3 ;;
+  late-registrar) base=4 ;;
+  announce) base=5 ;;
+  *) die "unknown scenario $scenario" ;;
+esac
+# Ports of this scenario: ASAP 3872B (B: base), the registrar's UDP encapsulation
+# 3972B, collector N's IPFIX 475BN and UDP encapsulation 399BN, announces 3873B.
+asap=3872$base reg_udp=3972$base announce_port=3873$base
+registrar_at="127.0.0.1:$asap/$reg_udp"
+pids=()
+trap 'kill -KILL "${pids[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_registrar() {
+  "$REGISTRAR" --asap "127.0.0.1:$asap" --set sctp.udp_encaps_port=$reg_udp \
+    --set registrar.allow_loopback=true --set registrar.keep_alive_interval_ms=1000 \
+    --set registrar.keep_alive_timeout_ms=1000 "$@" \
+    >"$WORK/registrar.txt" 2>"$WORK/registrar.log" &
+  registrar=$!
+  pids+=($registrar)
+  wait_for "$WORK/registrar.log" "listening for ASAP" 10
+}
+declare -A collector
+start_collector() {  # start_collector N [--set ...]: no wait for its registration
+  local n=$1
+  shift
+  mkdir -p "$WORK/files$n"
+  "$COLLECTOR" --listen "sctp:127.0.0.1:475$base$n" --set "sctp.udp_encaps_port=399$base$n" \
+    --pool ipfix-collectors --registrar "$registrar_at" --write "file:$WORK/files$n" "$@" \
+    >"$WORK/collector$n.txt" 2>"$WORK/collector$n.log" &
+  collector[$n]=$!
+  pids+=($!)
+}
+registered() { wait_for "$WORK/collector$1.log" "PE [0-9a-f]{8} registered" "${2:-10}"; }
+
+# records_of N: what collector N's last statistics line says it stored.
+records_of() {
+  grep -oP "total: messages \d+ \(\d+ octets\), records \K\d+" "$WORK/collector$1.txt" 2>/dev/null | tail -n 1 || echo 0
+}
+# Waits until the collectors together hold what poolflowd's summary says it sent,
+# stops them and checks the union of their files against the manifest.
+check_union() {
+  local sent total n
+  sent=$(($(grep -oP "exported to \S+: \K\d+(?= records)" "$WORK/summary.txt" | paste -sd+)))
+  for _ in $(seq 100); do
+    total=0
+    for n in "${!collector[@]}"; do
+      kill -USR1 "${collector[$n]}" 2>/dev/null || true
+    done
+    sleep 0.1
+    for n in "${!collector[@]}"; do total=$((total + $(records_of "$n"))); done
+    ((total == sent)) && break
+  done
+  ((total == sent)) || die "the collectors hold $total records, poolflowd sent $sent"
+  for n in "${!collector[@]}"; do
+    kill -INT "${collector[$n]}"
+    wait "${collector[$n]}" || true
+    local line
+    line=$(grep "total:" "$WORK/collector$n.txt" | tail -n 1)
+    echo "collector $n: $line"
+    [[ $line == *"lost 0 in 0 gaps"* && $line == *"errors: none" ]] || die "collector $n: $line"
+  done
+  cat "$WORK"/files*/*.ipfix >"$WORK/all.ipfix"
+  # Several sessions' messages are interleaved: each collector checked its own sequence numbers.
+  $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check
+}
+
+"$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --seed 9 \
+  --packets 30000 --flows 3000 --ipv6 0.3 --tcp-syn-fin >/dev/null
+# A replay to the pool: poolflowd exits at the end of the capture.
+export_pcap() {
+  timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/in.pcap" --pool ipfix-collectors "$@" \
+    >"$WORK/summary.txt" 2>"$WORK/log.txt" || {
+    cat "$WORK/log.txt" >&2
+    die "poolflowd failed"
+  }
+  cat "$WORK/summary.txt"
+  grep "pool ipfix-collectors" "$WORK/log.txt"
+  expect_line "$WORK/summary.txt" "0 messages not sent \(0 records"
+}
+# A live port that sends the capture once and then goes quiet: flows end after
+# 1 s idle; poolflowd runs until SIGINT.
+start_live() {
+  "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/in.pcap\"]" \
+    --pool ipfix-collectors --set meter.idle_timeout_s=1 --set export.flush_interval_ms=100 \
+    --set log.stats_interval_s=1 "$@" >"$WORK/summary.txt" 2>"$WORK/log.txt" &
+  poolflowd=$!
+  pids+=($poolflowd)
+}
+stop_live() {
+  kill -INT "$poolflowd"
+  timeout 30 tail --pid="$poolflowd" -f /dev/null || die "poolflowd did not stop"
+  wait "$poolflowd" || die "poolflowd exit $?"
+  cat "$WORK/summary.txt"
+  grep "pool ipfix-collectors" "$WORK/log.txt"
+  expect_line "$WORK/summary.txt" "0 messages not sent \(0 records"
+}
+
+case $scenario in
+  three)
+    start_registrar
+    for n in 1 2 3; do start_collector $n; done
+    for n in 1 2 3; do registered $n; done
+    dumpcap -q -i lo -f "udp port $reg_udp" -w "$WORK/asap.pcapng" 2>"$WORK/dumpcap.log" &
+    capture=$!
+    pids+=($capture)
+    sleep 1
+    export_pcap --registrar "$registrar_at" --set pool.sessions=3
+    for n in 1 2 3; do
+      expect_line "$WORK/summary.txt" "exported to sctp:127\.0\.0\.1:475$base$n: [1-9][0-9]* records"
+    done
+    check_union
+    sleep 1  # dumpcap hands packets over in intervals
+    kill -INT "$capture"
+    wait "$capture" || true
+    tshark -r "$WORK/asap.pcapng" -d "udp.port==$reg_udp,sctp" -Y asap -T fields \
+      -e asap.message_type | tr ',' '\n' | sort | uniq -c >"$WORK/types.txt"
+    cat "$WORK/types.txt"
+    for t in 5 6; do
+      grep -Eq "^ +[0-9]+ $t$" "$WORK/types.txt" || die "no ASAP message type $t on the wire"
+    done
+    bad=$(tshark -r "$WORK/asap.pcapng" -d "udp.port==$reg_udp,sctp" \
+      -Y "_ws.malformed || _ws.expert.severity >= error" | wc -l)
+    [[ $bad -eq 0 ]] || die "$bad malformed packets or expert errors"
+    ;;
+  weights)
+    start_registrar
+    for n in 1 2 3; do
+      start_collector $n --set 'pool.policy="weighted-roundrobin"' --set pool.weight=$n
+    done
+    for n in 1 2 3; do registered $n; done
+    export_pcap --registrar "$registrar_at" --set pool.sessions=3
+    expect_line "$WORK/log.txt" "records shared 43:85:128|records shared 43:128:85|records shared 85:43:128|records shared 85:128:43|records shared 128:43:85|records shared 128:85:43"
+    check_union
+    # Records per collector against weight x 1/6 of all: within 20 % (3000 flows hashed).
+    all=$(($(records_of 1) + $(records_of 2) + $(records_of 3)))
+    for n in 1 2 3; do
+      got=$(records_of $n) want=$((all * n / 6))
+      echo "collector $n (weight $n): $got records, $want expected"
+      ((got * 10 >= want * 8 && got * 10 <= want * 12)) || die "collector $n: $got records, not about $want"
+    done
+    ;;
+  least-used)
+    start_registrar
+    for n in 1 2 3; do
+      start_collector $n --set 'pool.policy="leastused"' --set pool.capacity_records_per_s=100 \
+        --set pool.reregistration_interval_ms=500
+    done
+    for n in 1 2 3; do registered $n; done
+    # Load collector 1 with a fixed-output exporter until it reports the load.
+    "$GEN" --out "$WORK/loop.pcap" --packets 2000 --flows 100 >/dev/null
+    "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
+      --output "sctp:127.0.0.1:475${base}1" --set sctp.remote_udp_port=399${base}1 \
+      --set meter.active_timeout_s=1 --set export.flush_interval_ms=100 \
+      --set eal.file_prefix=loader >"$WORK/loader.txt" 2>"$WORK/loader.log" &
+    loader=$!
+    pids+=($loader)
+    start=$(date +%s)
+    until "$POOL" --registrar "$registrar_at" resolve ipfix-collectors >"$WORK/pool.txt" &&
+      grep -Eq ":475${base}1/399${base}1 policy=leastused load=([1-9]|0\.[1-9])" "$WORK/pool.txt"; do
+      (($(date +%s) - start < 20)) || die "collector 1 reports no load: $(cat "$WORK/pool.txt")"
+      sleep 0.2
+    done
+    cat "$WORK/pool.txt"
+    # Two sessions of a pool of three: least used leaves out the loaded one.
+    export_pcap --registrar "$registrar_at" --set pool.sessions=2
+    expect_line "$WORK/log.txt" "selected PE [0-9a-f]{8} \(sctp:127\.0\.0\.1:475${base}2\) by leastused"
+    expect_line "$WORK/log.txt" "selected PE [0-9a-f]{8} \(sctp:127\.0\.0\.1:475${base}3\) by leastused"
+    grep -q "selected PE [0-9a-f]* (sctp:127.0.0.1:475${base}1)" "$WORK/log.txt" &&
+      die "the loaded collector was selected"
+    kill -INT "$loader"
+    wait "$loader" || true
+    # Collector 1 holds the loader's records too: compare only 2 and 3.
+    kill -INT "${collector[1]}"
+    wait "${collector[1]}" || true
+    rm -rf "$WORK/files1"
+    unset 'collector[1]'
+    check_union
+    ;;
+  late-collector)
+    start_registrar
+    start_live --registrar "$registrar_at" --set pool.retry_interval_ms=200
+    wait_for "$WORK/log.txt" "pool ipfix-collectors: no pool elements" 20
+    sleep 2  # every flow has ended meanwhile, and waits for a collector
+    start_collector 1
+    registered 1
+    wait_for "$WORK/log.txt" "session 0 exports to PE" 10
+    expect_line "$WORK/log.txt" "sending the [1-9][0-9]* records that waited for it"
+    sleep 1
+    stop_live
+    check_union
+    ;;
+  late-registrar)
+    start_collector 1 --set pool.reconnect_interval_ms=200
+    start_live --registrar "$registrar_at" --set pool.reconnect_interval_ms=200 \
+      --set pool.request_timeout_ms=500
+    sleep 2
+    grep -q "session 0 exports" "$WORK/log.txt" && die "exporting without a registrar"
+    start_registrar
+    registered 1 20
+    wait_for "$WORK/log.txt" "session 0 exports to PE" 20
+    expect_line "$WORK/log.txt" "home registrar is #0"
+    sleep 1
+    stop_live
+    check_union
+    ;;
+  announce)
+    start_registrar --announce on --set announce.interface=127.0.0.1 \
+      --set announce.port=$announce_port --set announce.interval_ms=200
+    start_collector 1
+    registered 1
+    export_pcap --set pool.announces=true --set pool.announce_port=$announce_port
+    expect_line "$WORK/log.txt" "registrar 127\.0\.0\.1:$asap/$reg_udp learnt from its announce"
+    check_union
+    ;;
+esac
+echo "rserpool_export $scenario: OK"

@@ -39,6 +39,7 @@ Aggregator::Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
 }
 
 void ShareTable::assign(std::span<const uint64_t> weights) {
+  if (weights.empty() || weights.size() > 256) return;  // a group has 1..64 members
   std::vector<uint64_t> w(weights.begin(), weights.end());
   unsigned __int128 total = 0;
   for (const uint64_t x : w) total += x;

@@ -212,7 +212,8 @@ case $scenario in
     start_collector 1
     registered 1
     wait_for "$WORK/log.txt" "session 0 exports to PE" 10
-    expect_line "$WORK/log.txt" "sending the [1-9][0-9]* records that waited for it"
+    # The aggregation thread takes the transport at its next flush.
+    wait_for "$WORK/log.txt" "sending the [1-9][0-9]* records that waited for it" 5
     sleep 1
     stop_live
     check_union

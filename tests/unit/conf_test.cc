@@ -38,9 +38,9 @@ TEST(PoolflowdConf, ShippedFileShowsEveryDefault) {
 }
 
 TEST(PoolflowdConf, SetOverridesTypedValues) {
-  const PoolflowdConf c = load_poolflowd_conf(
-      "", runnable({"meter.idle_timeout_s=30", "cpu.worker_cores=[1]", "input.promiscuous=false",
-                    "log.level=debug"}));
+  const PoolflowdConf c =
+      load_poolflowd_conf("", runnable({"meter.idle_timeout_s=30", "cpu.worker_cores=[1]",
+                                        "input.promiscuous=false", "log.level=debug"}));
   EXPECT_EQ(c.meter.idle_timeout_s, 30u);
   EXPECT_FALSE(c.input.promiscuous);
   EXPECT_EQ(c.log.level, "debug");
@@ -91,8 +91,9 @@ TEST(PoolflowdConf, NoWorkers) {
 TEST(PoolflowdConf, WorkerOnTheAggregatorCore) {
   const std::string path = write_conf("[cpu]\naggregator_core = 1\nworker_cores = [1]\n");
   EXPECT_EQ(error_of(path, runnable()),
-            path + ": cpu.aggregator_core: core 1 is also a worker core (a polling worker owns "
-                   "its core)");
+            path +
+                ": cpu.aggregator_core: core 1 is also a worker core (a polling worker owns "
+                "its core)");
 }
 
 TEST(PoolflowdConf, SharedCoresOnlyWhenNotExclusive) {
@@ -155,6 +156,53 @@ TEST(PoolflowdConf, ReliabilityClasses) {
                 .find("sctp.remote_udp_port: must "
                       "be between 0 and 65535"),
             std::string::npos);
+}
+
+TEST(PoolflowdConf, PoolReplacesTheOutputsUnlessOutputIsGiven) {
+  CommandLineOverrides o = runnable();
+  o.pool = "ipfix-collectors";
+  o.registrars = {"127.0.0.1:3863"};
+  PoolflowdConf c = load_poolflowd_conf("", o);
+  EXPECT_EQ(c.export_.outputs, std::vector<std::string>{"pool:ipfix-collectors"});
+  EXPECT_EQ(c.pool.handle, "ipfix-collectors");
+  EXPECT_EQ(c.pool.registrars, std::vector<std::string>{"127.0.0.1:3863"});
+  o.outputs = {"file:/tmp/y.ipfix"};
+  c = load_poolflowd_conf("", o);
+  EXPECT_EQ(c.export_.outputs,
+            (std::vector<std::string>{"file:/tmp/y.ipfix", "pool:ipfix-collectors"}));
+}
+
+TEST(PoolflowdConf, PoolOutputNamesTheHandle) {
+  const PoolflowdConf c = load_poolflowd_conf(
+      "", runnable({"export.outputs=[\"pool:p\"]", "pool.registrars=[\"127.0.0.1:3863/9899\"]",
+                    "pool.sessions=3"}));
+  EXPECT_EQ(c.pool.handle, "p");
+  EXPECT_EQ(c.pool.sessions, 3u);
+}
+
+TEST(PoolflowdConf, PoolRefusals) {
+  auto error = [](std::vector<std::string> sets) { return error_of("", runnable(sets)); };
+  EXPECT_EQ(error({"export.outputs=[\"pool:p\"]"}),
+            "defaults: pool.registrars: no registrar to ask: add one (--registrar "
+            "HOST:PORT) or set pool.announces = true");
+  EXPECT_EQ(error({"export.outputs=[\"pool:p\", \"pool:q\"]", "pool.registrars=[\"h:1\"]"}),
+            "command line: export.outputs: \"pool:q\" names another pool than pool.handle \"p\" "
+            "(one pool per poolflowd)");
+  EXPECT_EQ(error({"pool.handle=\"p\"", "pool.registrars=[\"h:1\"]"}),
+            "command line: pool.handle: no output exports to it: add \"pool:p\" to "
+            "export.outputs (or give --pool)");
+  EXPECT_NE(error({"export.outputs=[\"pool:p\"]", "pool.registrars=[\"127.0.0.1\"]"})
+                .find("pool.registrars"),
+            std::string::npos);
+  EXPECT_NE(error({"export.outputs=[\"pool:p\"]", "pool.registrars=[\"h:1\"]", "pool.sessions=0"})
+                .find("pool.sessions: must be between 1 and 64"),
+            std::string::npos);
+  EXPECT_EQ(error({"export.outputs=[\"pool:p\"]", "pool.announces=true",
+                   "pool.announce_group=\"10.0.0.1\""}),
+            "command line: pool.announce_group: expected an IPv4 multicast address, got "
+            "\"10.0.0.1\"");
+  EXPECT_EQ(error({"export.outputs=[\"pool:p\"]", "pool.announces=true"}), "")
+      << "announces alone find a registrar";
 }
 
 TEST(PoolflowdConf, MalformedSet) {

@@ -16,10 +16,11 @@
 #include <thread>
 
 #include "collector/collector.h"
+#include "export/aggregator.h"
 #include "export/export_session.h"
-#include "poolflow/byte_order.h"
 #include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
+#include "poolflow/byte_order.h"
 #include "poolflow/listener.h"
 #include "transport/sctp/usrsctp_stack.h"
 
@@ -162,8 +163,8 @@ std::vector<NotSent> exporting_reliability_records(
   for (const auto& m : messages)
     for (size_t set = 16; set + 4 <= m.size(); set += load_be16(&m[set + 2]))
       if (load_be16(&m[set]) == ipfix::kExportingReliabilityTemplateId)
-        records.push_back({load_be64(&m[set + 8]), load_be64(&m[set + 32]),
-                           load_be64(&m[set + 40])});
+        records.push_back(
+            {load_be64(&m[set + 8]), load_be64(&m[set + 32]), load_be64(&m[set + 40])});
   return records;
 }
 
@@ -325,6 +326,75 @@ TEST(ExportSession, HeldAfterQueuedAndAbandonedOnReplacementCountOnce) {
   EXPECT_EQ(sent + not_sent, 50u) << "the first transport's records, each once";
   session.flush(2);
   EXPECT_EQ(s.records_sent.get() + s.records_not_sent.get(), 50u) << "nothing counted again";
+}
+
+TEST(ExportSession, AwaitingSessionHoldsRecordsUntilItsFirstTransport) {
+  const std::string path = temp_path("awaited.ipfix");
+  ExportSession session("pool:collectors", ExportSessionConfig{});
+  EXPECT_TRUE(session.awaiting_transport());
+  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, i % 2 ? kTcp : kUdp), 1);
+  session.flush(1);
+  session.flush(2);
+  EXPECT_EQ(session.stats().records_sent.get(), 0u);
+  EXPECT_EQ(session.stats().records_not_sent.get(), 0u) << "held, not dropped";
+  // The control core reached a collector.
+  session.replace_transport(open_transport("file:" + path));
+  EXPECT_TRUE(session.awaiting_transport()) << "until the aggregation thread takes it";
+  session.add(flow(100, kTcp), 3);
+  session.flush(3);
+  EXPECT_FALSE(session.awaiting_transport());
+  EXPECT_EQ(session.stats().records_sent.get(), 101u);
+  session.close(4);
+
+  uint32_t records = 0;
+  const auto messages = read_file(path);
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(messages[0].templates, ipfix::flow_templates().size()) << "templates first";
+  for (const Message& m : messages) records += m.records;
+  EXPECT_EQ(records, 101u) << "the held records and the new one, each once";
+  std::remove(path.c_str());
+}
+
+TEST(ExportSession, AwaitingBacklogIsBoundedAndItsOverflowCounted) {
+  ExportSessionConfig config;
+  config.send_queue_bytes = 10 * sizeof(FlowRecord);
+  uint64_t packets = 0;
+  {
+    ExportSession session("pool:collectors", config);
+    for (uint32_t i = 0; i < 25; ++i) session.add(flow(i, kTcp), 1);
+    for (uint32_t i = 10; i < 25; ++i) packets += flow(i, kTcp).packets;
+    EXPECT_EQ(session.stats().records_not_sent.get(), 15u) << "beyond the bound";
+    EXPECT_EQ(session.stats().packets_not_sent.get(), packets);
+    EXPECT_EQ(session.stats().reliable_records_not_sent.get(), 15u) << "TCP flows: reliable";
+    // Never reached a collector: the held ten are not sent either.
+    session.close(2);
+    EXPECT_EQ(session.stats().records_not_sent.get(), 25u);
+    EXPECT_EQ(session.stats().records_sent.get(), 0u);
+  }
+}
+
+std::vector<size_t> slots_per_member(const ShareTable& table, size_t members) {
+  std::vector<size_t> slots(members);
+  for (const auto& m : table.member) ++slots.at(m.load());
+  return slots;
+}
+
+TEST(ShareTable, SlotsInProportionToTheWeights) {
+  ShareTable table;
+  const std::vector<uint64_t> weights{1, 2, 3};
+  table.assign(weights);
+  // 256 * (1, 2, 3) / 6 = 42.67, 85.33, 128: largest remainders round up the first.
+  EXPECT_EQ(slots_per_member(table, 3), (std::vector<size_t>{43, 85, 128}));
+  const std::vector<uint64_t> none{0, 0, 0, 0};
+  table.assign(none);
+  EXPECT_EQ(slots_per_member(table, 4), (std::vector<size_t>{64, 64, 64, 64})) << "all zero: equal";
+  const std::vector<uint64_t> one_out{5, 0, 5};
+  table.assign(one_out);
+  EXPECT_EQ(slots_per_member(table, 3), (std::vector<size_t>{128, 0, 128}))
+      << "a member without an element gets nothing";
+  const std::vector<uint64_t> huge{UINT64_MAX, UINT64_MAX, 1};
+  table.assign(huge);
+  EXPECT_EQ(slots_per_member(table, 3), (std::vector<size_t>{128, 128, 0})) << "no overflow";
 }
 
 TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {

@@ -35,7 +35,7 @@ void on_signal(int sig) { g_signal.store(sig); }
 // (so an unreachable collector does not stop poolflowd from starting); files,
 // TCP and UDP open here. `groups` says which sessions share an output's records.
 std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
-    const conf::PoolflowdConf& c, std::function<exporter::MeteringReliability()> metering,
+    const conf::PoolflowdConf& c, std::shared_ptr<const exporter::MeteringSnapshot> metering,
     std::vector<exporter::SessionGroup>& groups) {
   std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
   exporter::ExportSessionConfig config;
@@ -141,8 +141,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   }
   try {
     // Statistics records tell the collectors what the workers could not meter.
-    sessions = open_outputs(
-        c, [&pipeline] { return control::metering_reliability(pipeline); }, groups);
+    sessions = open_outputs(c, pipeline.metering, groups);
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
     return conf::kExitConfError;
@@ -177,6 +176,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     if (replays.empty()) ports = net::start_ports(settings, pool);
     for (size_t r = 0; r < replays.size(); ++r) replays[r]->start(pool, static_cast<uint16_t>(r));
     for (const net::Port& port : ports) pipeline.port_ids.push_back(port.id);
+    pipeline.port_stats_interval_ms = c.input.port_stats_interval_ms;
 
     for (unsigned id = 0; id < c.cpu.worker_cores.size(); ++id) {
       const std::string name = "flow_records_" + std::to_string(id);

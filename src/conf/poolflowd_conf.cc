@@ -62,6 +62,7 @@ void check_input(Reader& r, const PoolflowdConf& c) {
       r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
+  r.check_range("input.port_stats_interval_ms", in.port_stats_interval_ms, 10, 60000);
   // Every port may get a queue per worker, all filled from the one pool. (A replay
   // sizes its own pool: it has no RX rings.)
   if (in.devices.empty()) return;
@@ -189,6 +190,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("input.mbuf_pool_size", c.input.mbuf_pool_size);
   r.get("input.mbuf_cache_size", c.input.mbuf_cache_size);
   r.get("input.promiscuous", c.input.promiscuous);
+  r.get("input.port_stats_interval_ms", c.input.port_stats_interval_ms);
   r.get("meter.flow_table_size", c.meter.flow_table_size);
   r.get("meter.idle_timeout_s", c.meter.idle_timeout_s);
   r.get("meter.active_timeout_s", c.meter.active_timeout_s);

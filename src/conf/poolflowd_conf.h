@@ -42,6 +42,7 @@ struct PoolflowdConf {
     uint32_t mbuf_pool_size = 16383;
     uint32_t mbuf_cache_size = 256;
     bool promiscuous = true;
+    uint32_t port_stats_interval_ms = 1000;  ///< the control core reads port counters
     bool operator==(const Input&) const = default;
   } input;
 

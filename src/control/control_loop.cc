@@ -31,17 +31,14 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
     if (const int sig = signal_number.load(); sig != 0 && !pipeline.stop_workers.load()) {
       spdlog::info("signal {}: ending every flow and closing the outputs", sig);
       pipeline.stop_workers.store(true);
-      if (pipeline.pool) pipeline.pool->stop();
     }
     // Asleep until an association event or the next tick.
     for (auto event = pipeline.events.pop(kTick); event;
          event = pipeline.events.pop(std::chrono::milliseconds(0)))
       if (pipeline.pool) pipeline.pool->on_event(*event, steady_ms());
     if (pipeline.pool) pipeline.pool->tick(steady_ms());
-    if (pipeline.outputs && !pipeline.stop_workers.load())
-      pipeline.outputs->tick(pipeline.aggregator->sessions());
-    // A look every tick dates the ports' drops to within a tick.
-    metering_reliability(pipeline);
+    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions());
+    publish_metering_reliability(pipeline);
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - last_report).count();
     if (stats_interval_s != 0 && elapsed >= stats_interval_s) {
@@ -52,16 +49,24 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
       last_report = now;
     }
   }
-  if (pipeline.pool) pipeline.pool->stop();
+  if (pipeline.pool) pipeline.pool->begin_close();
+  // The last word on what was not metered, for the statistics records at close.
+  publish_metering_reliability(pipeline, true);
   // Every record is in a ring now: the aggregation thread drains them and stops.
   pipeline.stop_aggregator.store(true, std::memory_order_release);
   const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // Wait asleep: rte_eal_mp_wait_lcore() spins, on a core the aggregation
   // thread may share, while it still sends and waits for acknowledgements.
-  // The registrar association stays served meanwhile.
-  while (!pipeline.aggregator->finished())
-    if (auto event = pipeline.events.pop(std::chrono::milliseconds(1)); event && pipeline.pool)
-      pipeline.pool->on_event(*event, steady_ms());
+  // The registrar association stays served meanwhile, and sessions that never
+  // reached a collector may still get one (the aggregation thread waits for it
+  // until close_timeout_ms).
+  while (!pipeline.aggregator->finished()) {
+    for (auto event = pipeline.events.pop(std::chrono::milliseconds(1)); event;
+         event = pipeline.events.pop(std::chrono::milliseconds(0)))
+      if (pipeline.pool) pipeline.pool->on_event(*event, steady_ms());
+    if (pipeline.pool) pipeline.pool->tick(steady_ms());
+    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions(), true);
+  }
   return run_seconds;
 }
 

@@ -4,12 +4,14 @@
 
 namespace poolflow::control {
 
-void OutputKeeper::tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions) {
+void OutputKeeper::tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions,
+                        bool closing) {
   outputs_.resize(sessions.size());
   const auto now = Clock::now();
   for (size_t i = 0; i < sessions.size(); ++i) {
     exporter::ExportSession& session = *sessions[i];
     Output& output = outputs_[i];
+    if (closing && !session.awaiting_transport()) continue;
     try {
       if (output.connecting) {
         if (!output.connecting->connected()) continue;

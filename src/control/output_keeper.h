@@ -25,7 +25,10 @@ class OutputKeeper {
 
   /// Control core, any rate, never waits: starts reopening lost SCTP outputs when
   /// their retry time has come, and hands over those whose association came up.
-  void tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions);
+  /// `closing` (shutdown): only outputs that never had an association, whose
+  /// records wait for one until close_timeout_ms.
+  void tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions,
+            bool closing = false);
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "control/output_keeper.h"
@@ -19,13 +18,14 @@
 
 namespace poolflow::control {
 
-/// When the ports dropped packets, as far as their counters tell: the wall-clock
-/// times (ms since the epoch) at which their total was first and last seen to
-/// grow. Kept by metering_reliability() (stats_report.h), any thread.
-struct PortDropWindow {
-  std::mutex mutex;
-  uint64_t seen = 0;  ///< dropped packets at the last look
+/// What the ports dropped, as far as their counters tell, and when: the
+/// wall-clock times (ms since the epoch) at which their total was first and last
+/// seen to grow. The control core's alone (publish_metering_reliability()).
+struct PortDrops {
+  uint64_t missed = 0;  ///< imissed + ierrors
+  uint64_t no_mbuf = 0;
   TimeWindow window;
+  uint64_t next_read_ms = 0;
 };
 
 struct Pipeline {
@@ -36,7 +36,11 @@ struct Pipeline {
   transport::SctpEventQueue events;
   std::unique_ptr<PoolOutput> pool;  ///< null without a pool:HANDLE output
   std::vector<uint16_t> port_ids;    ///< the DPDK ports the workers read
-  PortDropWindow port_drop_window;
+  uint32_t port_stats_interval_ms = 1000;
+  PortDrops port_drops;
+  /// Published by the control core for the statistics records of the sessions.
+  std::shared_ptr<exporter::MeteringSnapshot> metering =
+      std::make_shared<exporter::MeteringSnapshot>();
   std::atomic<bool> stop_workers{false};
   std::atomic<bool> stop_aggregator{false};
 };

@@ -249,7 +249,7 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
       lost(slot, "association lost", now_ms);
     return;
   }
-  if (stopping_) return;
+  if (closing_ && !slot.session->awaiting_transport()) return;
   std::vector<uint32_t> in_use;
   for (const Slot& other : slots_)
     if (other.element) in_use.push_back(other.element->id);

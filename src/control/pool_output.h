@@ -49,8 +49,9 @@ class PoolOutput {
   void on_event(const transport::SctpEvent& event, uint64_t now_ms);
   /// Runs what is due; cheap enough for every tick of the control loop.
   void tick(uint64_t now_ms);
-  /// Stops selecting (shutdown): the sessions keep what they have.
-  void stop() { stopping_ = true; }
+  /// Shutdown: selects only for sessions that never had a transport (they hold
+  /// records until close_timeout_ms); the others keep what they have.
+  void begin_close() { closing_ = true; }
 
   const std::string& handle() const { return user_.config().handle; }
   const rserpool::PoolUser& user() const { return user_; }
@@ -85,7 +86,7 @@ class PoolOutput {
   int announce_fd_ = -1;
   std::vector<Slot> slots_;
   std::shared_ptr<exporter::ShareTable> shares_;
-  bool stopping_ = false;
+  bool closing_ = false;
   PoolOutputStats stats_;
 };
 

@@ -52,49 +52,34 @@ MeterTotals sum_worker_stats(const Pipeline& pipeline) {
   return t;
 }
 
-namespace {
-
-// Packets the ports could not deliver to the workers.
-struct PortDrops {
-  uint64_t missed = 0;  ///< by the device (imissed, ierrors)
-  uint64_t no_mbuf = 0;
-};
-
-PortDrops port_drops(const std::vector<uint16_t>& port_ids) {
-  PortDrops d;
-  for (uint16_t port : port_ids) {
-    rte_eth_stats stats{};
-    if (rte_eth_stats_get(port, &stats) == 0) {
-      d.missed += stats.imissed + stats.ierrors;
-      d.no_mbuf += stats.rx_nombuf;
+void publish_metering_reliability(Pipeline& pipeline, bool read_ports_now) {
+  PortDrops& d = pipeline.port_drops;
+  const uint64_t now = steady_ms();
+  if (read_ports_now || now >= d.next_read_ms) {
+    d.next_read_ms = now + pipeline.port_stats_interval_ms;
+    uint64_t missed = 0, no_mbuf = 0;
+    for (uint16_t port : pipeline.port_ids) {
+      rte_eth_stats stats{};
+      if (rte_eth_stats_get(port, &stats) == 0) {
+        missed += stats.imissed + stats.ierrors;
+        no_mbuf += stats.rx_nombuf;
+      }
     }
+    // Dropped packets have no time of their own: dated by the read that saw them.
+    if (missed + no_mbuf > d.missed + d.no_mbuf) d.window.note(unix_ms());
+    d.missed = missed;
+    d.no_mbuf = no_mbuf;
   }
-  return d;
-}
-
-}  // namespace
-
-exporter::MeteringReliability metering_reliability(Pipeline& pipeline) {
   const MeterTotals t = sum_worker_stats(pipeline);
-  const PortDrops drops = port_drops(pipeline.port_ids);
   exporter::MeteringReliability m;
   for (uint64_t n : t.ignored) m.ignored_packets += n;
-  m.ignored_packets += drops.missed + drops.no_mbuf;
+  m.ignored_packets += d.missed + d.no_mbuf;
   m.ignored_octets = t.ignored_octets;
   TimeWindow window = t.ignored_window;
-  {
-    // Dropped packets have no time of their own: dated when the count grew.
-    PortDropWindow& w = pipeline.port_drop_window;
-    std::lock_guard lock(w.mutex);
-    if (drops.missed + drops.no_mbuf > w.seen) {
-      w.seen = drops.missed + drops.no_mbuf;
-      w.window.note(unix_ms());
-    }
-    window.merge(w.window);
-  }
+  window.merge(d.window);
   m.first_ignored_ms = window.first_ms;
   m.last_ignored_ms = window.last_ms;
-  return m;
+  pipeline.metering->publish(m);
 }
 
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds) {
@@ -118,7 +103,7 @@ std::string pool_progress(const PoolOutput& pool) {
 
 std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
   const MeterTotals t = sum_worker_stats(pipeline);
-  const PortDrops drops = port_drops(pipeline.port_ids);
+  const PortDrops& drops = pipeline.port_drops;  // as last read, at the end of the run
   uint64_t ended = 0;
   for (uint64_t n : t.flows_ended) ended += n;
 

@@ -27,13 +27,14 @@ struct MeterTotals {
 
 MeterTotals sum_worker_stats(const Pipeline& pipeline);
 
-/// What the Metering Process observed but did not meter: packets ignored by the
-/// parser and packets the ports dropped (their octets are not known: only the
-/// ignored packets' frame bytes are counted), and when: the first and the last
-/// ignored packet's flow time, as the workers noted it, and for the ports' drops
-/// the first and the last time a call saw their total grow (wall clock; the
-/// control loop calls it every tick). Any thread.
-exporter::MeteringReliability metering_reliability(Pipeline& pipeline);
+/// Publishes what the Metering Process observed but did not meter: packets
+/// ignored by the parser and packets the ports dropped (their octets are not
+/// known: only the ignored packets' frame bytes are counted), and when: the first
+/// and the last ignored packet's flow time, as the workers noted it, and for the
+/// ports' drops the first and the last read of their counters (every
+/// port_stats_interval_ms, or at once with `read_ports_now`) that saw their total
+/// grow. Control core only: the one reader of the ports' counters.
+void publish_metering_reliability(Pipeline& pipeline, bool read_ports_now = false);
 
 /// One line for the periodic log.
 std::string progress_line(const MeterTotals& now, const MeterTotals& before, double seconds);

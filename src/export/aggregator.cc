@@ -111,7 +111,12 @@ int Aggregator::run() {
       std::this_thread::sleep_for(kIdleSleep);
     }
   }
-  for (auto& session : sessions_) session->close(unix_seconds());
+  // One deadline for all: sessions closed one after the other wait together.
+  uint32_t timeout_ms = 0;
+  for (const auto& session : sessions_)
+    timeout_ms = std::max(timeout_ms, session->close_timeout_ms());
+  const uint64_t deadline = steady_ms() + timeout_ms;
+  for (auto& session : sessions_) session->close(unix_seconds(), deadline);
   finished_.store(true, std::memory_order_release);
   return 0;
 }

@@ -31,6 +31,30 @@ std::array<ipfix::Template, 4> flow_templates() {
 }
 }  // namespace
 
+void MeteringSnapshot::publish(const MeteringReliability& m) {
+  const uint32_t s = sequence_.load(std::memory_order_relaxed);
+  sequence_.store(s + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  ignored_packets_.store(m.ignored_packets, std::memory_order_relaxed);
+  ignored_octets_.store(m.ignored_octets, std::memory_order_relaxed);
+  first_ms_.store(m.first_ignored_ms, std::memory_order_relaxed);
+  last_ms_.store(m.last_ignored_ms, std::memory_order_relaxed);
+  sequence_.store(s + 2, std::memory_order_release);
+}
+
+MeteringReliability MeteringSnapshot::read() const {
+  MeteringReliability m;
+  for (;;) {
+    const uint32_t before = sequence_.load(std::memory_order_acquire);
+    m.ignored_packets = ignored_packets_.load(std::memory_order_relaxed);
+    m.ignored_octets = ignored_octets_.load(std::memory_order_relaxed);
+    m.first_ignored_ms = first_ms_.load(std::memory_order_relaxed);
+    m.last_ignored_ms = last_ms_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (before % 2 == 0 && sequence_.load(std::memory_order_relaxed) == before) return m;
+  }
+}
+
 ExportSession::ExportSession(std::unique_ptr<Transport> transport, ExportSessionConfig config)
     : ExportSession(std::move(transport), config, false) {}
 
@@ -424,7 +448,7 @@ void ExportSession::send_statistics(uint32_t now_s) {
   uint32_t records = 2;
   if (metering) {
     // And what the Metering Process could not meter (§4.2).
-    const MeteringReliability m = config_.metering_reliability();
+    const MeteringReliability m = config_.metering_reliability->read();
     ipfix::encode_metering_reliability_record(
         config_.observation_domain, m.ignored_packets, m.ignored_octets, m.first_ignored_ms,
         m.last_ignored_ms,
@@ -438,7 +462,10 @@ void ExportSession::send_statistics(uint32_t now_s) {
   statistics_template_sent_ = true;
 }
 
-void ExportSession::close(uint32_t now_s) {
+void ExportSession::close(uint32_t now_s, uint64_t deadline) {
+  if (awaiting_.load(std::memory_order_relaxed) && !backlog_.empty())
+    while (incoming_.load(std::memory_order_acquire) == nullptr && steady_ms() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) {
     if (!backlog_.empty())
       spdlog::warn("{}: closing without ever reaching a collector: {} records not sent", output_,
@@ -451,11 +478,10 @@ void ExportSession::close(uint32_t now_s) {
     config_.send_queue_bytes = limit;
     return;
   }
-  const uint64_t deadline = steady_ms() + config_.close_timeout_ms;
   flush(now_s);
   // The last word on loss, when there was any (records not sent, packets not metered).
   const bool ignored =
-      config_.metering_reliability && config_.metering_reliability().ignored_packets != 0;
+      config_.metering_reliability && config_.metering_reliability->read().ignored_packets != 0;
   if (config_.statistics_interval_ms != 0 && (stats_.records_not_sent.get() != 0 || ignored))
     send_statistics(now_s);
   while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {

@@ -31,6 +31,19 @@ struct MeteringReliability {
   uint64_t last_ignored_ms = 0;
 };
 
+/// The latest MeteringReliability, published by the control core (the one
+/// writer) and read by the aggregation thread without a lock: a sequence number
+/// odd while a publication is under way, which the reader retries on (seqlock).
+class MeteringSnapshot {
+ public:
+  void publish(const MeteringReliability& m);
+  MeteringReliability read() const;
+
+ private:
+  std::atomic<uint32_t> sequence_{0};
+  std::atomic<uint64_t> ignored_packets_{0}, ignored_octets_{0}, first_ms_{0}, last_ms_{0};
+};
+
 struct ExportSessionConfig {
   uint32_t observation_domain = 1;
   size_t max_message_length = 1400;
@@ -40,9 +53,9 @@ struct ExportSessionConfig {
   size_t send_queue_bytes = 4 << 20;        ///< messages waiting for the transport, at most
   uint32_t close_timeout_ms = 2000;         ///< close(): how long to wait for the transport
   uint32_t statistics_interval_ms = 60000;  ///< Exporting Process Reliability record; 0: never
-  /// Read by the aggregation thread when statistics records go out; when set, a
-  /// Metering Process Reliability record goes with them.
-  std::function<MeteringReliability()> metering_reliability;
+  /// Read when statistics records go out; when set, a Metering Process
+  /// Reliability record goes with them.
+  std::shared_ptr<const MeteringSnapshot> metering_reliability;
 };
 
 struct SessionStats {
@@ -84,9 +97,13 @@ class ExportSession {
     transport_->poll();
   }
 
-  /// At shutdown: sends everything and waits, at most close_timeout_ms, until
-  /// the queue is empty and the transport drained. Aggregation thread only.
-  void close(uint32_t now_s);
+  /// At shutdown: sends everything and waits, until `deadline_ms` (steady_ms())
+  /// at most, until the queue is empty and the transport drained. A session
+  /// still awaiting its first transport with records held waits for it as long,
+  /// as the control core may be reaching a collector. Aggregation thread only.
+  void close(uint32_t now_s, uint64_t deadline_ms);
+  void close(uint32_t now_s) { close(now_s, steady_ms() + config_.close_timeout_ms); }
+  uint32_t close_timeout_ms() const { return config_.close_timeout_ms; }
 
   /// Hands over a new transport (any thread, e.g. the control core); the
   /// aggregation thread switches to it at its next message or flush and closes

@@ -358,6 +358,7 @@ TEST(ExportSession, AwaitingSessionHoldsRecordsUntilItsFirstTransport) {
 TEST(ExportSession, AwaitingBacklogIsBoundedAndItsOverflowCounted) {
   ExportSessionConfig config;
   config.send_queue_bytes = 10 * sizeof(FlowRecord);
+  config.close_timeout_ms = 50;
   uint64_t packets = 0;
   {
     ExportSession session("pool:collectors", config);
@@ -371,6 +372,53 @@ TEST(ExportSession, AwaitingBacklogIsBoundedAndItsOverflowCounted) {
     EXPECT_EQ(session.stats().records_not_sent.get(), 25u);
     EXPECT_EQ(session.stats().records_sent.get(), 0u);
   }
+}
+
+TEST(ExportSession, CloseWaitsForAFirstTransportOnItsWay) {
+  // A capture replayed in less time than the first association takes: the
+  // control core hands the transport over while the aggregation thread closes.
+  const std::string path = temp_path("late.ipfix");
+  ExportSessionConfig config;
+  config.close_timeout_ms = 5000;
+  ExportSession session("sctp:127.0.0.1:4739", config);
+  for (uint32_t i = 0; i < 50; ++i) session.add(flow(i, kTcp), 1);
+  std::thread control([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    session.replace_transport(open_transport("file:" + path));
+  });
+  session.close(2);
+  control.join();
+  EXPECT_EQ(session.stats().records_sent.get(), 50u);
+  EXPECT_EQ(session.stats().records_not_sent.get(), 0u);
+  uint32_t records = 0;
+  for (const Message& m : read_file(path)) records += m.records;
+  EXPECT_EQ(records, 50u);
+  std::remove(path.c_str());
+}
+
+TEST(MeteringSnapshot, ReaderNeverSeesAHalfPublishedSnapshot) {
+  // The control core publishes, the aggregation thread reads, without a lock.
+  MeteringSnapshot snapshot;
+  std::atomic<bool> done{false};
+  std::thread control([&] {
+    for (uint64_t i = 1; i <= 200000; ++i) snapshot.publish({i, i, i, i});
+    done = true;
+  });
+  uint64_t reads = 0, torn = 0, last = 0, backwards = 0;
+  while (!done.load()) {
+    const MeteringReliability m = snapshot.read();
+    ++reads;
+    if (m.ignored_octets != m.ignored_packets || m.first_ignored_ms != m.ignored_packets ||
+        m.last_ignored_ms != m.ignored_packets)
+      ++torn;
+    if (m.ignored_packets < last) ++backwards;
+    last = m.ignored_packets;
+  }
+  control.join();
+  EXPECT_GT(reads, 0u);
+  EXPECT_EQ(torn, 0u);
+  EXPECT_EQ(backwards, 0u);
+  EXPECT_EQ(snapshot.read().ignored_packets, 200000u);
 }
 
 std::vector<size_t> slots_per_member(const ShareTable& table, size_t members) {

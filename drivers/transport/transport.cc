@@ -69,7 +69,7 @@ std::string validate_transport_spec(const std::string& spec) {
 }
 
 std::unique_ptr<Transport> open_transport(const std::string& spec, const TransportOptions& options,
-                                          Connect connect) {
+                                          Connect connect, TransportEvents events) {
   if (const std::string error = validate_transport_spec(spec); !error.empty())
     throw std::invalid_argument(error);
   const auto colon = spec.find(':');
@@ -80,7 +80,8 @@ std::unique_ptr<Transport> open_transport(const std::string& spec, const Transpo
   uint16_t port = 0;
   split_host_port(where, host, port, error);
   if (kind == "sctp")
-    return std::make_unique<transport::SctpTransport>(spec, host, port, options, connect);
+    return std::make_unique<transport::SctpTransport>(spec, host, port, options, connect,
+                                                      std::move(events));
   if (kind == "tcp") return std::make_unique<transport::TcpTransport>(spec, host, port, options);
   return std::make_unique<transport::UdpTransport>(spec, host, port, options);
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -168,6 +169,11 @@ class Transport {
 /// Whether open_transport() waits for a handshake (SCTP) or only starts it.
 enum class Connect : uint8_t { wait, start };
 
+/// Told, from whichever thread notices (usrsctp's, for SCTP), when a transport's
+/// session comes up (true) or goes down (false), so that the control core learns
+/// of it from its event queue rather than by polling. Only SCTP tells today.
+using TransportEvents = std::function<void(bool up)>;
+
 /// Parses an output specification ("file:PATH", "sctp:HOST:PORT", "tcp:HOST:PORT",
 /// "udp:HOST:PORT") and opens it. Throws std::invalid_argument for a malformed or
 /// unsupported specification and std::system_error / std::runtime_error when the
@@ -176,7 +182,8 @@ enum class Connect : uint8_t { wait, start };
 /// Transport::connected() (the other kinds are ready at once).
 std::unique_ptr<Transport> open_transport(const std::string& spec,
                                           const TransportOptions& options = {},
-                                          Connect connect = Connect::wait);
+                                          Connect connect = Connect::wait,
+                                          TransportEvents events = {});
 
 /// Checks an output specification without opening it; returns an empty string
 /// when it is valid, otherwise what is wrong with it.

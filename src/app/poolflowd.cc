@@ -202,7 +202,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
       pipeline.stop_aggregator, groups);
 
-  pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport);
+  pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport, pipeline.events);
   if (!c.pool.handle.empty()) {
     std::vector<exporter::ExportSession*> members;
     std::shared_ptr<exporter::ShareTable> shares;

@@ -12,6 +12,11 @@ namespace poolflow::control {
 namespace {
 constexpr auto kTick = std::chrono::milliseconds(10);
 
+void dispatch(Pipeline& pipeline, const transport::SctpEvent& event) {
+  if (pipeline.pool) pipeline.pool->on_event(event, steady_ms());
+  if (pipeline.outputs) pipeline.outputs->on_event(pipeline.aggregator->sessions(), event);
+}
+
 bool all_finished(const Pipeline& pipeline) {
   for (const auto& worker : pipeline.workers)
     if (!worker->finished()) return false;
@@ -35,7 +40,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
     // Asleep until an association event or the next tick.
     for (auto event = pipeline.events.pop(kTick); event;
          event = pipeline.events.pop(std::chrono::milliseconds(0)))
-      if (pipeline.pool) pipeline.pool->on_event(*event, steady_ms());
+      dispatch(pipeline, *event);
     if (pipeline.pool) pipeline.pool->tick(steady_ms());
     if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions());
     publish_metering_reliability(pipeline);
@@ -63,7 +68,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
   while (!pipeline.aggregator->finished()) {
     for (auto event = pipeline.events.pop(std::chrono::milliseconds(1)); event;
          event = pipeline.events.pop(std::chrono::milliseconds(0)))
-      if (pipeline.pool) pipeline.pool->on_event(*event, steady_ms());
+      dispatch(pipeline, *event);
     if (pipeline.pool) pipeline.pool->tick(steady_ms());
     if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions(), true);
   }

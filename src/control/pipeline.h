@@ -29,13 +29,15 @@ struct PortDrops {
 };
 
 struct Pipeline {
+  /// Events of the associations the control core opened (registrars, pool
+  /// elements, fixed SCTP outputs). Declared first: destroyed after every
+  /// transport that may still tell it something.
+  transport::SctpEventQueue events;
   std::vector<std::unique_ptr<meter::Worker>> workers;
   std::unique_ptr<exporter::Aggregator> aggregator;
   std::unique_ptr<OutputKeeper> outputs;  ///< may be null
-  /// Events of the control core's own associations (the registrar's).
-  transport::SctpEventQueue events;
-  std::unique_ptr<PoolOutput> pool;  ///< null without a pool:HANDLE output
-  std::vector<uint16_t> port_ids;    ///< the DPDK ports the workers read
+  std::unique_ptr<PoolOutput> pool;       ///< null without a pool:HANDLE output
+  std::vector<uint16_t> port_ids;         ///< the DPDK ports the workers read
   uint32_t port_stats_interval_ms = 1000;
   PortDrops port_drops;
   /// Published by the control core for the statistics records of the sessions.

@@ -16,6 +16,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "control/transport_events.h"
 #include "rserpool/codec.h"
 #include "rserpool/resolver.h"
 
@@ -94,7 +95,7 @@ PoolOutput::PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::Expor
   asap_.max_retransmissions = c.transport.sctp.max_retransmissions;
   asap_.heartbeat_interval_ms = c.transport.sctp.heartbeat_interval_ms;
   if (c.pool.announces) announce_fd_ = open_announce_socket(c.pool);
-  for (exporter::ExportSession* session : sessions) slots_.push_back({session, {}, {}, false});
+  for (exporter::ExportSession* session : sessions) slots_.push_back({session, {}, {}, false, 0});
 }
 
 PoolOutput::~PoolOutput() {
@@ -142,6 +143,10 @@ void PoolOutput::run_actions(uint64_t now_ms) {
 }
 
 void PoolOutput::on_event(const transport::SctpEvent& event, uint64_t now_ms) {
+  if ((event.association & kTagOwnerMask) == kPoolElementTags) {
+    on_element_event(event, now_ms);
+    return;
+  }
   if (event.association != registrar_tag_ || !registrar_) return;  // an older association's
   switch (event.kind) {
     case transport::SctpEvent::Kind::up:
@@ -155,6 +160,20 @@ void PoolOutput::on_event(const transport::SctpEvent& event, uint64_t now_ms) {
       break;
   }
   run_actions(now_ms);
+}
+
+void PoolOutput::on_element_event(const transport::SctpEvent& event, uint64_t now_ms) {
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    if (slot.tag != event.association || !slot.element) continue;  // else an older transport's
+    if (slot.handed_over) {
+      if (event.kind == transport::SctpEvent::Kind::down) lost(slot, "association lost", now_ms);
+    } else {
+      keep(slot, i, now_ms);  // up: hand it over; down: connected() says why
+    }
+    run_actions(now_ms);
+    return;
+  }
 }
 
 void PoolOutput::read_announces() {
@@ -243,9 +262,10 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
     return;
   }
   if (slot.handed_over) {
-    // Up again as soon as the session took the transport; down at a later flush.
-    if (!slot.session->replacement_pending() && !slot.session->awaiting_transport() &&
-        !slot.session->transport_up())
+    // SCTP tells of a lost association through the queue; the other kinds are
+    // seen down at the session's flushes.
+    if (!output_of(*slot.element).starts_with("sctp:") && !slot.session->replacement_pending() &&
+        !slot.session->awaiting_transport() && !slot.session->transport_up())
       lost(slot, "association lost", now_ms);
     return;
   }
@@ -262,8 +282,10 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
     options.sctp.remote_udp_port = chosen->user_transport.udp_encapsulation_port;
   spdlog::info("pool {}: selected PE {:08x} ({}) by {}", handle(), chosen->id, output_of(*chosen),
                rserpool::policy_name(uint32_t(user_.policy())));
+  slot.tag = kPoolElementTags | ++element_tags_;
   try {
-    slot.connecting = open_transport(output_of(*chosen), options, Connect::start);
+    slot.connecting = open_transport(output_of(*chosen), options, Connect::start,
+                                     queue_events(events_, slot.tag));
   } catch (const std::exception& e) {
     lost(slot, e.what(), now_ms);
   }

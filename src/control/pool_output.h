@@ -45,7 +45,8 @@ class PoolOutput {
   PoolOutput& operator=(const PoolOutput&) = delete;
 
   void start(uint64_t now_ms);
-  /// An event from the queue (an association to a registrar).
+  /// An event from the queue: of an association to a registrar, or of a
+  /// transport to a pool element.
   void on_event(const transport::SctpEvent& event, uint64_t now_ms);
   /// Runs what is due; cheap enough for every tick of the control loop.
   void tick(uint64_t now_ms);
@@ -65,11 +66,13 @@ class PoolOutput {
     std::optional<rserpool::PoolElement> element;  ///< connecting to or exporting to
     std::unique_ptr<Transport> connecting;         ///< until it is up
     bool handed_over = false;
+    uint64_t tag = 0;  ///< of its transport's events (transport_events.h)
   };
 
   void run_actions(uint64_t now_ms);
   void read_announces();
   void keep(Slot& slot, size_t index, uint64_t now_ms);
+  void on_element_event(const transport::SctpEvent& event, uint64_t now_ms);
   void lost(Slot& slot, const std::string& why, uint64_t now_ms);
   /// Shares the records among the sessions that export: by weight for the
   /// weighted policies, by unused capacity for randomized least used, equally
@@ -83,6 +86,7 @@ class PoolOutput {
   transport::SctpEventQueue& events_;
   std::unique_ptr<transport::SctpMessageClient> registrar_;
   uint64_t registrar_tag_ = 0;  ///< events of older associations are stale
+  uint64_t element_tags_ = 0;   ///< the last tag given to a transport to an element
   int announce_fd_ = -1;
   std::vector<Slot> slots_;
   std::shared_ptr<exporter::ShareTable> shares_;

@@ -17,6 +17,9 @@
 # late-registrar: poolflowd and a collector start with no registrar; it starts later
 #                 and both find it by their static list.
 # announce:       no --registrar: poolflowd learns the registrar from its SERVER_ANNOUNCE.
+# unreachable:    2 collectors, live export to one; it is SIGKILLed: poolflowd reports it
+#                 with ENDPOINT_UNREACHABLE (tshark, nothing malformed) and exports to the
+#                 other. (What was in flight is issue 15's: not checked here.)
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
@@ -29,6 +32,7 @@ case $scenario in
   late-collector) base=3 ;;
   late-registrar) base=4 ;;
   announce) base=5 ;;
+  unreachable) base=6 ;;
   *) die "unknown scenario $scenario" ;;
 esac
 # Ports of this scenario: ASAP 3872B (B: base), the registrar's UDP encapsulation
@@ -240,6 +244,43 @@ case $scenario in
     export_pcap --set pool.announces=true --set pool.announce_port=$announce_port
     expect_line "$WORK/log.txt" "registrar 127\.0\.0\.1:$asap/$reg_udp learnt from its announce"
     check_union
+    ;;
+  unreachable)
+    start_registrar
+    for n in 1 2; do start_collector $n; done
+    for n in 1 2; do registered $n; done
+    dumpcap -q -i lo -f "udp port $reg_udp" -w "$WORK/asap.pcapng" 2>"$WORK/dumpcap.log" &
+    capture=$!
+    pids+=($capture)
+    sleep 1
+    "$GEN" --out "$WORK/loop.pcap" --packets 2000 --flows 100 >/dev/null
+    start_live --registrar "$registrar_at" --set meter.active_timeout_s=1 \
+      --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]"
+    wait_for "$WORK/log.txt" "session 0 exports to PE" 10
+    first=$(grep -oP "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base\K\d" "$WORK/log.txt")
+    other=$((3 - first))
+    sleep 2
+    kill -KILL "${collector[$first]}"
+    killed=$(date +%s%3N)
+    wait_for "$WORK/log.txt" "sctp:127\.0\.0\.1:475$base$first\) association lost: reported unreachable" 10
+    wait_for "$WORK/log.txt" "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base$other\)" 10
+    echo "collector $first killed; collector $other exports after $(($(date +%s%3N) - killed)) ms at most"
+    before=$(records_of $other)
+    sleep 2
+    kill -USR1 "${collector[$other]}"
+    sleep 0.2
+    (($(records_of $other) > ${before:-0})) || die "collector $other receives nothing"
+    stop_live
+    sleep 1  # dumpcap hands packets over in intervals
+    kill -INT "$capture"
+    wait "$capture" || true
+    tshark -r "$WORK/asap.pcapng" -d "udp.port==$reg_udp,sctp" -Y "asap.message_type == 9" \
+      -T fields -e asap.pe_identifier >"$WORK/unreachable.txt"
+    cat "$WORK/unreachable.txt"
+    [[ -s $WORK/unreachable.txt ]] || die "no ENDPOINT_UNREACHABLE on the wire"
+    bad=$(tshark -r "$WORK/asap.pcapng" -d "udp.port==$reg_udp,sctp" \
+      -Y "_ws.malformed || _ws.expert.severity >= error" | wc -l)
+    [[ $bad -eq 0 ]] || die "$bad malformed packets or expert errors"
     ;;
 esac
 echo "rserpool_export $scenario: OK"

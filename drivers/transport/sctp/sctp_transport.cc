@@ -52,11 +52,21 @@ SendResult send_message(struct socket* sock, uint16_t streams, std::span<const u
   return SendResult::failed;
 }
 
+// Sets the association's state and tells the transport's owner of a change.
+void set_state(SctpTransport::AssociationState& association, int state) {
+  if (association.state.exchange(state) == state) return;
+  // Two usrsctp threads may notify at once (receive and timer): one at a time.
+  while (association.notifying.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+  if (TransportEvents* events = association.events.load(std::memory_order_relaxed))
+    (*events)(state == kUp);
+  association.notifying.clear(std::memory_order_release);
+}
+
 int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, struct sctp_rcvinfo,
                int flags, void* context) {
   auto* association = static_cast<SctpTransport::AssociationState*>(context);
   if (data == nullptr) {  // the association is gone
-    association->state.store(kDown);
+    set_state(*association, kDown);
     return 1;
   }
   if ((flags & MSG_NOTIFICATION) && length >= sizeof(sctp_notification::sctp_tlv)) {
@@ -65,12 +75,12 @@ int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, 
       const sctp_assoc_change& change = n->sn_assoc_change;
       if (change.sac_state == SCTP_COMM_UP || change.sac_state == SCTP_RESTART) {
         association->outbound_streams.store(change.sac_outbound_streams);
-        association->state.store(kUp);
+        set_state(*association, kUp);
       } else {
-        association->state.store(kDown);
+        set_state(*association, kDown);
       }
     } else if (n->sn_header.sn_type == SCTP_SHUTDOWN_EVENT) {
-      association->state.store(kDown);
+      set_state(*association, kDown);
     }
   }
   std::free(data);
@@ -237,10 +247,15 @@ void SctpTransport::abandon() {
 }
 
 SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t port,
-                             const TransportOptions& options, Connect connect)
+                             const TransportOptions& options, Connect connect,
+                             TransportEvents events)
     : name_(std::move(name)),
       association_(new AssociationState),
       connect_timeout_ms_(options.sctp.connect_timeout_ms) {
+  if (events) {
+    events_ = std::make_unique<TransportEvents>(std::move(events));
+    association_->events.store(events_.get());
+  }
   const TransportOptions::Sctp& o = options.sctp;
   sctp::start_usrsctp(o.local_udp_port, o.raw_ip);
   sockaddr_storage peer{};
@@ -290,6 +305,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
       while (!connected()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   } catch (const std::exception& e) {
     release_ring();
+    release_events();
     usrsctp_close(sock_);
     const std::string what = e.what();
     throw std::runtime_error(what.starts_with(name_) ? what : name_ + ": " + what);
@@ -322,8 +338,15 @@ void SctpTransport::release_ring() {
   association_->pumping.clear();
 }
 
+void SctpTransport::release_events() {
+  while (association_->notifying.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
+  association_->events.store(nullptr, std::memory_order_relaxed);
+  association_->notifying.clear(std::memory_order_release);
+}
+
 SctpTransport::~SctpTransport() {
   release_ring();
+  release_events();
   // Graceful SHUTDOWN so that the collector ends the session at once; wait a
   // little for SHUTDOWN-COMPLETE, as the process may exit right after.
   if (association_->state.load() == kUp) {

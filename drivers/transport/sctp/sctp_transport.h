@@ -20,7 +20,8 @@ class SctpTransport final : public Transport {
   /// std::runtime_error when there is none; Connect::start returns at once and
   /// connected() tells.
   SctpTransport(std::string name, const std::string& host, uint16_t port,
-                const TransportOptions& options, Connect connect = Connect::wait);
+                const TransportOptions& options, Connect connect = Connect::wait,
+                TransportEvents events = {});
   ~SctpTransport() override;
 
   SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override;
@@ -47,6 +48,10 @@ class SctpTransport final : public Transport {
     std::atomic_flag pumping = ATOMIC_FLAG_INIT;  ///< one thread empties the ring at a time
     std::atomic<bool> pump_missed{false};         ///< another came while it was busy
     std::atomic<uint64_t> last_sack_ns{0};        ///< steady clock of the last send callback
+    /// Told of changes of `state`; null once the transport is gone. Callbacks
+    /// hold `notifying` while they use it, the destructor while it clears it.
+    std::atomic<TransportEvents*> events{nullptr};
+    std::atomic_flag notifying = ATOMIC_FLAG_INIT;
   };
 
   /// Hands the ring's messages to usrsctp until it takes no more: from the send
@@ -64,8 +69,10 @@ class SctpTransport final : public Transport {
   uint32_t connect_timeout_ms_;
   sctp_paddrparams path_{};         ///< set once the association exists
   std::unique_ptr<SendRing> ring_;  ///< with sack_clocked_sends
+  std::unique_ptr<TransportEvents> events_;
 
   void release_ring();
+  void release_events();  ///< no callback tells events_ anything after it
 };
 
 }  // namespace poolflow::transport

@@ -149,7 +149,8 @@ std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
     const rserpool::PoolUserStats& u = pool.user().stats();
     out += fmt::format(
         "  pool {}: {} resolutions sent ({} answered with elements, {} without, {} unanswered), "
-        "{} registrar associations lost, home registrar changed {} times, {} selections, "
+        "{} registrar associations lost, home registrar chosen {} times (the first included), {} "
+        "selections, "
         "{} transports handed over, {} elements reported unreachable, {} announces ({} bad)\n",
         pool.handle(), u.resolutions_sent, u.resolved, u.empty, u.unanswered, u.associations_lost,
         u.rehomed, pool.stats().selected.get(), pool.stats().exporting.get(),

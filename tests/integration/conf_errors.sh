@@ -43,3 +43,17 @@ refused "" --no-such-flag
 
 # The shipped conf file is valid as it stands once an input and output are named.
 "$POOLFLOWD" -c "$HERE/../../conf/poolflowd.toml" "${run_ok[@]}" --check-conf
+
+# A UDP encapsulation port another process holds: usrsctp would run deaf on it
+# and say nothing; the collector refuses to start instead.
+python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 39799)); time.sleep(20)' &
+holder=$!
+for _ in $(seq 100); do ss -uan | grep -q ":39799 " && break; sleep 0.1; done
+rc=0
+timeout 10 "$BUILD/src/poolflow-collector" --listen sctp:127.0.0.1:47799 \
+  --set sctp.udp_encaps_port=39799 >/dev/null 2>"$WORK/collector.err" || rc=$?
+kill "$holder"
+cat "$WORK/collector.err"
+[[ $rc -ne 0 && $rc -ne 124 ]] || die "collector exit $rc on a UDP encapsulation port in use"
+grep -q "UDP encapsulation port 39799 is already in use" "$WORK/collector.err" ||
+  die "no clear error for a UDP encapsulation port in use"

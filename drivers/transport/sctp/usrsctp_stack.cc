@@ -36,6 +36,38 @@ uint16_t free_udp_port() {
   return ntohs(any.sin6_port);
 }
 
+// usrsctp_init binds its UDP sockets itself and says nothing when the port is
+// taken: the stack then runs deaf. Try the port first (both families).
+void check_udp_port_free(uint16_t port) {
+  for (const int family : {AF_INET, AF_INET6}) {
+    const int fd = ::socket(family, SOCK_DGRAM, 0);
+    if (fd < 0) continue;  // no such family here: usrsctp will not use it either
+    if (family == AF_INET6) {
+      const int on = 1;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);  // as usrsctp binds it
+    }
+    sockaddr_storage any{};
+    socklen_t length = 0;
+    if (family == AF_INET) {
+      auto& a = reinterpret_cast<sockaddr_in&>(any);
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      length = sizeof a;
+    } else {
+      auto& a = reinterpret_cast<sockaddr_in6&>(any);
+      a.sin6_family = AF_INET6;
+      a.sin6_port = htons(port);
+      length = sizeof a;
+    }
+    const int result = ::bind(fd, reinterpret_cast<sockaddr*>(&any), length);
+    const int error = errno;
+    ::close(fd);
+    if (result != 0 && error == EADDRINUSE)
+      throw std::runtime_error("UDP encapsulation port " + std::to_string(port) +
+                               " is already in use on this host (each SCTP process needs its own)");
+  }
+}
+
 }  // namespace
 
 uint16_t start_usrsctp(uint16_t udp_port, bool raw_ip) {
@@ -48,6 +80,7 @@ uint16_t start_usrsctp(uint16_t udp_port, bool raw_ip) {
     return g_udp_port;
   }
   if (!raw_ip && udp_port == 0) udp_port = free_udp_port();
+  if (!raw_ip) check_udp_port_free(udp_port);
   usrsctp_init(raw_ip ? 0 : udp_port, nullptr, nullptr);
   // usrsctp_init resets the sysctls: set them now, before any socket exists.
   // A path is "potentially failed" at once, so heartbeats decide liveness fast.

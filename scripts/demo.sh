@@ -15,6 +15,14 @@ collector=
 pool_pids=()
 trap 'kill -KILL $collector "${pool_pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+# start_registrar NAME: a registrar on 127.0.0.1:3863, its output in $work/NAME.txt and .log.
+start_registrar() {
+  "$build_dir/src/poolflow-registrar" --asap 127.0.0.1:3863 --set registrar.allow_loopback=true \
+    >"$work/$1.txt" 2>"$work/$1.log" &
+  pool_pids+=($!)
+  for _ in $(seq 100); do grep -q "listening for ASAP" "$work/$1.log" && break; sleep 0.1; done
+}
+
 echo "== 1. poolflow-gen: 200000 packets in 5000 flows (IPv4/IPv6, VLANs, IMIX, TCP SYN..FIN)"
 "$build_dir/perf/poolflow-gen" --out "$work/demo.pcap" --manifest "$work/manifest.csv" \
   --packets 200000 --flows 5000 --ipv6 0.3 --vlan 0.2 --sizes imix --tcp-syn-fin --seed 2026
@@ -85,10 +93,7 @@ echo "   nfcapd registered by poolflow-collector --register-only"
 echo "   poolflow-registrar --asap 127.0.0.1:3863 --set registrar.allow_loopback=true"
 echo "   poolflow-collector --listen sctp:127.0.0.1:474N --set sctp.udp_encaps_port=991N \\"
 echo "     --pool ipfix-collectors --registrar 127.0.0.1:3863          (N = 1, 2, 3)"
-"$build_dir/src/poolflow-registrar" --asap 127.0.0.1:3863 --set registrar.allow_loopback=true \
-  >"$work/registrar.txt" 2>"$work/registrar.log" &
-pool_pids+=($!)
-for _ in $(seq 100); do grep -q "listening for ASAP" "$work/registrar.log" && break; sleep 0.1; done
+start_registrar registrar
 sed -n '1p' "$work/registrar.log"
 for n in 1 2 3; do
   "$build_dir/src/poolflow-collector" --listen "sctp:127.0.0.1:474$n" --set "sctp.udp_encaps_port=991$n" \
@@ -141,10 +146,7 @@ echo "== 9. poolflowd exports through the pool: it knows the pool handle and a r
 echo "   collectors. 3 collectors register in ipfix-collectors with weighted round robin 1:2:3;"
 echo "   pool.sessions = 3 exports to all three at once, records shared by flow-key hash."
 echo "   poolflowd --pcap demo.pcap --pool ipfix-collectors --registrar 127.0.0.1:3863 --set pool.sessions=3"
-"$build_dir/src/poolflow-registrar" --asap 127.0.0.1:3863 --set registrar.allow_loopback=true \
-  >"$work/registrar9.txt" 2>"$work/registrar9.log" &
-pool_pids+=($!)
-for _ in $(seq 100); do grep -q "listening for ASAP" "$work/registrar9.log" && break; sleep 0.1; done
+start_registrar registrar9
 for n in 1 2 3; do
   mkdir -p "$work/pool$n"
   "$build_dir/src/poolflow-collector" --listen "sctp:127.0.0.1:475$n" --set "sctp.udp_encaps_port=992$n" \

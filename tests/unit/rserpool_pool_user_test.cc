@@ -14,6 +14,7 @@
 #include "rserpool/codec.h"
 #include "rserpool/pool_user.h"
 #include "rserpool/registrar.h"
+#include "rserpool_wire.h"
 
 using namespace poolflow::rserpool;
 
@@ -66,12 +67,7 @@ std::vector<PoolUserAction> sends(std::vector<PoolUserAction> actions) {
   return actions;
 }
 
-// The message as a registrar would decode it: it must survive the codec.
-Message wire(const Message& m) {
-  const DecodeResult r = decode(Protocol::asap, encode(m));
-  EXPECT_TRUE(r.ok()) << decode_error_name(r.error) << ": " << r.detail;
-  return r.message;
-}
+using poolflow::rserpool::testing::wire;
 
 class PoolUserTest : public ::testing::Test {
  protected:

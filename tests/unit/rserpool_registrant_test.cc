@@ -17,6 +17,7 @@
 #include "rserpool/codec.h"
 #include "rserpool/registrant.h"
 #include "rserpool/registrar.h"
+#include "rserpool_wire.h"
 
 using namespace poolflow::rserpool;
 
@@ -64,12 +65,7 @@ std::vector<uint8_t> reply(AsapType type, const std::string& handle = kHandle, u
 
 std::vector<uint8_t> accepted() { return reply(AsapType::registration_response); }
 
-// The message as the registrar would decode it: it must survive the codec.
-Message wire(const Message& m) {
-  const DecodeResult r = decode(Protocol::asap, encode(m));
-  EXPECT_TRUE(r.ok()) << decode_error_name(r.error) << ": " << r.detail;
-  return r.message;
-}
+using poolflow::rserpool::testing::wire;
 
 class RegistrantTest : public ::testing::Test {
  protected:

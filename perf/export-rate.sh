@@ -2,7 +2,7 @@
 # Records/s and messages/s from poolflowd to poolflow-collector on loopback (two
 # processes), next to the raw message rate of the same transport measured by
 # poolflow-transport-bench (same message size, same settings, no IPFIX), for SCTP,
-# TCP and UDP. The exporter replays a pcap whose flows all end at once (forced end
+# TCP and UDP. The exporter plays a pcap whose flows all end at once (forced end
 # at the end of the capture), so the export runs flat out; rates are taken between
 # the first and the last message at the receiver. Median of several runs.
 #   perf/export-rate.sh [--flows F] [--runs R] [--kinds "sctp tcp udp"] [--build DIR]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end on an embedded default: set-up, build, a generated
-# pcap replayed into DPDK mbufs (EAL without hugepages or NIC) by poolflowd,
+# pcap played back into DPDK mbufs (EAL without hugepages or NIC) by poolflowd,
 # an IPFIX file out, a human summary, and an independent decode (ipfixDump).
 #   scripts/demo.sh [BUILD_DIR]
 set -euo pipefail
@@ -28,7 +28,7 @@ echo "== 1. poolflow-gen: 200000 packets in 5000 flows (IPv4/IPv6, VLANs, IMIX, 
   --packets 200000 --flows 5000 --ipv6 0.3 --vlan 0.2 --sizes imix --tcp-syn-fin --seed 2026
 
 echo
-echo "== 2. poolflowd --pcap demo.pcap --output file:flows.ipfix   (DPDK EAL, pcap replayed into mbufs)"
+echo "== 2. poolflowd --pcap demo.pcap --output file:flows.ipfix   (DPDK EAL, pcap played back into mbufs)"
 start=$(date +%s.%N)
 "$build_dir/src/poolflowd" -c conf/poolflowd.toml --pcap "$work/demo.pcap" \
   --output "file:$work/flows.ipfix"

@@ -31,7 +31,7 @@ struct Port {
   bool rss = false;        ///< queues balanced by symmetric RSS
 };
 
-/// The pool the ports (or a pcap replay) take their mbufs from. Throws
+/// The pool the ports (or a pcap playback) take their mbufs from. Throws
 /// std::runtime_error.
 rte_mempool* create_mbuf_pool(const PortSettings& settings);
 

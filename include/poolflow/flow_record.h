@@ -14,7 +14,7 @@ enum class FlowEndReason : uint8_t {
   idle_timeout = 1,
   active_timeout = 2,
   end_of_flow = 3,  ///< TCP FIN or RST seen
-  forced_end = 4,   ///< shutdown or end of a replayed pcap
+  forced_end = 4,   ///< shutdown or end of a played back pcap
   lack_of_resources = 5,
 };
 

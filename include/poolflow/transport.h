@@ -37,10 +37,10 @@ struct MessageInfo {
   uint16_t stream = 0;
   ReliabilityPolicy policy;
   bool templates = false;  ///< holds template sets only (always sent reliably)
-  /// For a transport that holds messages before they reach the network (SCTP
-  /// with sack_clocked_sends): when the exporter completed the message
-  /// (steady_ms(); 0: never aged there), so that a ttl message older than its
-  /// lifetime is dropped there too, and what it carries, for HeldOutcome.
+  /// When the exporter completed the message (steady_ms(); 0: never aged
+  /// there), so that a transport that holds messages (SCTP with
+  /// sack_clocked_sends) drops a ttl message older than its lifetime too; and
+  /// what it carries, for HeldOutcome.
   uint64_t completed_ms = 0;
   uint32_t records = 0;
   uint64_t packets = 0;
@@ -63,6 +63,17 @@ struct HeldOutcome {
   /// unix_ms() of the first and the last flow record dropped; 0: none
   uint64_t first_dropped_ms = 0;
   uint64_t last_dropped_ms = 0;
+  /// Messages counted as sent (SendResult::sent, or sent_messages above) that
+  /// the transport later gave back undelivered (SCTP SEND_FAILED: the
+  /// association failed, or a PR-SCTP lifetime ran out), with their content.
+  /// Counted apart: they stay in sent_*, and are not sent all the same.
+  uint64_t returned_messages = 0;
+  uint64_t returned_records = 0;
+  uint64_t returned_packets = 0;
+  uint64_t returned_octets = 0;
+  uint64_t returned_reliable_records = 0;
+  uint64_t first_returned_ms = 0;
+  uint64_t last_returned_ms = 0;
 };
 
 enum class SendResult : uint8_t {
@@ -72,7 +83,7 @@ enum class SendResult : uint8_t {
   failed,       ///< lost (no session, or an error): do not retry
 };
 
-/// What a transport can do; decides how an export session numbers and repeats.
+/// What a transport can do; decides how an exporter numbers and repeats.
 struct TransportTraits {
   bool streams = false;                    ///< SCTP: sequence numbers per stream (RFC 7011 §10.2)
   uint16_t stream_count = 0;               ///< SCTP: outbound streams the peer granted

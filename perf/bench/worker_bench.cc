@@ -30,7 +30,7 @@ namespace {
 struct Options {
   uint32_t flows = 1'000'000;
   double zipf = 0;
-  uint32_t sequence = 1u << 23;  // flow draws, replayed in a loop
+  uint32_t sequence = 1u << 23;  // flow draws, played back in a loop
   uint32_t mbufs = 1024;         // the "RX ring"
   double seconds = 3;
 };
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   CLI::App app{"worker_bench: one metering worker on pre-built 64-byte mbufs"};
   app.add_option("--flows", o.flows, "distinct flows");
   app.add_option("--zipf", o.zipf, "Zipf exponent of flow popularity; 0 = uniform");
-  app.add_option("--sequence", o.sequence, "flow draws replayed in a loop");
+  app.add_option("--sequence", o.sequence, "flow draws repeated in a loop");
   app.add_option("--mbufs", o.mbufs, "mbufs reused like an RX ring (multiple of 32)");
   app.add_option("--seconds", o.seconds, "duration of each measurement");
   CLI11_PARSE(app, argc, argv);

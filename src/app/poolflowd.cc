@@ -17,7 +17,7 @@
 #include "control/control_loop.h"
 #include "control/stats_report.h"
 #include "net/eal_args.h"
-#include "net/pcap_replay.h"
+#include "net/pcap_player.h"
 #include "net/ports.h"
 
 using namespace poolflow;
@@ -30,15 +30,15 @@ std::atomic<int> g_signal{0};
 
 void on_signal(int sig) { g_signal.store(sig); }
 
-// The export sessions, output by output: an SCTP output and each of a pool
+// The exporters, output by output: an SCTP output and each of a pool
 // output's pool.sessions wait for their first transport from the control core
 // (so an unreachable collector does not stop poolflowd from starting); files,
-// TCP and UDP open here. `groups` says which sessions share an output's records.
-std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
+// TCP and UDP open here. `groups` says which exporters share an output's records.
+std::vector<std::unique_ptr<exporter::Exporter>> open_outputs(
     const conf::PoolflowdConf& c, std::shared_ptr<const exporter::MeteringSnapshot> metering,
-    std::vector<exporter::SessionGroup>& groups) {
-  std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
-  exporter::ExportSessionConfig config;
+    std::vector<exporter::ExporterGroup>& groups) {
+  std::vector<std::unique_ptr<exporter::Exporter>> exporters;
+  exporter::ExporterConfig config;
   config.metering_reliability = std::move(metering);
   config.observation_domain = c.export_.observation_domain_id;
   config.max_message_length = c.export_.max_message_size;
@@ -50,8 +50,8 @@ std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
   config.close_timeout_ms = c.export_.close_timeout_ms;
   config.statistics_interval_ms = c.export_.statistics_interval_s * 1000;
   for (const std::string& output : c.export_.outputs) {
-    exporter::SessionGroup group{
-        sessions.size(),
+    exporter::ExporterGroup group{
+        exporters.size(),
         output.starts_with(conf::kPoolOutputPrefix) ? size_t{c.pool.sessions} : size_t{1}, nullptr};
     if (group.count > 1) {
       group.shares = std::make_shared<exporter::ShareTable>();
@@ -59,13 +59,13 @@ std::vector<std::unique_ptr<exporter::ExportSession>> open_outputs(
     }
     if (output.starts_with(conf::kPoolOutputPrefix) || output.starts_with("sctp:"))
       for (size_t i = 0; i < group.count; ++i)
-        sessions.push_back(std::make_unique<exporter::ExportSession>(output, config));
+        exporters.push_back(std::make_unique<exporter::Exporter>(output, config));
     else
-      sessions.push_back(
-          std::make_unique<exporter::ExportSession>(open_transport(output, c.transport), config));
+      exporters.push_back(
+          std::make_unique<exporter::Exporter>(open_transport(output, c.transport), config));
     groups.push_back(group);
   }
-  return sessions;
+  return exporters;
 }
 
 net::EalPlan eal_plan(const conf::PoolflowdConf& c, int verbosity) {
@@ -83,10 +83,10 @@ net::EalPlan eal_plan(const conf::PoolflowdConf& c, int verbosity) {
 }
 
 // RX queues are dealt round robin over all ports, so that single-queue ports
-// (no RSS) still spread over the workers; replayed captures likewise.
+// (no RSS) still spread over the workers; played back captures likewise.
 meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
                                   const std::vector<net::Port>& ports,
-                                  const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
+                                  const std::vector<std::unique_ptr<net::PcapPlayer>>& players) {
   meter::WorkerConfig w;
   w.id = id;
   const size_t workers = c.cpu.worker_cores.size();
@@ -94,33 +94,33 @@ meter::WorkerConfig worker_config(const conf::PoolflowdConf& c, unsigned id,
   for (const net::Port& port : ports)
     for (uint16_t q = 0; q < port.rx_queues; ++q, ++k)
       if (k % workers == id) w.queues.push_back({port.id, q, nullptr});
-  for (size_t r = 0; r < replays.size(); ++r, ++k)
-    if (k % workers == id) w.queues.push_back({static_cast<uint16_t>(r), 0, replays[r].get()});
+  for (size_t r = 0; r < players.size(); ++r, ++k)
+    if (k % workers == id) w.queues.push_back({static_cast<uint16_t>(r), 0, players[r].get()});
   w.flow_capacity = c.meter.flow_table_size;
   w.biflow = c.meter.biflow;
   w.timeouts.idle_ms = uint64_t{c.meter.idle_timeout_s} * 1000;
   w.timeouts.active_ms = uint64_t{c.meter.active_timeout_s} * 1000;
   w.timeouts.tcp_end_grace_ms = c.meter.tcp_end_grace_ms;
   w.expiry_slots_per_poll = c.meter.expiry_slots_per_poll;
-  w.replay = !c.input.pcaps.empty();
+  w.playback = !c.input.pcaps.empty();
   return w;
 }
 
 // A line per capture for the exit summary. Packets cut by a capture's snap
-// length are replayed as captured: their IP length runs past the frame, so the
+// length are played back as captured: their IP length runs past the frame, so the
 // parser ignores them; said once, at the end.
-std::string replay_summary(const std::vector<std::unique_ptr<net::PcapReplay>>& replays) {
+std::string playback_summary(const std::vector<std::unique_ptr<net::PcapPlayer>>& players) {
   std::string out;
-  for (const auto& replay : replays) {
-    if (replay->cut() != 0)
+  for (const auto& player : players) {
+    if (player->cut() != 0)
       spdlog::warn(
           "{}: {} of {} packets were cut by the capture's snap length: only the captured "
-          "bytes are replayed, so their IP length runs past the frame and they are counted "
+          "bytes are played back, so their IP length runs past the frame and they are counted "
           "as ignored (ipv4/ipv6_bad_length)",
-          replay->path(), replay->cut(), replay->delivered());
-    out += fmt::format("  replayed          {}: {} packets ({} cut by the snap length){}\n",
-                       replay->path(), replay->delivered(), replay->cut(),
-                       replay->damaged() ? "; ended at a damaged record" : "");
+          player->path(), player->cut(), player->delivered());
+    out += fmt::format("  played back       {}: {} packets ({} cut by the snap length){}\n",
+                       player->path(), player->delivered(), player->cut(),
+                       player->damaged() ? "; ended at a damaged record" : "");
   }
   return out;
 }
@@ -128,20 +128,20 @@ std::string replay_summary(const std::vector<std::unique_ptr<net::PcapReplay>>& 
 int run(const conf::PoolflowdConf& c, int verbosity) {
   control::Pipeline pipeline;
   std::vector<net::Port> ports;
-  // Replay: capture i is metered as ingress port i (there are no DPDK ports then).
-  std::vector<std::unique_ptr<net::PcapReplay>> replays;
-  std::vector<std::unique_ptr<exporter::ExportSession>> sessions;
-  std::vector<exporter::SessionGroup> groups;
+  // Playback: capture i is metered as ingress port i (there are no DPDK ports then).
+  std::vector<std::unique_ptr<net::PcapPlayer>> players;
+  std::vector<std::unique_ptr<exporter::Exporter>> exporters;
+  std::vector<exporter::ExporterGroup> groups;
   try {
     for (const std::string& pcap : c.input.pcaps)
-      replays.push_back(std::make_unique<net::PcapReplay>(pcap));
+      players.push_back(std::make_unique<net::PcapPlayer>(pcap));
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: input.pcaps: {}\n", e.what());
     return conf::kExitConfError;
   }
   try {
     // Statistics records tell the collectors what the workers could not meter.
-    sessions = open_outputs(c, pipeline.metering, groups);
+    exporters = open_outputs(c, pipeline.metering, groups);
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: export.outputs: {}\n", e.what());
     return conf::kExitConfError;
@@ -166,15 +166,15 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     settings.mbuf_pool_size = c.input.mbuf_pool_size;
     settings.mbuf_cache_size = c.input.mbuf_cache_size;
     settings.promiscuous = c.input.promiscuous;
-    // input.mbuf_pool_size is for the ports' RX rings: a replay has none, and a
+    // input.mbuf_pool_size is for the ports' RX rings: a playback has none, and a
     // pool that large would only cost start-up time.
-    if (!replays.empty())
+    if (!players.empty())
       settings.mbuf_pool_size =
-          net::PcapReplay::pool_size(static_cast<unsigned>(c.cpu.worker_cores.size()),
+          net::PcapPlayer::pool_size(static_cast<unsigned>(c.cpu.worker_cores.size()),
                                      settings.mbuf_cache_size, meter::kBurstSize);
     rte_mempool* pool = net::create_mbuf_pool(settings);
-    if (replays.empty()) ports = net::start_ports(settings, pool);
-    for (size_t r = 0; r < replays.size(); ++r) replays[r]->start(pool, static_cast<uint16_t>(r));
+    if (players.empty()) ports = net::start_ports(settings, pool);
+    for (size_t r = 0; r < players.size(); ++r) players[r]->start(pool, static_cast<uint16_t>(r));
     for (const net::Port& port : ports) pipeline.port_ids.push_back(port.id);
     pipeline.port_stats_interval_ms = c.input.port_stats_interval_ms;
 
@@ -187,11 +187,10 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
         throw std::runtime_error("cannot create ring " + name + ": " + rte_strerror(rte_errno));
       rings.push_back(ring);
       pipeline.workers.push_back(std::make_unique<meter::Worker>(
-          worker_config(c, id, ports, replays), ring, pipeline.stop_workers));
+          worker_config(c, id, ports, players), ring, pipeline.stop_workers));
       if (pipeline.workers.back()->config().queues.empty())
         spdlog::warn("worker {} (core {}) has nothing to poll: there are fewer {} than workers", id,
-                     c.cpu.worker_cores[id],
-                     replays.empty() ? "port queues" : "captures to replay");
+                     c.cpu.worker_cores[id], players.empty() ? "port queues" : "captures to play");
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "poolflowd: {}\n", e.what());
@@ -199,18 +198,18 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
     return kExitRuntimeError;
   }
   pipeline.aggregator = std::make_unique<exporter::Aggregator>(
-      exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(sessions),
+      exporter::AggregatorConfig{c.export_.flush_interval_ms}, rings, std::move(exporters),
       pipeline.stop_aggregator, groups);
 
   pipeline.outputs = std::make_unique<control::OutputKeeper>(c.transport, pipeline.events);
   if (!c.pool.handle.empty()) {
-    std::vector<exporter::ExportSession*> members;
+    std::vector<exporter::Exporter*> members;
     std::shared_ptr<exporter::ShareTable> shares;
-    for (const exporter::SessionGroup& group : groups)
-      if (pipeline.aggregator->sessions()[group.first]->output() ==
+    for (const exporter::ExporterGroup& group : groups)
+      if (pipeline.aggregator->exporters()[group.first]->output() ==
           std::string(conf::kPoolOutputPrefix) + c.pool.handle) {
         for (size_t i = 0; i < group.count; ++i)
-          members.push_back(pipeline.aggregator->sessions()[group.first + i].get());
+          members.push_back(pipeline.aggregator->exporters()[group.first + i].get());
         shares = group.shares;
       }
     try {
@@ -236,7 +235,7 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
       pipeline.workers.size(), fmt::join(c.cpu.worker_cores, ","), c.cpu.aggregator_core,
       c.cpu.control_core,
       c.input.pcaps.empty() ? fmt::format("{}", fmt::join(c.input.devices, ","))
-                            : fmt::format("{} (replay)", fmt::join(c.input.pcaps, ",")),
+                            : fmt::format("{} (playback)", fmt::join(c.input.pcaps, ",")),
       fmt::join(c.export_.outputs, ","));
 
   bool launched =
@@ -257,12 +256,12 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
   const double run_seconds = control::run_control_loop(pipeline, c.log.stats_interval_s, g_signal);
   rte_eal_mp_wait_lcore();
 
-  fmt::print("{}{}", control::exit_summary(pipeline, run_seconds), replay_summary(replays));
+  fmt::print("{}{}", control::exit_summary(pipeline, run_seconds), playback_summary(players));
   std::fflush(stdout);
   // What was read has been exported; a script should still learn that a capture
   // was damaged.
-  const bool damaged = std::any_of(replays.begin(), replays.end(),
-                                   [](const auto& replay) { return replay->damaged(); });
+  const bool damaged = std::any_of(players.begin(), players.end(),
+                                   [](const auto& player) { return player->damaged(); });
   if (damaged) fmt::print(stderr, "poolflowd: a capture ended at a damaged record (see the log)\n");
 
   net::stop_ports(ports);
@@ -279,7 +278,7 @@ int main(int argc, char** argv) {
   conf::CommandLineOverrides overrides;
   conf::add_program_options(app, options, overrides.sets);
   app.add_option("--pcap", overrides.pcaps,
-                 "replay a pcap (Ethernet; classic pcap or pcapng) and exit at its end "
+                 "play a pcap (Ethernet; classic pcap or pcapng) and exit at its end "
                  "(repeatable: one ingress port each)")
       ->allow_extra_args(false);
   app.add_option("--output", overrides.outputs, "output, e.g. file:PATH (repeatable)")

@@ -58,7 +58,7 @@ class Collector::Visitor final : public ipfix::RecordVisitor {
 
 Collector::Collector(CollectorConfig config, std::vector<std::unique_ptr<Output>> outputs)
     : config_(config), reader_(config.limits), outputs_(std::move(outputs)) {
-  replay_ = [this](const auto& write) { replay_templates(write); };
+  known_templates_ = [this](const auto& write) { write_known_templates(write); };
 }
 
 void Collector::session_started(uint64_t session, const std::string& exporter) {
@@ -117,7 +117,7 @@ bool Collector::message(uint64_t id, uint16_t stream, std::span<const uint8_t> b
   }
   // Outputs first: a file opened for this message starts with templates that
   // carry this message's sequence number, not the next one.
-  for (const auto& output : outputs_) output->message(bytes, replay_);
+  for (const auto& output : outputs_) output->message(bytes, known_templates_);
   count_sequence(s, stream, result);
   return true;
 }
@@ -166,7 +166,8 @@ void Collector::log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& r
                result.discarded ? "" : "; the rest of the message was used");
 }
 
-void Collector::replay_templates(const std::function<void(std::span<const uint8_t>)>& write) const {
+void Collector::write_known_templates(
+    const std::function<void(std::span<const uint8_t>)>& write) const {
   std::vector<uint8_t> message;
   for (const auto& [id, s] : sessions_) {
     // One message per (domain, set kind): the template store is ordered by domain.
@@ -208,7 +209,7 @@ void Collector::replay_templates(const std::function<void(std::span<const uint8_
 
 void Collector::tick() {
   std::lock_guard lock(mutex_);
-  for (const auto& output : outputs_) output->tick(replay_);
+  for (const auto& output : outputs_) output->tick(known_templates_);
 }
 
 namespace {

@@ -87,12 +87,12 @@ class Collector final : public MessageSink {
   /// (on any stream): what a message written next in that domain carries.
   static uint32_t next_sequence(const Session& s, uint32_t domain);
   void log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result);
-  void replay_templates(const std::function<void(std::span<const uint8_t>)>& write) const;
+  void write_known_templates(const std::function<void(std::span<const uint8_t>)>& write) const;
 
   CollectorConfig config_;
   ipfix::MessageReader reader_;
   std::vector<std::unique_ptr<Output>> outputs_;
-  TemplateReplay replay_;
+  KnownTemplates known_templates_;
   mutable std::mutex mutex_;
   std::map<uint64_t, Session> sessions_;
   struct ClosedSession {

@@ -24,7 +24,7 @@ FileOutput::~FileOutput() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-void FileOutput::open_next(const TemplateReplay& replay) {
+void FileOutput::open_next(const KnownTemplates& known_templates) {
   if (file_ != nullptr) std::fclose(file_);
   // Names sort in the order written: a UTC time stamp and a counter.
   const std::string path = fmt::format("{}/ipfix-{:%Y%m%d-%H%M%S}-{:06}.ipfix", directory_,
@@ -34,7 +34,7 @@ void FileOutput::open_next(const TemplateReplay& replay) {
   file_bytes_ = 0;
   data_bytes_ = 0;
   opened_ = std::chrono::steady_clock::now();
-  replay([this](std::span<const uint8_t> m) { write(m); });
+  known_templates([this](std::span<const uint8_t> m) { write(m); });
   spdlog::debug("{}: writing {}", name_, path);
 }
 
@@ -44,16 +44,16 @@ void FileOutput::write(std::span<const uint8_t> bytes) {
   file_bytes_ += bytes.size();
 }
 
-void FileOutput::message(std::span<const uint8_t> bytes, const TemplateReplay& replay) {
-  if (data_bytes_ > 0 && file_bytes_ + bytes.size() > rotate_bytes_) open_next(replay);
+void FileOutput::message(std::span<const uint8_t> bytes, const KnownTemplates& known_templates) {
+  if (data_bytes_ > 0 && file_bytes_ + bytes.size() > rotate_bytes_) open_next(known_templates);
   write(bytes);
   data_bytes_ += bytes.size();
 }
 
-void FileOutput::tick(const TemplateReplay& replay) {
+void FileOutput::tick(const KnownTemplates& known_templates) {
   std::fflush(file_);
   if (data_bytes_ > 0 && std::chrono::steady_clock::now() - opened_ >= rotate_after_)
-    open_next(replay);
+    open_next(known_templates);
 }
 
 }  // namespace poolflow::collector

@@ -18,14 +18,14 @@ class FileOutput final : public Output {
              uint32_t rotate_seconds);
   ~FileOutput() override;
 
-  void message(std::span<const uint8_t> bytes, const TemplateReplay& replay) override;
+  void message(std::span<const uint8_t> bytes, const KnownTemplates& known_templates) override;
   void record(const std::string&, const ipfix::MessageHeader&, const ipfix::DecodedTemplate&,
               std::span<const uint8_t>) override {}
-  void tick(const TemplateReplay& replay) override;
+  void tick(const KnownTemplates& known_templates) override;
   const std::string& name() const override { return name_; }
 
  private:
-  void open_next(const TemplateReplay& replay);
+  void open_next(const KnownTemplates& known_templates);
   void write(std::span<const uint8_t> bytes);
 
   std::string name_;
@@ -34,7 +34,7 @@ class FileOutput final : public Output {
   std::chrono::seconds rotate_after_;
   std::FILE* file_ = nullptr;
   uint64_t file_bytes_ = 0;
-  uint64_t data_bytes_ = 0;  ///< messages written after the replayed templates
+  uint64_t data_bytes_ = 0;  ///< messages written after the templates that open the file
   uint32_t file_number_ = 0;
   std::chrono::steady_clock::time_point opened_;
 };

@@ -16,10 +16,10 @@ class JsonlOutput final : public Output {
   JsonlOutput(std::string name, const std::string& path);
   ~JsonlOutput() override;
 
-  void message(std::span<const uint8_t>, const TemplateReplay&) override {}
+  void message(std::span<const uint8_t>, const KnownTemplates&) override {}
   void record(const std::string& exporter, const ipfix::MessageHeader& header,
               const ipfix::DecodedTemplate& tmpl, std::span<const uint8_t> record) override;
-  void tick(const TemplateReplay&) override { std::fflush(file_); }
+  void tick(const KnownTemplates&) override { std::fflush(file_); }
   const std::string& name() const override { return name_; }
 
  private:

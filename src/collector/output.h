@@ -13,7 +13,7 @@ namespace poolflow::collector {
 
 /// Writes every template of every open session as IPFIX messages through
 /// `write`: what a new file needs before the data that follows.
-using TemplateReplay =
+using KnownTemplates =
     std::function<void(const std::function<void(std::span<const uint8_t>)>& write)>;
 
 class Output {
@@ -21,14 +21,14 @@ class Output {
   virtual ~Output() = default;
 
   /// A message that decoded (its templates already applied).
-  virtual void message(std::span<const uint8_t> bytes, const TemplateReplay& replay) = 0;
+  virtual void message(std::span<const uint8_t> bytes, const KnownTemplates& known_templates) = 0;
 
   /// One data record of that message, before message() is called for it.
   virtual void record(const std::string& exporter, const ipfix::MessageHeader& header,
                       const ipfix::DecodedTemplate& tmpl, std::span<const uint8_t> record) = 0;
 
   /// Called about once a second and at exit: flush, rotate by time.
-  virtual void tick(const TemplateReplay& replay) = 0;
+  virtual void tick(const KnownTemplates& known_templates) = 0;
 
   virtual const std::string& name() const = 0;
 };

@@ -50,8 +50,8 @@ void check_input(Reader& r, const PoolflowdConf& c) {
     r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
   if (in.pcaps.empty() && in.devices.empty())
     r.fail("input.devices",
-           "no input: name a port (PCI address or vdev) or replay a pcap (--pcap)");
-  // Each replayed capture keeps its own flow clock only if it has its own worker.
+           "no input: name a port (PCI address or vdev) or play a pcap (--pcap)");
+  // Each played back capture keeps its own flow clock only if it has its own worker.
   if (in.pcaps.size() > c.cpu.worker_cores.size())
     r.fail("input.pcaps", std::to_string(in.pcaps.size()) +
                               " captures need as many worker cores (each keeps its own flow "
@@ -63,7 +63,7 @@ void check_input(Reader& r, const PoolflowdConf& c) {
   r.check_range("input.rx_descriptors", in.rx_descriptors, 64, 32768);
   r.check_range("input.mbuf_cache_size", in.mbuf_cache_size, 0, 512);
   r.check_range("input.port_stats_interval_ms", in.port_stats_interval_ms, 10, 60000);
-  // Every port may get a queue per worker, all filled from the one pool. (A replay
+  // Every port may get a queue per worker, all filled from the one pool. (A playback
   // sizes its own pool: it has no RX rings.)
   if (in.devices.empty()) return;
   const uint64_t needed =

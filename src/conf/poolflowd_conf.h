@@ -36,7 +36,7 @@ struct PoolflowdConf {
   } cpu;
 
   struct Input {
-    std::vector<std::string> pcaps;  ///< each replayed as one port
+    std::vector<std::string> pcaps;  ///< each played back as one port
     std::vector<std::string> devices;
     uint32_t rx_descriptors = 1024;
     uint32_t mbuf_pool_size = 16383;

@@ -14,7 +14,7 @@ constexpr auto kTick = std::chrono::milliseconds(10);
 
 void dispatch(Pipeline& pipeline, const transport::SctpEvent& event) {
   if (pipeline.pool) pipeline.pool->on_event(event, steady_ms());
-  if (pipeline.outputs) pipeline.outputs->on_event(pipeline.aggregator->sessions(), event);
+  if (pipeline.outputs) pipeline.outputs->on_event(pipeline.aggregator->exporters(), event);
 }
 
 bool all_finished(const Pipeline& pipeline) {
@@ -42,7 +42,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
          event = pipeline.events.pop(std::chrono::milliseconds(0)))
       dispatch(pipeline, *event);
     if (pipeline.pool) pipeline.pool->tick(steady_ms());
-    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions());
+    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->exporters());
     publish_metering_reliability(pipeline);
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - last_report).count();
@@ -62,7 +62,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
   const double run_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   // Wait asleep: rte_eal_mp_wait_lcore() spins, on a core the aggregation
   // thread may share, while it still sends and waits for acknowledgements.
-  // The registrar association stays served meanwhile, and sessions that never
+  // The registrar association stays served meanwhile, and exporters that never
   // reached a collector may still get one (the aggregation thread waits for it
   // until close_timeout_ms).
   while (!pipeline.aggregator->finished()) {
@@ -70,7 +70,7 @@ double run_control_loop(Pipeline& pipeline, uint32_t stats_interval_s,
          event = pipeline.events.pop(std::chrono::milliseconds(0)))
       dispatch(pipeline, *event);
     if (pipeline.pool) pipeline.pool->tick(steady_ms());
-    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->sessions(), true);
+    if (pipeline.outputs) pipeline.outputs->tick(pipeline.aggregator->exporters(), true);
   }
   return run_seconds;
 }

@@ -1,11 +1,11 @@
 // Keeps SCTP outputs connected: it opens their first association (the export
-// session meanwhile holds its records), and when an association is lost, the control core
+// exporter meanwhile holds its records), and when an association is lost, the control core
 // opens a new one (a new transport session: templates again, sequence numbers
 // from zero) and hands it to the aggregation thread, which goes on meanwhile.
 // The handshake runs on usrsctp's threads: the control core only starts it, and
 // learns from its event queue when the association is up or lost, so it never
 // waits on the network. TCP reconnects by
-// itself; files and UDP have no session to lose. A pool output chooses another
+// itself; files and UDP have no exporter to lose. A pool output chooses another
 // collector instead (pool_output.h).
 #pragma once
 
@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "export/export_session.h"
+#include "export/exporter.h"
 #include "poolflow/transport.h"
 #include "transport/sctp/sctp_messages.h"
 
@@ -29,14 +29,14 @@ class OutputKeeper {
 
   /// An event from the queue: hands over an association that came up, and
   /// notes a lost one, to be reopened at its retry time.
-  void on_event(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions,
+  void on_event(const std::vector<std::unique_ptr<exporter::Exporter>>& exporters,
                 const transport::SctpEvent& event);
 
   /// Control core, any rate, never waits: starts reopening lost SCTP outputs when
   /// their retry time has come, and gives up on handshakes past their timeout.
   /// `closing` (shutdown): only outputs that never had an association, whose
   /// records wait for one until close_timeout_ms.
-  void tick(const std::vector<std::unique_ptr<exporter::ExportSession>>& sessions,
+  void tick(const std::vector<std::unique_ptr<exporter::Exporter>>& exporters,
             bool closing = false);
 
  private:
@@ -53,11 +53,11 @@ class OutputKeeper {
   }
   /// The handshake of `output.connecting`: hands it over once up, reports and
   /// drops it when it failed.
-  void check_connecting(exporter::ExportSession& session, Output& output);
+  void check_connecting(exporter::Exporter& exporter, Output& output);
 
   TransportOptions options_;
   transport::SctpEventQueue& events_;
-  std::vector<Output> outputs_;  ///< per session
+  std::vector<Output> outputs_;  ///< per exporter
   uint64_t tags_ = 0;
 };
 

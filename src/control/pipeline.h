@@ -1,5 +1,5 @@
 // The threads of poolflowd and what the control core keeps beside them: the
-// workers, the aggregation thread and its export sessions, the outputs the
+// workers, the aggregation thread and its exporters, the outputs the
 // control core keeps connected (fixed SCTP outputs, the collector pool), and
 // the queue through which usrsctp's threads tell it of its associations.
 #pragma once
@@ -40,7 +40,7 @@ struct Pipeline {
   std::vector<uint16_t> port_ids;         ///< the DPDK ports the workers read
   uint32_t port_stats_interval_ms = 1000;
   PortDrops port_drops;
-  /// Published by the control core for the statistics records of the sessions.
+  /// Published by the control core for the statistics records of the exporters.
   std::shared_ptr<exporter::MeteringSnapshot> metering =
       std::make_shared<exporter::MeteringSnapshot>();
   std::atomic<bool> stop_workers{false};

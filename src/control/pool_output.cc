@@ -74,7 +74,7 @@ int open_announce_socket(const conf::PoolflowdConf::Pool& p) {
 
 }  // namespace
 
-PoolOutput::PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::ExportSession*> sessions,
+PoolOutput::PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::Exporter*> exporters,
                        std::shared_ptr<exporter::ShareTable> shares,
                        transport::SctpEventQueue& events)
     : user_(user_config(c.pool)),
@@ -95,7 +95,7 @@ PoolOutput::PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::Expor
   asap_.max_retransmissions = c.transport.sctp.max_retransmissions;
   asap_.heartbeat_interval_ms = c.transport.sctp.heartbeat_interval_ms;
   if (c.pool.announces) announce_fd_ = open_announce_socket(c.pool);
-  for (exporter::ExportSession* session : sessions) slots_.push_back({session, {}, {}, false, 0});
+  for (exporter::Exporter* exporter : exporters) slots_.push_back({exporter, {}, {}, false, 0});
 }
 
 PoolOutput::~PoolOutput() {
@@ -253,7 +253,7 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
       lost(slot, e.what(), now_ms);
       return;
     }
-    slot.session->replace_transport(std::move(slot.connecting));
+    slot.exporter->replace_transport(std::move(slot.connecting));
     slot.handed_over = true;
     stats_.exporting.add();
     spdlog::info("pool {}: session {} exports to PE {:08x} ({})", handle(), index, slot.element->id,
@@ -263,13 +263,13 @@ void PoolOutput::keep(Slot& slot, size_t index, uint64_t now_ms) {
   }
   if (slot.handed_over) {
     // SCTP tells of a lost association through the queue; the other kinds are
-    // seen down at the session's flushes.
-    if (!output_of(*slot.element).starts_with("sctp:") && !slot.session->replacement_pending() &&
-        !slot.session->awaiting_transport() && !slot.session->transport_up())
+    // seen down at the exporter's flushes.
+    if (!output_of(*slot.element).starts_with("sctp:") && !slot.exporter->replacement_pending() &&
+        !slot.exporter->awaiting_transport() && !slot.exporter->transport_up())
       lost(slot, "association lost", now_ms);
     return;
   }
-  if (closing_ && !slot.session->awaiting_transport()) return;
+  if (closing_ && !slot.exporter->awaiting_transport()) return;
   std::vector<uint32_t> in_use;
   for (const Slot& other : slots_)
     if (other.element) in_use.push_back(other.element->id);

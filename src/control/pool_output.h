@@ -1,10 +1,10 @@
 // A "pool:HANDLE" output on the control core: the thin adapter around
 // rserpool::PoolUser. It keeps the association to the home registrar (usrsctp,
 // PPID 11; its events come through the control loop's queue), listens for
-// SERVER_ANNOUNCE when asked to, and keeps each of the output's export sessions
+// SERVER_ANNOUNCE when asked to, and keeps each of the output's exporters
 // fed with a transport to a pool element chosen by the pool's policy: it opens
 // the transport (the handshake runs on usrsctp's threads), hands it to the
-// aggregation thread through ExportSession::replace_transport() once it is up,
+// aggregation thread through Exporter::replace_transport() once it is up,
 // and when it fails or is lost reports the element unreachable and selects the
 // next. Transports know nothing of pools.
 #pragma once
@@ -17,7 +17,7 @@
 #include "conf/poolflowd_conf.h"
 #include "conf/registrar_conf.h"
 #include "export/aggregator.h"
-#include "export/export_session.h"
+#include "export/exporter.h"
 #include "poolflow/counter.h"
 #include "poolflow/transport.h"
 #include "rserpool/pool_user.h"
@@ -35,10 +35,10 @@ struct PoolOutputStats {
 
 class PoolOutput {
  public:
-  /// `sessions`: the output's export sessions (pool.sessions of them, awaiting
+  /// `exporters`: the output's exporters (pool.sessions of them, awaiting
   /// their first transport), sharing its records by `shares` (null for one
-  /// session). Registrar events arrive on `events`.
-  PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::ExportSession*> sessions,
+  /// exporter). Registrar events arrive on `events`.
+  PoolOutput(const conf::PoolflowdConf& c, std::vector<exporter::Exporter*> exporters,
              std::shared_ptr<exporter::ShareTable> shares, transport::SctpEventQueue& events);
   ~PoolOutput();
   PoolOutput(const PoolOutput&) = delete;
@@ -50,19 +50,19 @@ class PoolOutput {
   void on_event(const transport::SctpEvent& event, uint64_t now_ms);
   /// Runs what is due; cheap enough for every tick of the control loop.
   void tick(uint64_t now_ms);
-  /// Shutdown: selects only for sessions that never had a transport (they hold
+  /// Shutdown: selects only for exporters that never had a transport (they hold
   /// records until close_timeout_ms); the others keep what they have.
   void begin_close() { closing_ = true; }
 
   const std::string& handle() const { return user_.config().handle; }
   const rserpool::PoolUser& user() const { return user_; }
   const PoolOutputStats& stats() const { return stats_; }
-  /// "PE 0000abcd sctp:127.0.0.1:4739" per session, "-" when it has none.
+  /// "PE 0000abcd sctp:127.0.0.1:4739" per exporter, "-" when it has none.
   std::vector<std::string> members() const;
 
  private:
   struct Slot {
-    exporter::ExportSession* session;
+    exporter::Exporter* exporter;
     std::optional<rserpool::PoolElement> element;  ///< connecting to or exporting to
     std::unique_ptr<Transport> connecting;         ///< until it is up
     bool handed_over = false;
@@ -74,9 +74,9 @@ class PoolOutput {
   void keep(Slot& slot, size_t index, uint64_t now_ms);
   void on_element_event(const transport::SctpEvent& event, uint64_t now_ms);
   void lost(Slot& slot, const std::string& why, uint64_t now_ms);
-  /// Shares the records among the sessions that export: by weight for the
+  /// Shares the records among the exporters that export: by weight for the
   /// weighted policies, by unused capacity for randomized least used, equally
-  /// for the others; none to a session without a pool element.
+  /// for the others; none to a exporter without a pool element.
   void reshare();
 
   rserpool::PoolUser user_;

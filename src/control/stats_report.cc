@@ -133,16 +133,16 @@ std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
   out += fmt::format("  records queued    {} (ring drops {})\n", t.records_queued, t.ring_drops);
   out += fmt::format("  records received  {} by the aggregation thread\n",
                      pipeline.aggregator->records_received());
-  for (const auto& session : pipeline.aggregator->sessions()) {
-    const exporter::SessionStats& s = session->stats();
+  for (const auto& exporter : pipeline.aggregator->exporters()) {
+    const exporter::ExportStats& s = exporter->stats();
     out += fmt::format(
         "  exported to {}: {} records in {} messages ({} octets, {} template "
-        "messages), {} messages not sent ({} records, {} of them reliable), "
-        "{} abandoned by the transport, {} transport sessions\n",
-        session->transport().name(), s.records_sent.get(), s.messages_sent.get(),
+        "messages), {} messages not sent ({} records, {} of them reliable), {} abandoned by the "
+        "transport ({} records sent and given back undelivered), {} transport sessions\n",
+        exporter->transport().name(), s.records_sent.get(), s.messages_sent.get(),
         s.octets_sent.get(), s.template_messages_sent.get(), s.messages_not_sent.get(),
         s.records_not_sent.get(), s.reliable_records_not_sent.get(),
-        session->abandoned_by_transport(), s.transport_sessions.get());
+        exporter->abandoned_by_transport(), s.records_returned.get(), s.transport_sessions.get());
   }
   if (pipeline.pool) {
     const PoolOutput& pool = *pipeline.pool;

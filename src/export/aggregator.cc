@@ -22,16 +22,16 @@ uint32_t unix_seconds() {
 }  // namespace
 
 Aggregator::Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
-                       std::vector<std::unique_ptr<ExportSession>> sessions,
-                       const std::atomic<bool>& stop, std::vector<SessionGroup> groups)
+                       std::vector<std::unique_ptr<Exporter>> exporters,
+                       const std::atomic<bool>& stop, std::vector<ExporterGroup> groups)
     : config_(config),
       rings_(std::move(rings)),
-      sessions_(std::move(sessions)),
+      exporters_(std::move(exporters)),
       groups_(std::move(groups)),
       stop_(stop) {
   if (groups_.empty())
-    for (size_t i = 0; i < sessions_.size(); ++i) groups_.push_back({i, 1, nullptr});
-  for (SessionGroup& group : groups_)
+    for (size_t i = 0; i < exporters_.size(); ++i) groups_.push_back({i, 1, nullptr});
+  for (ExporterGroup& group : groups_)
     if (group.count > 1 && !group.shares) {
       group.shares = std::make_shared<ShareTable>();
       group.shares->assign(std::vector<uint64_t>(group.count, 0));
@@ -72,14 +72,14 @@ size_t Aggregator::drain_rings(uint32_t now_s) {
     const unsigned count =
         rte_ring_sc_dequeue_burst_elem(ring, records, sizeof(FlowRecord), kDequeueBurst, nullptr);
     for (unsigned i = 0; i < count; ++i)
-      for (const SessionGroup& group : groups_) {
+      for (const ExporterGroup& group : groups_) {
         size_t member = group.first;
         if (group.count > 1)
           member +=
               group.shares
                   ->member[rte_hash_crc(&records[i].key, sizeof(FlowKey), 0) % ShareTable::kSlots]
                   .load(std::memory_order_relaxed);
-        sessions_[member]->add(records[i], now_s);
+        exporters_[member]->add(records[i], now_s);
       }
     total += count;
   }
@@ -87,8 +87,8 @@ size_t Aggregator::drain_rings(uint32_t now_s) {
   return total;
 }
 
-void Aggregator::flush_sessions(uint32_t now_s) {
-  for (auto& session : sessions_) session->flush(now_s);
+void Aggregator::flush_exporters(uint32_t now_s) {
+  for (auto& exporter : exporters_) exporter->flush(now_s);
 }
 
 int Aggregator::run() {
@@ -101,22 +101,22 @@ int Aggregator::run() {
     const size_t drained = drain_rings(now_s);
     const uint64_t now_ms = steady_ms();
     if (now_ms - last_flush_ms >= config_.flush_interval_ms) {
-      flush_sessions(now_s);
+      flush_exporters(now_s);
       last_flush_ms = now_ms;
     }
     if (drained == 0) {
       if (stopping) break;
       // Nothing new: a good moment for messages the transport refused earlier.
-      for (auto& session : sessions_) session->send_queued();
+      for (auto& exporter : exporters_) exporter->send_queued();
       std::this_thread::sleep_for(kIdleSleep);
     }
   }
-  // One deadline for all: sessions closed one after the other wait together.
+  // One deadline for all: exporters closed one after the other wait together.
   uint32_t timeout_ms = 0;
-  for (const auto& session : sessions_)
-    timeout_ms = std::max(timeout_ms, session->close_timeout_ms());
+  for (const auto& exporter : exporters_)
+    timeout_ms = std::max(timeout_ms, exporter->close_timeout_ms());
   const uint64_t deadline = steady_ms() + timeout_ms;
-  for (auto& session : sessions_) session->close(unix_seconds(), deadline);
+  for (auto& exporter : exporters_) exporter->close(unix_seconds(), deadline);
   finished_.store(true, std::memory_order_release);
   return 0;
 }

@@ -1,5 +1,5 @@
 // The aggregation thread: drains the workers' record rings and turns the records
-// into IPFIX messages on every export session. It never blocks a worker (the
+// into IPFIX messages on every exporter. It never blocks a worker (the
 // rings are SPSC, read here only) and sleeps briefly when there is nothing to do.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "export/export_session.h"
+#include "export/exporter.h"
 #include "poolflow/counter.h"
 
 namespace poolflow::exporter {
@@ -34,12 +34,12 @@ struct ShareTable {
   void assign(std::span<const uint64_t> weights);
 };
 
-/// Consecutive sessions that share one output's records: each record goes to
+/// Consecutive exporters that share one output's records: each record goes to
 /// exactly one of them, chosen by a hash of its flow key, so that a flow's
 /// records (active timeouts, both directions' keys aside) stay at one collector
 /// while the shares stand. A pool output with pool.sessions = N is a group of N;
 /// a fixed output, of one.
-struct SessionGroup {
+struct ExporterGroup {
   size_t first = 0;
   size_t count = 1;
   std::shared_ptr<ShareTable> shares;  ///< count > 1; equal shares at first
@@ -48,27 +48,27 @@ struct SessionGroup {
 class Aggregator {
  public:
   /// Runs until `stop` is set and every ring is empty. Without `groups`, every
-  /// session gets every record.
+  /// exporter gets every record.
   Aggregator(AggregatorConfig config, std::vector<rte_ring*> rings,
-             std::vector<std::unique_ptr<ExportSession>> sessions, const std::atomic<bool>& stop,
-             std::vector<SessionGroup> groups = {});
+             std::vector<std::unique_ptr<Exporter>> exporters, const std::atomic<bool>& stop,
+             std::vector<ExporterGroup> groups = {});
 
   /// The lcore entry point.
   int run();
 
   uint64_t records_received() const { return records_received_.get(); }
-  /// True once run() has closed every session and is about to return.
+  /// True once run() has closed every exporter and is about to return.
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  const std::vector<std::unique_ptr<ExportSession>>& sessions() const { return sessions_; }
+  const std::vector<std::unique_ptr<Exporter>>& exporters() const { return exporters_; }
 
  private:
   size_t drain_rings(uint32_t now_s);
-  void flush_sessions(uint32_t now_s);
+  void flush_exporters(uint32_t now_s);
 
   AggregatorConfig config_;
   std::vector<rte_ring*> rings_;
-  std::vector<std::unique_ptr<ExportSession>> sessions_;
-  std::vector<SessionGroup> groups_;
+  std::vector<std::unique_ptr<Exporter>> exporters_;
+  std::vector<ExporterGroup> groups_;
   const std::atomic<bool>& stop_;
   RelaxedCounter records_received_;
   std::atomic<bool> finished_{false};

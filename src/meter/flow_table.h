@@ -254,7 +254,7 @@ class FlowTable {
   }
 
   /// Checks every entry, without the coarse times: for a flow clock about to
-  /// move further than their horizon (a replayed capture with a gap of hours).
+  /// move further than their horizon (a played back capture with a gap of hours).
   /// `now_ms` must be within that horizon of the flows' times (see
   /// Worker::advance_clock).
   template <class Sink>

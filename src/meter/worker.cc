@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "meter/tsc_clock.h"
-#include "net/pcap_replay.h"
+#include "net/pcap_player.h"
 
 namespace poolflow::meter {
 
@@ -47,7 +47,7 @@ void Worker::RecordSink::flush() {
   count_ = 0;
 }
 
-// Waiting for ring space (replay, shutdown) is not the fast path: sleep, longer
+// Waiting for ring space (playback, shutdown) is not the fast path: sleep, longer
 // and longer, until a quarter of the ring is free, so that this lcore wakes
 // rarely and leaves its CPU to the aggregation thread and the transports, which
 // may share it.
@@ -85,14 +85,14 @@ void Worker::note_lateness(const FlowRecord& record) {
 
 uint64_t Worker::packet_time_ms(const rte_mbuf* mbuf) const {
   if (timestamp_offset_ < 0 || !(mbuf->ol_flags & timestamp_flag_)) return now_ms_;
-  // PcapReplay stores the capture time in microseconds since the epoch.
+  // PcapPlayer stores the capture time in microseconds since the epoch.
   return *RTE_MBUF_DYNFIELD(mbuf, timestamp_offset_, const rte_mbuf_timestamp_t*) /
          kMicrosecondsPerMs;
 }
 
-bool Worker::replay_complete() const {
+bool Worker::playback_complete() const {
   return std::all_of(config_.queues.begin(), config_.queues.end(),
-                     [](const RxQueue& queue) { return queue.replay->finished(); });
+                     [](const RxQueue& queue) { return queue.player->finished(); });
 }
 
 void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count) {
@@ -118,13 +118,13 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
                                mbuf->pkt_len, p, why))) {
       stats_.ignored[static_cast<size_t>(why)].add();
       stats_.ignored_octets.add(mbuf->pkt_len);
-      const uint64_t ignored_ms = config_.replay ? packet_time_ms(mbuf) : now_ms_;
+      const uint64_t ignored_ms = config_.playback ? packet_time_ms(mbuf) : now_ms_;
       if (stats_.first_ignored_ms.get() == 0) stats_.first_ignored_ms.raise_to(ignored_ms);
       stats_.last_ignored_ms.raise_to(ignored_ms);
       continue;
     }
     if (config_.biflow) make_canonical(p);
-    if (config_.replay) times[metered] = packet_time_ms(mbuf);
+    if (config_.playback) times[metered] = packet_time_ms(mbuf);
     ++metered;
   }
   // Hashed once the whole burst is parsed: the parser wrote the keys a few bytes
@@ -140,7 +140,7 @@ void Worker::meter_burst(uint16_t port, rte_mbuf* const* packets, uint16_t count
   uint64_t created = 0;
   FlowTable::Now now(now_ms_, config_.timeouts);
   for (uint16_t i = 0; i < metered; ++i) {
-    if (config_.replay) {
+    if (config_.playback) {
       // Should that end flows, account() finds their located slots empty.
       advance_clock(times[i]);
       if (now.ms != now_ms_) now = FlowTable::Now(now_ms_, config_.timeouts);
@@ -180,7 +180,7 @@ void Worker::advance_clock(uint64_t now_ms) {
     last_expiry_ms_ = now_ms;
   }
   sink_.flush();
-  sink_.wait_for_space(config_.replay);
+  sink_.wait_for_space(config_.playback);
   now_ms_ = now_ms;
 }
 
@@ -200,8 +200,8 @@ void Worker::expire_step() {
 
 void Worker::poll_queue(const RxQueue& queue) {
   rte_mbuf* packets[kBurstSize];
-  const uint16_t received = queue.replay != nullptr
-                                ? queue.replay->rx_burst(packets, kBurstSize)
+  const uint16_t received = queue.player != nullptr
+                                ? queue.player->rx_burst(packets, kBurstSize)
                                 : rte_eth_rx_burst(queue.port, queue.queue, packets, kBurstSize);
   if (received == 0) return;
   meter_burst(queue.port, packets, received);
@@ -215,16 +215,16 @@ int Worker::run() {
   timestamp_flag_ = flag_bit < 0 ? 0 : RTE_BIT64(flag_bit);
 
   TscClock clock;
-  // On replay the first packet sets the flow clock, and a full ring is waited
+  // On playback the first packet sets the flow clock, and a full ring is waited
   // on: the capture cannot overrun, so nothing need be lost.
-  if (!config_.replay) advance_clock(clock.now_ms());
-  sink_.wait_for_space(config_.replay);
+  if (!config_.playback) advance_clock(clock.now_ms());
+  sink_.wait_for_space(config_.playback);
   // A worker without a queue (ports with fewer queues than workers) has nothing to do.
   while (!config_.queues.empty() && !stop_.load(std::memory_order_relaxed)) {
     for (const RxQueue& queue : config_.queues) poll_queue(queue);
-    if (!config_.replay) advance_clock(clock.now_ms());
+    if (!config_.playback) advance_clock(clock.now_ms());
     expire_step();
-    if (config_.replay && replay_complete()) break;  // the bursts it delivered were metered
+    if (config_.playback && playback_complete()) break;  // the bursts it delivered were metered
   }
 
   // Shutdown is not the fast path: wait for ring space so no flow is lost.

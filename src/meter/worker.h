@@ -16,18 +16,18 @@
 #include "poolflow/counter.h"
 
 namespace poolflow::net {
-class PcapReplay;
+class PcapPlayer;
 }
 
 namespace poolflow::meter {
 
 inline constexpr uint16_t kBurstSize = 32;
 
-/// What a worker polls: an RX queue of a port, or a capture replayed as one.
+/// What a worker polls: an RX queue of a port, or a capture played back as one.
 struct RxQueue {
-  uint16_t port = 0;  ///< the port id, or the replay's (its index among the captures)
+  uint16_t port = 0;  ///< the port id, or the playback's (its index among the captures)
   uint16_t queue = 0;
-  net::PcapReplay* replay = nullptr;
+  net::PcapPlayer* player = nullptr;
 };
 
 /// Counters of one worker: written by the worker only, read by any thread.
@@ -38,7 +38,7 @@ struct alignas(64) WorkerStats {
   std::array<RelaxedCounter, static_cast<size_t>(IgnoreReason::count_)> ignored;
   RelaxedCounter ignored_octets;  ///< frame bytes of the ignored packets
   /// Flow time (ms since the epoch) of the first and the last ignored packet, 0
-  /// while none: on replay their capture time.
+  /// while none: on playback their capture time.
   RelaxedCounter first_ignored_ms;
   RelaxedCounter last_ignored_ms;
   RelaxedCounter flows_created;
@@ -62,17 +62,17 @@ struct WorkerConfig {
   /// The expiry scan covers the whole table at least this often (flow time), so
   /// that no flow is exported much later than its timeout.
   uint32_t expiry_sweep_ms = 500;
-  /// Replay of captures: flow time comes from packet timestamps, a full ring is
+  /// Playback of captures: flow time comes from packet timestamps, a full ring is
   /// waited on rather than dropped (a file cannot overrun), and the worker ends
-  /// once every replay has delivered its capture's packets.
-  bool replay = false;
+  /// once every playback has delivered its capture's packets.
+  bool playback = false;
 };
 
 class Worker {
  public:
   Worker(WorkerConfig config, rte_ring* records, const std::atomic<bool>& stop);
 
-  /// The lcore entry point: polls until stopped (or the replay ends), then ends
+  /// The lcore entry point: polls until stopped (or the playback ends), then ends
   /// every flow (forced end) and returns 0.
   int run();
 
@@ -98,7 +98,7 @@ class Worker {
   const FlowTable& table() const { return table_; }
   uint32_t active_flows() const { return active_flows_.load(std::memory_order_relaxed); }
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  /// CPU time the worker's thread used, once finished(): on replay a worker
+  /// CPU time the worker's thread used, once finished(): on playback a worker
   /// sleeps while the aggregation thread catches up, so its run time is not it.
   double cpu_seconds() const { return static_cast<double>(cpu_ns_.load()) / 1e9; }
 
@@ -124,7 +124,7 @@ class Worker {
   };
 
   void poll_queue(const RxQueue& queue);
-  bool replay_complete() const;
+  bool playback_complete() const;
   uint64_t packet_time_ms(const rte_mbuf* mbuf) const;
   void note_lateness(const FlowRecord& record);
 
@@ -137,15 +137,15 @@ class Worker {
   struct Burst {
     ParsedPacket parsed[kBurstSize];
     FlowTable::Probe probes[kBurstSize];
-    uint64_t times[kBurstSize];  ///< packet times (replay only)
+    uint64_t times[kBurstSize];  ///< packet times (playback only)
   } burst_;
   WorkerStats stats_;
   std::atomic<uint32_t> active_flows_{0};
   std::atomic<bool> finished_{false};
   std::atomic<uint64_t> cpu_ns_{0};
-  uint64_t now_ms_ = 0;  ///< flow time: latest packet time on replay, the TSC clock otherwise
+  uint64_t now_ms_ = 0;  ///< flow time: latest packet time on playback, the TSC clock otherwise
   uint64_t last_expiry_ms_ = 0;
-  bool clock_started_ = false;  ///< on replay, by the first packet
+  bool clock_started_ = false;  ///< on playback, by the first packet
   int timestamp_offset_ = -1;
   uint64_t timestamp_flag_ = 0;
 };

@@ -3,7 +3,7 @@
 # time from a seed corpus:
 #   packet_parser  the metering parser, seeded with a few real frames
 #   ipfix_decoder  the collector's IPFIX decoder, seeded with a file poolflowd wrote
-#   pcap_replay    the capture replay of --pcap, seeded with a classic pcap and a pcapng
+#   pcap_player    the capture playback of --pcap, seeded with a classic pcap and a pcapng
 #   rserpool       the ASAP/ENRP codec and the registrar, seeded with RFC-format messages
 #   tests/fuzz/run.sh TARGET BUILD_DIR [SECONDS]      default 20 s
 set -euo pipefail
@@ -40,10 +40,10 @@ case $target in
     fi
     max_len=4096
     ;;
-  pcap_replay)
+  pcap_player)
     # DPDK's headers use volatile increments that C++20 deprecates.
-    clang++ "${flags[@]}" -Idrivers -Wno-deprecated-volatile tests/fuzz/pcap_replay_fuzz.cc \
-      drivers/net/pcap_replay.cc $(pkg-config --cflags --libs libdpdk fmt spdlog libpcap) \
+    clang++ "${flags[@]}" -Idrivers -Wno-deprecated-volatile tests/fuzz/pcap_player_fuzz.cc \
+      drivers/net/pcap_player.cc $(pkg-config --cflags --libs libdpdk fmt spdlog libpcap) \
       -o "$out/fuzz"
     if [[ ! -s $out/corpus/seed.pcap ]]; then
       "$build/perf/poolflow-gen" --out "$out/corpus/seed.pcap" --packets 20 --flows 5 \
@@ -61,7 +61,7 @@ case $target in
     seed presence '\x01\x01\x00\x2c\x11\x11\x11\x11\0\0\0\0\x00\x0f\x00\x06\xbe\xef\0\0\x00\x0b\x00\x18\x11\x11\x11\x11\x00\x04\x00\x10\x26\xad\x00\x00\x00\x01\x00\x08\x0a\x00\x00\x01'
     max_len=4096
     ;;
-  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder, pcap_replay, rserpool)" >&2; exit 2 ;;
+  *) echo "run.sh: unknown target $target (packet_parser, ipfix_decoder, pcap_player, rserpool)" >&2; exit 2 ;;
 esac
 "$out/fuzz" -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -n 12

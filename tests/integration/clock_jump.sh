@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replayed captures whose clock moves by hours. The flow table keeps times modulo
+# Played back captures whose clock moves by hours. The flow table keeps times modulo
 # 2^24 ms (4.66 hours), so the worker must end flows before they grow older
 # than that.
 # 1. A gap of 10 hours: the same 2000 flows are seen before and after it. Each

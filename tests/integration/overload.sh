@@ -2,7 +2,7 @@
 # Bad input and overload: a capture of random bytes (most claiming IPv4/IPv6),
 # and all-new flows through a flow table far too small and the smallest record
 # ring. The worker neither crashes nor stalls; random frames are counted as
-# ignored; evictions are counted (lack of resources); a replay waits for ring
+# ignored; evictions are counted (lack of resources); a playback waits for ring
 # space rather than dropping; every flow's records still add up to its totals.
 source "$(dirname "$0")/common.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end: poolflow-gen → pcap → poolflowd --pcap (replayed into mbufs) → IPFIX
+# End to end: poolflow-gen → pcap → poolflowd --pcap (played back into mbufs) → IPFIX
 # file, checked by ipfixDump and tshark against the generator's manifest.
 #   pcap_to_file.sh BUILD_DIR SCENARIO
 #   (ipv4, ipv6, vlan, mixed, idle-split, two-way, biflow, pcapng, truncated)
@@ -38,7 +38,7 @@ case $scenario in
     ;;
   truncated)
     # The capture ends mid-packet (a killed tcpdump): the packets before that
-    # one are metered, the replay stops there with an error in the log.
+    # one are metered, the playback stops there with an error in the log.
     gen_args=(--packets 20000 --flows 1 --sizes 64)
     ;;
   *) die "unknown scenario $scenario" ;;
@@ -66,12 +66,12 @@ want_rc=0
 [[ $rc -eq $want_rc ]] || { cat "$WORK/log.txt" >&2; die "poolflowd exit $rc, not $want_rc"; }
 cat "$WORK/summary.txt"
 case $scenario in
-  pcapng) expect_line "$WORK/log.txt" "in.pcapng: replayed as ingress port 0 by one worker \\(read through libpcap\\)" ;;
+  pcapng) expect_line "$WORK/log.txt" "in.pcapng: played as ingress port 0 by one worker \\(read through libpcap\\)" ;;
   truncated)
-    expect_line "$WORK/log.txt" "in.pcap: damaged record at byte [0-9]+ \\(after packet $packets\\): the replay ends there"
-    expect_line "$WORK/summary.txt" "replayed +.*in.pcap: $packets packets \\(0 cut by the snap length\\); ended at a damaged record"
+    expect_line "$WORK/log.txt" "in.pcap: damaged record at byte [0-9]+ \\(after packet $packets\\): the playback ends there"
+    expect_line "$WORK/summary.txt" "played back +.*in.pcap: $packets packets \\(0 cut by the snap length\\); ended at a damaged record"
     ;;
-  *) expect_line "$WORK/log.txt" "in.pcap: replayed as ingress port 0 by one worker \\(classic pcap" ;;
+  *) expect_line "$WORK/log.txt" "in.pcap: played as ingress port 0 by one worker \\(classic pcap" ;;
 esac
 expect_line "$WORK/summary.txt" "packets received +$packets "
 expect_line "$WORK/summary.txt" "ring drops 0"

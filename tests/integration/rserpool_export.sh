@@ -98,7 +98,7 @@ check_union() {
 
 "$GEN" --out "$WORK/in.pcap" --manifest "$WORK/manifest.csv" --seed 9 \
   --packets 30000 --flows 3000 --ipv6 0.3 --tcp-syn-fin >/dev/null
-# A replay to the pool: poolflowd exits at the end of the capture.
+# A playback to the pool: poolflowd exits at the end of the capture.
 export_pcap() {
   timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/in.pcap" --pool ipfix-collectors "$@" \
     >"$WORK/summary.txt" 2>"$WORK/log.txt" || {

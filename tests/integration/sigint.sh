@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 
 "$GEN" --out "$WORK/loop.pcap" --packets 5000 --flows 300 --ipv6 0.5 >/dev/null
-# net_pcap with infinite_rx replays the capture forever: a live source.
+# net_pcap with infinite_rx players the capture forever: a live source.
 "$POOLFLOWD" --set "input.devices=[\"net_pcap0,rx_pcap=$WORK/loop.pcap,infinite_rx=1\"]" \
   --output "file:$WORK/out.ipfix" >"$WORK/summary.txt" 2>"$WORK/log.txt" &
 pid=$!

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two replayed captures and two workers (sharing CPUs: this machine has two): the
+# Two played back captures and two workers (sharing CPUs: this machine has two): the
 # captures are dealt out one per worker, both run, and the exported records add up
 # to both captures' manifests.
 source "$(dirname "$0")/common.sh"
@@ -13,8 +13,8 @@ timeout -k 10 120 "$POOLFLOWD" --pcap "$WORK/a.pcap" --pcap "$WORK/b.pcap" --out
   --set cpu.exclusive=false --set 'cpu.worker_cores=[1,0]' --set cpu.aggregator_core=0 \
   >"$WORK/summary.txt" 2>"$WORK/log.txt" || { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
 cat "$WORK/log.txt" "$WORK/summary.txt"
-expect_line "$WORK/log.txt" "a.pcap: replayed as ingress port 0 by one worker \\(classic pcap"
-expect_line "$WORK/log.txt" "b.pcap: replayed as ingress port 1 by one worker"
+expect_line "$WORK/log.txt" "a.pcap: played as ingress port 0 by one worker \\(classic pcap"
+expect_line "$WORK/log.txt" "b.pcap: played as ingress port 1 by one worker"
 expect_line "$WORK/summary.txt" "worker 0 +30000 packets, 800 flows created \(port/queue: 0/0\), [0-9.]+ s CPU"
 expect_line "$WORK/summary.txt" "worker 1 +20000 packets, 600 flows created \(port/queue: 1/0\), [0-9.]+ s CPU"
 $CHECK_IPFIX --ipfix "$WORK/out.ipfix" --manifest "$WORK/manifest.csv"

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -27,11 +28,59 @@ constexpr int kShutdownWaitMs = 300;
 // the peer is silent), so the sending thread hands the ring to usrsctp itself.
 constexpr uint64_t kSackClockStoppedNs = 300'000;
 
-SendResult send_message(struct socket* sock, uint16_t streams, std::span<const uint8_t> message,
-                        const MessageInfo& info) {
+using AssociationState = SctpTransport::AssociationState;
+using InFlight = SctpTransport::InFlight;
+
+// Notes what message `id` carries before usrsctp has it (a notification may
+// come at once).
+void note_in_flight(InFlight& in_flight, uint32_t id, const MessageInfo& info) {
+  InFlight::Entry& e = in_flight.entries[id % InFlight::kEntries];
+  e.id.store(0, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  e.records.store(info.records, std::memory_order_relaxed);
+  e.packets.store(info.packets, std::memory_order_relaxed);
+  e.octets.store(info.octets, std::memory_order_relaxed);
+  e.reliable.store(info.templates || info.policy.kind == Reliability::reliable,
+                   std::memory_order_relaxed);
+  e.id.store(id, std::memory_order_release);
+}
+
+// A message usrsctp gave back undelivered (notification thread).
+void note_returned(AssociationState& a, uint32_t id) {
+  const InFlight::Entry& e = a.in_flight.entries[id % InFlight::kEntries];
+  const uint32_t before = e.id.load(std::memory_order_acquire);
+  const uint32_t records = e.records.load(std::memory_order_relaxed);
+  const uint64_t packets = e.packets.load(std::memory_order_relaxed);
+  const uint64_t octets = e.octets.load(std::memory_order_relaxed);
+  const bool reliable = e.reliable.load(std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  SctpTransport::Returned& r = a.returned;
+  if (id == 0 || before != id || e.id.load(std::memory_order_relaxed) != id) {
+    r.unknown.fetch_add(1);  // overwritten by a later message: its content is not known
+  } else {
+    r.records.fetch_add(records);
+    r.packets.fetch_add(packets);
+    r.octets.fetch_add(octets);
+    if (reliable) r.reliable_records.fetch_add(records);
+    if (records != 0) {
+      const uint64_t now = unix_ms();
+      uint64_t first = 0;
+      r.first_ms.compare_exchange_strong(first, now);
+      r.last_ms.store(now);
+    }
+  }
+  r.messages.fetch_add(1);
+}
+
+SendResult send_message(AssociationState& a, struct socket* sock, uint16_t streams,
+                        std::span<const uint8_t> message, const MessageInfo& info) {
   sctp_sendv_spa spa{};
   spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
   spa.sendv_sndinfo.snd_sid = info.stream < streams ? info.stream : 0;
+  uint32_t id = a.in_flight.next_id.fetch_add(1, std::memory_order_relaxed);
+  if (id == 0) id = a.in_flight.next_id.fetch_add(1, std::memory_order_relaxed);  // 0: none
+  note_in_flight(a.in_flight, id, info);
+  spa.sendv_sndinfo.snd_context = id;
   if (!info.templates && info.policy.kind != Reliability::reliable) {
     spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
     spa.sendv_prinfo.pr_policy =
@@ -62,27 +111,85 @@ void set_state(SctpTransport::AssociationState& association, int state) {
   association.notifying.clear(std::memory_order_release);
 }
 
-int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, struct sctp_rcvinfo,
-               int flags, void* context) {
-  auto* association = static_cast<SctpTransport::AssociationState*>(context);
+// A callback inside a state: false when the state now serves another socket
+// (it was recycled after its socket was closed), and the callback must leave it.
+class CallbackScope {
+ public:
+  CallbackScope(AssociationState& a, struct socket* sock) : a_(a) {
+    a_.callbacks.fetch_add(1);
+    mine_ = a_.socket.load() == sock;
+  }
+  ~CallbackScope() { a_.callbacks.fetch_sub(1); }
+  bool mine() const { return mine_; }
+
+ private:
+  AssociationState& a_;
+  bool mine_ = false;
+};
+
+const char* path_state(uint32_t state) {
+  switch (state) {
+    case SCTP_ADDR_AVAILABLE:
+      return "available";
+    case SCTP_ADDR_UNREACHABLE:
+      return "unreachable";
+    case SCTP_ADDR_REMOVED:
+      return "removed";
+    case SCTP_ADDR_ADDED:
+      return "added";
+    case SCTP_ADDR_MADE_PRIM:
+      return "made primary";
+    case SCTP_ADDR_CONFIRMED:
+      return "confirmed";
+    default:
+      return "changed";
+  }
+}
+
+void on_notification(AssociationState& a, const sctp_notification& n, size_t length) {
+  switch (n.sn_header.sn_type) {
+    case SCTP_ASSOC_CHANGE: {
+      const sctp_assoc_change& change = n.sn_assoc_change;
+      if (change.sac_state == SCTP_RESTART) {
+        // The peer restarted: a new transport session, templates again.
+        a.restarts.fetch_add(1);
+        spdlog::warn("{}: the collector restarted the SCTP association: a new transport session",
+                     a.name);
+      }
+      if (change.sac_state == SCTP_COMM_UP || change.sac_state == SCTP_RESTART) {
+        a.outbound_streams.store(change.sac_outbound_streams);
+        set_state(a, kUp);
+      } else {
+        set_state(a, kDown);  // COMM_LOST, SHUTDOWN_COMP, CANT_STR_ASSOC
+      }
+      break;
+    }
+    case SCTP_SHUTDOWN_EVENT:
+      set_state(a, kDown);
+      break;
+    case SCTP_SEND_FAILED_EVENT:
+      if (length >= sizeof(sctp_send_failed_event))
+        note_returned(a, n.sn_send_failed_event.ssfe_info.snd_context);
+      break;
+    case SCTP_PEER_ADDR_CHANGE:
+      spdlog::info("{}: path to the collector {} (error {})", a.name,
+                   path_state(n.sn_paddr_change.spc_state), n.sn_paddr_change.spc_error);
+      break;
+    default:
+      break;
+  }
+}
+
+int on_receive(struct socket* sock, union sctp_sockstore, void* data, size_t length,
+               struct sctp_rcvinfo, int flags, void* context) {
+  auto& association = *static_cast<AssociationState*>(context);
+  const CallbackScope scope(association, sock);
   if (data == nullptr) {  // the association is gone
-    set_state(*association, kDown);
+    if (scope.mine()) set_state(association, kDown);
     return 1;
   }
-  if ((flags & MSG_NOTIFICATION) && length >= sizeof(sctp_notification::sctp_tlv)) {
-    const auto* n = static_cast<const sctp_notification*>(data);
-    if (n->sn_header.sn_type == SCTP_ASSOC_CHANGE) {
-      const sctp_assoc_change& change = n->sn_assoc_change;
-      if (change.sac_state == SCTP_COMM_UP || change.sac_state == SCTP_RESTART) {
-        association->outbound_streams.store(change.sac_outbound_streams);
-        set_state(*association, kUp);
-      } else {
-        set_state(*association, kDown);
-      }
-    } else if (n->sn_header.sn_type == SCTP_SHUTDOWN_EVENT) {
-      set_state(*association, kDown);
-    }
-  }
+  if (scope.mine() && (flags & MSG_NOTIFICATION) && length >= sizeof(sctp_notification::sctp_tlv))
+    on_notification(association, *static_cast<const sctp_notification*>(data), length);
   std::free(data);
   return 1;
 }
@@ -91,11 +198,56 @@ int on_receive(struct socket*, union sctp_sockstore, void* data, size_t length, 
 // (the association's lock is not held then): the ring's messages go out from
 // here, so that the sending thread and this one do not take turns at that lock
 // for every message.
-int on_send_space(struct socket*, uint32_t, void* context) {
-  auto* association = static_cast<SctpTransport::AssociationState*>(context);
-  association->last_sack_ns.store(steady_ns(), std::memory_order_relaxed);
-  SctpTransport::pump(*association);
+int on_send_space(struct socket* sock, uint32_t, void* context) {
+  auto& association = *static_cast<AssociationState*>(context);
+  const CallbackScope scope(association, sock);
+  if (!scope.mine()) return 1;
+  association.last_sack_ns.store(steady_ns(), std::memory_order_relaxed);
+  SctpTransport::pump(association);
   return 1;
+}
+
+// States whose sockets are closed, to be reused (see AssociationState).
+std::mutex g_states_mutex;
+std::vector<AssociationState*> g_free_states;
+size_t g_states = 0;
+
+AssociationState* acquire_state(const std::string& name) {
+  AssociationState* a = nullptr;
+  {
+    const std::lock_guard lock(g_states_mutex);
+    if (!g_free_states.empty()) {
+      a = g_free_states.back();
+      g_free_states.pop_back();
+    } else {
+      a = new AssociationState;
+      ++g_states;
+    }
+  }
+  a->state.store(kConnecting);
+  a->outbound_streams.store(0);
+  a->restarts.store(0);
+  a->ring.store(nullptr);
+  a->pumping.clear();
+  a->pump_missed.store(false);
+  a->last_sack_ns.store(0);
+  a->events.store(nullptr);
+  a->notifying.clear();
+  a->name = name;
+  for (auto* counter : {&a->returned.messages, &a->returned.records, &a->returned.packets,
+                        &a->returned.octets, &a->returned.reliable_records, &a->returned.unknown,
+                        &a->returned.first_ms, &a->returned.last_ms})
+    counter->store(0);
+  return a;
+}
+
+// After usrsctp_close: no callback of the closed socket uses the state once
+// this returns (those that come later find it is not theirs).
+void retire_state(AssociationState* a) {
+  a->socket.store(nullptr);
+  while (a->callbacks.load() != 0) std::this_thread::yield();
+  const std::lock_guard lock(g_states_mutex);
+  g_free_states.push_back(a);
 }
 
 }  // namespace
@@ -107,8 +259,11 @@ class SctpTransport::SendRing {
  public:
   static constexpr uint32_t kMessages = 256;  // a power of two: indexes wrap with uint32_t
 
-  SendRing(struct socket* sock, size_t max_message)
-      : sock_(sock), max_message_(max_message), bytes_(kMessages * max_message) {}
+  SendRing(AssociationState& association, struct socket* sock, size_t max_message)
+      : association_(association),
+        sock_(sock),
+        max_message_(max_message),
+        bytes_(kMessages * max_message) {}
 
   void set_streams(uint16_t streams) { streams_ = streams; }
   size_t max_message() const { return max_message_; }
@@ -146,9 +301,9 @@ class SctpTransport::SendRing {
         expired = now - slot.info.completed_ms >= slot.info.policy.value;
       }
       const SendResult result =
-          expired
-              ? SendResult::failed
-              : send_message(sock_, streams_, {&bytes_[i * max_message_], slot.length}, slot.info);
+          expired ? SendResult::failed
+                  : send_message(association_, sock_, streams_,
+                                 {&bytes_[i * max_message_], slot.length}, slot.info);
       if (result == SendResult::sent)
         count_sent(slot);
       else if (result == SendResult::failed || abandon)
@@ -212,6 +367,7 @@ class SctpTransport::SendRing {
     dropped_messages_.add();
   }
 
+  AssociationState& association_;
   struct socket* sock_;
   const size_t max_message_;
   uint16_t streams_ = 0;
@@ -250,7 +406,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
                              const TransportOptions& options, Connect connect,
                              TransportEvents events)
     : name_(std::move(name)),
-      association_(new AssociationState),
+      association_(acquire_state(name_)),
       connect_timeout_ms_(options.sctp.connect_timeout_ms) {
   if (events) {
     events_ = std::make_unique<TransportEvents>(std::move(events));
@@ -266,11 +422,16 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
 
   sock_ = usrsctp_socket(peer.ss_family, SOCK_STREAM, IPPROTO_SCTP, on_receive,
                          o.sack_clocked_sends ? on_send_space : nullptr, 0, association_);
-  if (sock_ == nullptr)
-    throw std::runtime_error(name_ + ": usrsctp_socket: " + std::strerror(errno));
+  if (sock_ == nullptr) {
+    const int error = errno;
+    release_events();
+    retire_state(association_);
+    throw std::runtime_error(name_ + ": usrsctp_socket: " + std::strerror(error));
+  }
+  association_->socket.store(sock_);
   try {
     if (!o.raw_ip) sctp::set_remote_udp_port(sock_, peer.ss_family, o.remote_udp_port);
-    sctp::subscribe_events(sock_);
+    sctp::subscribe_events(sock_, true);
     // Set before connect so the association has them.
     sctp::set_liveness(sock_, {o.rto_initial_ms, o.rto_min_ms, o.rto_max_ms, o.max_retransmissions,
                                o.heartbeat_interval_ms});
@@ -284,7 +445,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     usrsctp_setsockopt(sock_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     usrsctp_set_non_blocking(sock_, 1);
     if (o.sack_clocked_sends) {
-      ring_ = std::make_unique<SendRing>(sock_, options.max_message_size);
+      ring_ = std::make_unique<SendRing>(*association_, sock_, options.max_message_size);
       association_->ring.store(ring_.get());
     }
 
@@ -307,6 +468,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     release_ring();
     release_events();
     usrsctp_close(sock_);
+    retire_state(association_);
     const std::string what = e.what();
     throw std::runtime_error(what.starts_with(name_) ? what : name_ + ": " + what);
   }
@@ -355,14 +517,22 @@ SctpTransport::~SctpTransport() {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   usrsctp_close(sock_);
+  retire_state(association_);
 }
+
+size_t SctpTransport::association_states() {
+  const std::lock_guard lock(g_states_mutex);
+  return g_states;
+}
+
+uint32_t SctpTransport::session_epoch() const { return association_->restarts.load(); }
 
 SendResult SctpTransport::send(std::span<const uint8_t> message, const MessageInfo& info) {
   if (association_->state.load(std::memory_order_relaxed) != kUp) {
     if (ring_) pump(*association_);  // what it still holds fails and is counted
     return SendResult::failed;
   }
-  if (!ring_) return send_message(sock_, streams_, message, info);
+  if (!ring_) return send_message(*association_, sock_, streams_, message, info);
   if (message.size() > ring_->max_message()) return SendResult::failed;  // longer than the path MTU
   const bool sack_clock_stopped =
       steady_ns() - association_->last_sack_ns.load(std::memory_order_relaxed) >
@@ -380,7 +550,18 @@ void SctpTransport::poll() {
   if (ring_ && !ring_->empty()) pump(*association_);
 }
 
-HeldOutcome SctpTransport::held_outcome() const { return ring_ ? ring_->outcome() : HeldOutcome{}; }
+HeldOutcome SctpTransport::held_outcome() const {
+  HeldOutcome o = ring_ ? ring_->outcome() : HeldOutcome{};
+  const Returned& r = association_->returned;
+  o.returned_messages = r.messages.load();
+  o.returned_records = r.records.load();
+  o.returned_packets = r.packets.load();
+  o.returned_octets = r.octets.load();
+  o.returned_reliable_records = r.reliable_records.load();
+  o.first_returned_ms = r.first_ms.load();
+  o.last_returned_ms = r.last_ms.load();
+  return o;
+}
 
 bool SctpTransport::drained() const {
   if (association_->state.load() != kUp) return true;  // nothing more will leave

@@ -34,14 +34,44 @@ class SctpTransport final : public Transport {
   void abandon() override;
   bool drained() const override;
   bool connected() override;
+  uint32_t session_epoch() const override;
 
   class SendRing;
 
+  /// Messages handed to usrsctp, by the id they carry (snd_context), so that
+  /// one it gives back undelivered (SEND_FAILED: the association failed, or a
+  /// PR-SCTP lifetime ran out) is counted with its records. Written by the one
+  /// thread that sends at a time, read by a notification: per-entry seqlock.
+  struct InFlight {
+    static constexpr uint32_t kEntries = 16384;  ///< a power of two; older ids count as unknown
+    struct Entry {
+      std::atomic<uint32_t> id{0};
+      std::atomic<uint32_t> records{0};
+      std::atomic<uint64_t> packets{0}, octets{0};
+      std::atomic<bool> reliable{false};
+    };
+    std::atomic<uint32_t> next_id{1};
+    Entry entries[kEntries];
+  };
+
+  /// Messages given back undelivered; any thread.
+  struct Returned {
+    std::atomic<uint64_t> messages{0}, records{0}, packets{0}, octets{0}, reliable_records{0};
+    std::atomic<uint64_t> unknown{0};  ///< of `messages`, those whose records were not known
+    std::atomic<uint64_t> first_ms{0}, last_ms{0};
+  };
+
   /// The association's state as its notifications last told it, and what its
-  /// callbacks need to hand queued messages to usrsctp.
+  /// callbacks need to hand queued messages to usrsctp. Callbacks may come after
+  /// the socket is closed, so a state is never freed: it is recycled for a later
+  /// transport once no callback of its old socket is inside it (`socket` tells
+  /// callbacks whether they are still its socket's).
   struct AssociationState {
-    std::atomic<int> state{0};  ///< 0 connecting, 1 up, 2 down
+    std::atomic<struct socket*> socket{nullptr};  ///< null while retired
+    std::atomic<int> callbacks{0};                ///< callbacks inside it now
+    std::atomic<int> state{0};                    ///< 0 connecting, 1 up, 2 down
     std::atomic<uint16_t> outbound_streams{0};
+    std::atomic<uint32_t> restarts{0};  ///< RESTARTs seen: each is a new transport session
     /// sack_clocked_sends: the transport's ring; null without one, or once the
     /// transport is gone (callbacks may come later).
     std::atomic<SendRing*> ring{nullptr};
@@ -52,7 +82,13 @@ class SctpTransport final : public Transport {
     /// hold `notifying` while they use it, the destructor while it clears it.
     std::atomic<TransportEvents*> events{nullptr};
     std::atomic_flag notifying = ATOMIC_FLAG_INIT;
+    std::string name;  ///< the transport's, for log lines from callbacks
+    InFlight in_flight;
+    Returned returned;
   };
+
+  /// AssociationStates in existence (in use or waiting to be reused); for tests.
+  static size_t association_states();
 
   /// Hands the ring's messages to usrsctp until it takes no more: from the send
   /// callback (usrsctp's receive thread, after a SACK) or from the sending thread.
@@ -62,7 +98,7 @@ class SctpTransport final : public Transport {
   std::string name_;
   std::string peer_;  ///< for messages: "HOST:PORT (UDP encapsulation port N)"
   struct socket* sock_ = nullptr;
-  AssociationState* association_;  ///< never freed: callbacks may outlive the socket
+  AssociationState* association_;  ///< recycled, never freed: callbacks may outlive the socket
   uint16_t streams_ = 0;
   bool up_ = false;  ///< the association came up and its path settings are made
   std::chrono::steady_clock::time_point deadline_;  ///< of the handshake

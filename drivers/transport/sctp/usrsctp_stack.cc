@@ -9,6 +9,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
 namespace poolflow::transport::sctp {
 
@@ -99,8 +100,10 @@ void set_option(struct socket* sock, int option, const void* value, socklen_t le
     throw std::system_error(errno, std::generic_category(), std::string("SCTP option ") + name);
 }
 
-void subscribe_events(struct socket* sock) {
-  for (const uint16_t type : {SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT}) {
+void subscribe_events(struct socket* sock, bool sender) {
+  std::vector<uint16_t> types{SCTP_ASSOC_CHANGE, SCTP_SHUTDOWN_EVENT};
+  if (sender) types.insert(types.end(), {SCTP_SEND_FAILED_EVENT, SCTP_PEER_ADDR_CHANGE});
+  for (const uint16_t type : types) {
     sctp_event event{};
     event.se_assoc_id = SCTP_ALL_ASSOC;
     event.se_type = type;

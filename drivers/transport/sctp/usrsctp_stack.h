@@ -22,8 +22,10 @@ void set_option(struct socket* sock, int option, const void* value, socklen_t le
                 const char* name);
 
 /// Asks for the notifications this module handles (association changes,
-/// shutdown) to be delivered to the receive callback.
-void subscribe_events(struct socket* sock);
+/// shutdown) to be delivered to the receive callback; with `sender`, also those
+/// an exporter needs to account for what it sent (messages given back
+/// undelivered, SEND_FAILED) and to log path changes (PEER_ADDR_CHANGE).
+void subscribe_events(struct socket* sock, bool sender = false);
 
 /// How fast a dead peer is noticed (testbed.md: ~0.1 s loaded, ~0.3 s idle with
 /// 60/40/160 ms, 3 retransmissions, heartbeats every 100 ms).

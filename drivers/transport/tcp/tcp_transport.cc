@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "poolflow/clock.h"
 #include "transport/common/socket_address.h"
 
 namespace poolflow::transport {
@@ -61,7 +62,19 @@ void TcpTransport::check_connecting() {
 void TcpTransport::lose_connection(const char* why, int error) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (!pending_.empty()) ++abandoned_;
+  if (!pending_.empty()) {
+    ++abandoned_;
+    ++held_.dropped_messages;
+    held_.dropped_records += pending_info_.records;
+    held_.dropped_packets += pending_info_.packets;
+    held_.dropped_octets += pending_info_.octets;
+    if (pending_info_.policy.kind == Reliability::reliable)
+      held_.dropped_reliable_records += pending_info_.records;
+    if (pending_info_.records != 0) {
+      held_.last_dropped_ms = unix_ms();
+      if (held_.first_dropped_ms == 0) held_.first_dropped_ms = held_.last_dropped_ms;
+    }
+  }
   pending_.clear();
   state_ = State::waiting;
   retry_at_ = Clock::now() + backoff_;
@@ -79,11 +92,16 @@ bool TcpTransport::write_pending() {
       return false;
     }
     pending_.erase(pending_.begin(), pending_.begin() + n);
+    if (pending_.empty()) {
+      ++held_.sent_messages;
+      held_.sent_bytes += pending_length_;
+      held_.sent_records += pending_info_.records;
+    }
   }
   return true;
 }
 
-SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInfo&) {
+SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInfo& info) {
   // Connecting happens in flush() only: a message built for one transport
   // session must not become the first of the next one, before its templates.
   if (state_ != State::connected) return SendResult::failed;
@@ -95,9 +113,13 @@ SendResult TcpTransport::send(std::span<const uint8_t> message, const MessageInf
     lose_connection("send", errno);
     return SendResult::failed;
   }
-  // A message is never cut in the stream: its tail waits for the next chance.
+  if (static_cast<size_t>(n) == message.size()) return SendResult::sent;
+  // A message is never cut in the stream: its tail waits for the next chance,
+  // and the message counts as sent only once it is all written.
   pending_.assign(message.begin() + n, message.end());
-  return SendResult::sent;
+  pending_info_ = info;
+  pending_length_ = message.size();
+  return SendResult::held;
 }
 
 bool TcpTransport::drained() const {

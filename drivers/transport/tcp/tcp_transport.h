@@ -27,6 +27,7 @@ class TcpTransport final : public Transport {
   uint32_t session_epoch() const override { return epoch_; }
   uint64_t abandoned_messages() const override { return abandoned_; }
   bool drained() const override;
+  HeldOutcome held_outcome() const override { return held_; }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -47,7 +48,13 @@ class TcpTransport final : public Transport {
   std::chrono::seconds backoff_;
   uint32_t epoch_ = 0;
   uint64_t abandoned_ = 0;
-  std::vector<uint8_t> pending_;  ///< the unsent tail of the last message (stream framing)
+  /// The unsent tail of the last message (stream framing): the message is held
+  /// (SendResult::held) until its last byte is written, or dropped with the
+  /// connection. Aggregation thread only.
+  std::vector<uint8_t> pending_;
+  MessageInfo pending_info_;
+  size_t pending_length_ = 0;  ///< of the whole message
+  HeldOutcome held_;
 };
 
 }  // namespace poolflow::transport

@@ -1,5 +1,5 @@
 // IPFIX over UDP (RFC 7011 §10.3): one datagram per message, templates resent
-// by the export session every templateRefreshTimeout (and every N messages).
+// by the exporter every templateRefreshTimeout (and every N messages).
 #pragma once
 
 #include <string>

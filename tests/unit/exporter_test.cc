@@ -1,4 +1,4 @@
-// Export sessions over real transports: a file, a TCP peer that never reads,
+// Exporters over real transports: a file, a TCP peer that never reads,
 // and an SCTP association (usrsctp, UDP encapsulation on 127.0.0.1) to the
 // collector's own SCTP listener and decoder, all in this process.
 #include <gtest/gtest.h>
@@ -17,11 +17,12 @@
 
 #include "collector/collector.h"
 #include "export/aggregator.h"
-#include "export/export_session.h"
+#include "export/exporter.h"
 #include "ipfix/flow_templates.h"
 #include "ipfix/message_reader.h"
 #include "poolflow/byte_order.h"
 #include "poolflow/listener.h"
+#include "transport/sctp/sctp_transport.h"
 #include "transport/sctp/usrsctp_stack.h"
 
 namespace poolflow::exporter {
@@ -68,18 +69,18 @@ std::string temp_path(const char* name) {
   return std::string(::testing::TempDir()) + "/" + name + std::to_string(::getpid());
 }
 
-TEST(ExportSession, ReplacedTransportStartsANewSessionWithTemplates) {
+TEST(Exporter, ReplacedTransportStartsANewSessionWithTemplates) {
   const std::string a = temp_path("first.ipfix"), b = temp_path("second.ipfix");
-  ExportSession session(open_transport("file:" + a), ExportSessionConfig{});
-  for (uint32_t i = 0; i < 10; ++i) session.add(flow(i, i % 2 ? kTcp : kUdp), 1);
-  session.flush(1);
+  Exporter exporter(open_transport("file:" + a), ExporterConfig{});
+  for (uint32_t i = 0; i < 10; ++i) exporter.add(flow(i, i % 2 ? kTcp : kUdp), 1);
+  exporter.flush(1);
   // As the control core would: hand over another collector's transport.
-  session.replace_transport(open_transport("file:" + b));
-  for (uint32_t i = 0; i < 5; ++i) session.add(flow(i, kTcp), 2);
-  session.flush(2);
-  EXPECT_EQ(session.transport().name(), "file:" + b);
-  EXPECT_EQ(session.stats().transport_sessions.get(), 2u);
-  EXPECT_EQ(session.stats().records_sent.get(), 15u);
+  exporter.replace_transport(open_transport("file:" + b));
+  for (uint32_t i = 0; i < 5; ++i) exporter.add(flow(i, kTcp), 2);
+  exporter.flush(2);
+  EXPECT_EQ(exporter.transport().name(), "file:" + b);
+  EXPECT_EQ(exporter.stats().transport_sessions.get(), 2u);
+  EXPECT_EQ(exporter.stats().records_sent.get(), 15u);
 
   const auto first = read_file(a);
   ASSERT_GE(first.size(), 2u);
@@ -87,7 +88,8 @@ TEST(ExportSession, ReplacedTransportStartsANewSessionWithTemplates) {
   EXPECT_EQ(first[0].templates, template_count);
   const auto second = read_file(b);
   ASSERT_EQ(second.size(), 2u);
-  EXPECT_EQ(second[0].templates, template_count) << "a new session starts with its templates";
+  EXPECT_EQ(second[0].templates, template_count)
+      << "a new transport session starts with its templates";
   EXPECT_EQ(second[0].sequence, 0u);
   EXPECT_EQ(second[1].sequence, 0u) << "and with sequence numbers from zero";
   EXPECT_EQ(second[1].records, 5u);
@@ -95,7 +97,7 @@ TEST(ExportSession, ReplacedTransportStartsANewSessionWithTemplates) {
   std::remove(b.c_str());
 }
 
-TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
+TEST(Exporter, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
   const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   const int small = 4096;
   ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -109,24 +111,72 @@ TEST(ExportSession, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
 
   TransportOptions options;
   options.tcp.send_buffer_kib = 64;
-  ExportSessionConfig config;
+  ExporterConfig config;
   config.send_queue_bytes = 256 * 1024;
-  ExportSession session(
+  Exporter exporter(
       open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options), config);
   const auto started = std::chrono::steady_clock::now();
   constexpr uint32_t kRecords = 200000;  // ~11 MB of records, the peer takes a few hundred KB
-  for (uint32_t i = 0; i < kRecords; ++i) session.add(flow(i, kTcp), 1);
-  session.flush(1);
+  for (uint32_t i = 0; i < kRecords; ++i) exporter.add(flow(i, kTcp), 1);
+  exporter.flush(1);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const SessionStats& s = session.stats();
+  const ExportStats& s = exporter.stats();
   EXPECT_LT(seconds, 5.0) << "the aggregation thread must never wait on the network";
-  EXPECT_LE(session.queued_bytes(), config.send_queue_bytes);
+  EXPECT_LE(exporter.queued_bytes(), config.send_queue_bytes);
   EXPECT_GT(s.records_not_sent.get(), kRecords / 2);
   EXPECT_EQ(s.reliable_records_not_sent.get(), s.records_not_sent.get())
       << "over TCP every record is reliable, and its loss is counted as such";
   EXPECT_GT(s.records_sent.get(), 0u);
   EXPECT_LE(s.records_sent.get() + s.records_not_sent.get(), kRecords);
+  ::close(listener);
+}
+
+// A message the kernel took only part of is held, not sent: it counts as sent
+// once its last byte is written, and as not sent (with its records) when the
+// connection is lost first.
+TEST(TcpTransport, APartlyWrittenMessageCountsByItsOutcome) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  TransportOptions options;
+  options.tcp.send_buffer_kib = 16;
+  auto transport =
+      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options);
+  const int peer = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(peer, 0);
+
+  const std::vector<uint8_t> message(1499, 0);  // odd-sized, so that the buffer fills mid-message
+  MessageInfo info;
+  info.records = 7;
+  info.packets = 70;
+  info.octets = 7000;
+  SendResult result = SendResult::sent;
+  for (int i = 0; i < 100000 && result == SendResult::sent; ++i)
+    result = transport->send(message, info);
+  ASSERT_EQ(result, SendResult::held) << "the send buffer filled in the middle of a message";
+  EXPECT_EQ(transport->held_outcome().sent_messages, 0u);
+  EXPECT_EQ(transport->send(message, info), SendResult::would_block) << "its tail goes first";
+
+  const linger reset{1, 0};  // unread data and linger 0: the peer resets the connection
+  ::setsockopt(peer, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  ::close(peer);
+  for (int i = 0; i < 200 && transport->flush(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const HeldOutcome o = transport->held_outcome();
+  EXPECT_EQ(o.sent_messages, 0u);
+  EXPECT_EQ(o.dropped_messages, 1u);
+  EXPECT_EQ(o.dropped_records, 7u);
+  EXPECT_EQ(o.dropped_packets, 70u);
+  EXPECT_EQ(o.dropped_reliable_records, 7u);
+  EXPECT_NE(o.first_dropped_ms, 0u);
   ::close(listener);
 }
 
@@ -174,16 +224,16 @@ uint64_t wall_ms() {
                                    .count());
 }
 
-TEST(ExportSession, ExportingReliabilityRecordDatesTheRecordsNotSent) {
+TEST(Exporter, ExportingReliabilityRecordDatesTheRecordsNotSent) {
   auto owned = std::make_unique<RecordingTransport>();
   RecordingTransport& transport = *owned;
-  ExportSessionConfig config;
+  ExporterConfig config;
   config.statistics_interval_ms = 1;
-  ExportSession session(std::move(owned), config);
+  Exporter exporter(std::move(owned), config);
   const auto export_some = [&](uint32_t first) {
     std::this_thread::sleep_for(std::chrono::milliseconds(3));  // statistics are due
-    for (uint32_t i = first; i < first + 10; ++i) session.add(flow(i, kUdp), 1);
-    session.flush(1);
+    for (uint32_t i = first; i < first + 10; ++i) exporter.add(flow(i, kUdp), 1);
+    exporter.flush(1);
   };
   export_some(0);
   auto records = exporting_reliability_records(transport.messages);
@@ -215,7 +265,7 @@ TEST(ExportSession, ExportingReliabilityRecordDatesTheRecordsNotSent) {
 class HoldingTransport : public Transport {
  public:
   SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override {
-    EXPECT_NE(info.completed_ms, 0u) << "the session dates every message";
+    EXPECT_NE(info.completed_ms, 0u) << "the exporter dates every message";
     if (refuse) return SendResult::would_block;
     held_.push_back({info, message.size()});
     return SendResult::held;
@@ -259,8 +309,8 @@ class HoldingTransport : public Transport {
   HeldOutcome outcome_;
 };
 
-ExportSessionConfig small_messages() {
-  ExportSessionConfig config;
+ExporterConfig small_messages() {
+  ExporterConfig config;
   config.statistics_interval_ms = 0;
   config.max_message_length = 600;  // the templates fit; a dozen records a message
   return config;
@@ -269,24 +319,24 @@ ExportSessionConfig small_messages() {
 // Messages a transport holds count as sent only once it hands them on, so the
 // exported totals never go down; what it drops when abandoned counts as not
 // sent, once, reliable records included.
-TEST(ExportSession, MessagesTheTransportHeldAreCountedByTheirOutcome) {
+TEST(Exporter, MessagesTheTransportHeldAreCountedByTheirOutcome) {
   auto owned = std::make_unique<HoldingTransport>();
   HoldingTransport& transport = *owned;
-  ExportSession session(std::move(owned), small_messages());
-  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kUdp), 1);
-  session.flush(1);
-  const SessionStats& s = session.stats();
+  Exporter exporter(std::move(owned), small_messages());
+  for (uint32_t i = 0; i < 100; ++i) exporter.add(flow(i, kUdp), 1);
+  exporter.flush(1);
+  const ExportStats& s = exporter.stats();
   ASSERT_GT(transport.holding(), 5u);
   EXPECT_EQ(s.messages_sent.get(), 0u) << "held, not sent yet";
   EXPECT_EQ(s.records_sent.get(), 0u);
   transport.hand_on(5);  // the templates and four data messages
-  session.flush(1);
+  exporter.flush(1);
   const uint64_t sent_early = s.records_sent.get();
   EXPECT_EQ(s.messages_sent.get(), 5u);
   EXPECT_GT(sent_early, 0u);
   EXPECT_LT(sent_early, 100u);
   const uint64_t messages_held = transport.holding();
-  session.close(1);  // abandons what is still held
+  exporter.close(1);  // abandons what is still held
   EXPECT_EQ(s.records_sent.get(), sent_early) << "exported totals never go down";
   EXPECT_EQ(s.records_not_sent.get(), 100u - sent_early);
   EXPECT_EQ(s.messages_not_sent.get(), messages_held);
@@ -295,56 +345,56 @@ TEST(ExportSession, MessagesTheTransportHeldAreCountedByTheirOutcome) {
   for (uint32_t i = 0; i < 100; ++i) packets += flow(i, kUdp).packets;
   EXPECT_LT(s.packets_not_sent.get(), packets);
   EXPECT_GT(s.packets_not_sent.get(), 0u);
-  session.flush(1);
+  exporter.flush(1);
   EXPECT_EQ(s.records_not_sent.get(), 100u - sent_early) << "counted once";
 }
 
-// A message first refused (queued in the session) and then held, and a
+// A message first refused (queued in the exporter) and then held, and a
 // transport replaced while it holds messages: each record is counted once.
-TEST(ExportSession, HeldAfterQueuedAndAbandonedOnReplacementCountOnce) {
+TEST(Exporter, HeldAfterQueuedAndAbandonedOnReplacementCountOnce) {
   auto owned = std::make_unique<HoldingTransport>();
   HoldingTransport& first = *owned;
-  ExportSession session(std::move(owned), small_messages());
+  Exporter exporter(std::move(owned), small_messages());
   first.refuse = true;
-  for (uint32_t i = 0; i < 50; ++i) session.add(flow(i, kTcp), 1);
-  session.flush(1);
-  EXPECT_EQ(first.holding(), 0u) << "all queued in the session";
+  for (uint32_t i = 0; i < 50; ++i) exporter.add(flow(i, kTcp), 1);
+  exporter.flush(1);
+  EXPECT_EQ(first.holding(), 0u) << "all queued in the exporter";
   first.refuse = false;
-  session.flush(1);  // the queue drains into the transport: held
+  exporter.flush(1);  // the queue drains into the transport: held
   const size_t held = first.holding();
   EXPECT_GT(held, 1u);
   first.hand_on(held / 2);
-  const SessionStats& s = session.stats();
-  session.replace_transport(std::make_unique<HoldingTransport>());
-  for (uint32_t i = 50; i < 60; ++i) session.add(flow(i, kTcp), 2);
-  session.flush(2);  // switches: the first transport is abandoned, its held dropped
+  const ExportStats& s = exporter.stats();
+  exporter.replace_transport(std::make_unique<HoldingTransport>());
+  for (uint32_t i = 50; i < 60; ++i) exporter.add(flow(i, kTcp), 2);
+  exporter.flush(2);  // switches: the first transport is abandoned, its held dropped
   EXPECT_EQ(s.transport_sessions.get(), 2u);
   const uint64_t sent = s.records_sent.get();
   const uint64_t not_sent = s.records_not_sent.get();
   EXPECT_GT(sent, 0u);
   EXPECT_GT(not_sent, 0u);
   EXPECT_EQ(sent + not_sent, 50u) << "the first transport's records, each once";
-  session.flush(2);
+  exporter.flush(2);
   EXPECT_EQ(s.records_sent.get() + s.records_not_sent.get(), 50u) << "nothing counted again";
 }
 
-TEST(ExportSession, AwaitingSessionHoldsRecordsUntilItsFirstTransport) {
+TEST(Exporter, AwaitingSessionHoldsRecordsUntilItsFirstTransport) {
   const std::string path = temp_path("awaited.ipfix");
-  ExportSession session("pool:collectors", ExportSessionConfig{});
-  EXPECT_TRUE(session.awaiting_transport());
-  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, i % 2 ? kTcp : kUdp), 1);
-  session.flush(1);
-  session.flush(2);
-  EXPECT_EQ(session.stats().records_sent.get(), 0u);
-  EXPECT_EQ(session.stats().records_not_sent.get(), 0u) << "held, not dropped";
+  Exporter exporter("pool:collectors", ExporterConfig{});
+  EXPECT_TRUE(exporter.awaiting_transport());
+  for (uint32_t i = 0; i < 100; ++i) exporter.add(flow(i, i % 2 ? kTcp : kUdp), 1);
+  exporter.flush(1);
+  exporter.flush(2);
+  EXPECT_EQ(exporter.stats().records_sent.get(), 0u);
+  EXPECT_EQ(exporter.stats().records_not_sent.get(), 0u) << "held, not dropped";
   // The control core reached a collector.
-  session.replace_transport(open_transport("file:" + path));
-  EXPECT_TRUE(session.awaiting_transport()) << "until the aggregation thread takes it";
-  session.add(flow(100, kTcp), 3);
-  session.flush(3);
-  EXPECT_FALSE(session.awaiting_transport());
-  EXPECT_EQ(session.stats().records_sent.get(), 101u);
-  session.close(4);
+  exporter.replace_transport(open_transport("file:" + path));
+  EXPECT_TRUE(exporter.awaiting_transport()) << "until the aggregation thread takes it";
+  exporter.add(flow(100, kTcp), 3);
+  exporter.flush(3);
+  EXPECT_FALSE(exporter.awaiting_transport());
+  EXPECT_EQ(exporter.stats().records_sent.get(), 101u);
+  exporter.close(4);
 
   uint32_t records = 0;
   const auto messages = read_file(path);
@@ -355,41 +405,41 @@ TEST(ExportSession, AwaitingSessionHoldsRecordsUntilItsFirstTransport) {
   std::remove(path.c_str());
 }
 
-TEST(ExportSession, AwaitingBacklogIsBoundedAndItsOverflowCounted) {
-  ExportSessionConfig config;
+TEST(Exporter, AwaitingBacklogIsBoundedAndItsOverflowCounted) {
+  ExporterConfig config;
   config.send_queue_bytes = 10 * sizeof(FlowRecord);
   config.close_timeout_ms = 50;
   uint64_t packets = 0;
   {
-    ExportSession session("pool:collectors", config);
-    for (uint32_t i = 0; i < 25; ++i) session.add(flow(i, kTcp), 1);
+    Exporter exporter("pool:collectors", config);
+    for (uint32_t i = 0; i < 25; ++i) exporter.add(flow(i, kTcp), 1);
     for (uint32_t i = 10; i < 25; ++i) packets += flow(i, kTcp).packets;
-    EXPECT_EQ(session.stats().records_not_sent.get(), 15u) << "beyond the bound";
-    EXPECT_EQ(session.stats().packets_not_sent.get(), packets);
-    EXPECT_EQ(session.stats().reliable_records_not_sent.get(), 15u) << "TCP flows: reliable";
+    EXPECT_EQ(exporter.stats().records_not_sent.get(), 15u) << "beyond the bound";
+    EXPECT_EQ(exporter.stats().packets_not_sent.get(), packets);
+    EXPECT_EQ(exporter.stats().reliable_records_not_sent.get(), 15u) << "TCP flows: reliable";
     // Never reached a collector: the held ten are not sent either.
-    session.close(2);
-    EXPECT_EQ(session.stats().records_not_sent.get(), 25u);
-    EXPECT_EQ(session.stats().records_sent.get(), 0u);
+    exporter.close(2);
+    EXPECT_EQ(exporter.stats().records_not_sent.get(), 25u);
+    EXPECT_EQ(exporter.stats().records_sent.get(), 0u);
   }
 }
 
-TEST(ExportSession, CloseWaitsForAFirstTransportOnItsWay) {
-  // A capture replayed in less time than the first association takes: the
+TEST(Exporter, CloseWaitsForAFirstTransportOnItsWay) {
+  // A capture played back in less time than the first association takes: the
   // control core hands the transport over while the aggregation thread closes.
   const std::string path = temp_path("late.ipfix");
-  ExportSessionConfig config;
+  ExporterConfig config;
   config.close_timeout_ms = 5000;
-  ExportSession session("sctp:127.0.0.1:4739", config);
-  for (uint32_t i = 0; i < 50; ++i) session.add(flow(i, kTcp), 1);
+  Exporter exporter("sctp:127.0.0.1:4739", config);
+  for (uint32_t i = 0; i < 50; ++i) exporter.add(flow(i, kTcp), 1);
   std::thread control([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    session.replace_transport(open_transport("file:" + path));
+    exporter.replace_transport(open_transport("file:" + path));
   });
-  session.close(2);
+  exporter.close(2);
   control.join();
-  EXPECT_EQ(session.stats().records_sent.get(), 50u);
-  EXPECT_EQ(session.stats().records_not_sent.get(), 0u);
+  EXPECT_EQ(exporter.stats().records_sent.get(), 50u);
+  EXPECT_EQ(exporter.stats().records_not_sent.get(), 0u);
   uint32_t records = 0;
   for (const Message& m : read_file(path)) records += m.records;
   EXPECT_EQ(records, 50u);
@@ -445,7 +495,7 @@ TEST(ShareTable, SlotsInProportionToTheWeights) {
   EXPECT_EQ(slots_per_member(table, 3), (std::vector<size_t>{128, 128, 0})) << "no overflow";
 }
 
-TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
+TEST(Exporter, SctpAssociationToTheCollectorInThisProcess) {
   // One usrsctp stack per process: the listener and the exporter share its port.
   const uint16_t port = transport::sctp::start_usrsctp(0, false);
   collector::Collector collector(collector::CollectorConfig{}, {});
@@ -456,20 +506,20 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   TransportOptions options;
   options.sctp.local_udp_port = port;
   options.sctp.remote_udp_port = port;
-  ExportSessionConfig config;
+  ExporterConfig config;
   config.tcp_flows = {Reliability::reliable, 0};
   config.other_flows = {Reliability::rtx, 2};
   config.close_timeout_ms = 20'000;  // a loaded machine must not turn a slow drain into loss
   {
-    ExportSession session(open_transport("sctp:127.0.0.1:47391", options), config);
-    EXPECT_TRUE(session.transport().traits().streams);
+    Exporter exporter(open_transport("sctp:127.0.0.1:47391", options), config);
+    EXPECT_TRUE(exporter.transport().traits().streams);
     for (uint32_t i = 0; i < 3000; ++i) {
-      session.add(flow(i, i % 3 ? kTcp : kUdp), 1);
-      if (i % 500 == 0) session.flush(1);
+      exporter.add(flow(i, i % 3 ? kTcp : kUdp), 1);
+      if (i % 500 == 0) exporter.flush(1);
     }
-    session.close(1);
-    EXPECT_EQ(session.stats().records_sent.get(), 3000u);
-    EXPECT_EQ(session.stats().records_not_sent.get(), 0u);
+    exporter.close(1);
+    EXPECT_EQ(exporter.stats().records_sent.get(), 3000u);
+    EXPECT_EQ(exporter.stats().records_not_sent.get(), 0u);
   }
   // The association shuts down; wait (bounded) until the collector saw it all.
   for (int i = 0; i < 300 && collector.totals().records < 3000; ++i)
@@ -485,6 +535,32 @@ TEST(ExportSession, SctpAssociationToTheCollectorInThisProcess) {
   EXPECT_EQ(t.templates_added, 2 * (flow_templates + 1));
   EXPECT_EQ(t.options_records, 2 * flow_templates);
   EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
+}
+
+// Every reconnect used to leave its association's state behind (callbacks may
+// come after the socket is closed): states are now reused once their socket's
+// callbacks are done, so reconnecting forever takes bounded memory.
+TEST(SctpTransport, ReconnectingReusesAssociationStates) {
+  const uint16_t port = transport::sctp::start_usrsctp(0, false);
+  collector::Collector collector(collector::CollectorConfig{}, {});
+  ListenerOptions listen;
+  listen.sctp_udp_port = port;
+  auto listener = open_listener("sctp:127.0.0.1:47393", listen, collector);
+  TransportOptions options;
+  options.sctp.local_udp_port = port;
+  options.sctp.remote_udp_port = port;
+  const size_t before = transport::SctpTransport::association_states();
+  for (int i = 0; i < 30; ++i) {
+    auto transport = open_transport("sctp:127.0.0.1:47393", options);
+    transport->flush();
+  }
+  EXPECT_LE(transport::SctpTransport::association_states(), before + 2)
+      << "30 associations opened and closed one after the other";
+  // A refused association (nobody listens there) gives its state back too.
+  options.sctp.connect_timeout_ms = 300;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_THROW(open_transport("sctp:127.0.0.1:47394", options), std::runtime_error);
+  EXPECT_LE(transport::SctpTransport::association_states(), before + 2);
 }
 
 TEST(SctpListener, MalformedMessageAbortsOnlyItsAssociation) {
@@ -511,9 +587,9 @@ TEST(SctpListener, MalformedMessageAbortsOnlyItsAssociation) {
   }
   EXPECT_EQ(result, SendResult::failed);
 
-  ExportSession session(std::move(good), ExportSessionConfig{});
-  for (uint32_t i = 0; i < 100; ++i) session.add(flow(i, kTcp), 1);
-  session.close(1);
+  Exporter exporter(std::move(good), ExporterConfig{});
+  for (uint32_t i = 0; i < 100; ++i) exporter.add(flow(i, kTcp), 1);
+  exporter.close(1);
   for (int i = 0; i < 300 && collector.totals().records < 100; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const collector::ExporterStats t = collector.totals();

@@ -1,4 +1,4 @@
-#include "net/pcap_replay.h"
+#include "net/pcap_player.h"
 
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -38,7 +38,7 @@ std::string link_type_error(int link_type) {
 
 }  // namespace
 
-PcapReplay::PcapReplay(std::string path) : path_(std::move(path)) {
+PcapPlayer::PcapPlayer(std::string path) : path_(std::move(path)) {
   if (map_classic()) return;
   char error[PCAP_ERRBUF_SIZE] = {};
   reader_ = pcap_open_offline(path_.c_str(), error);
@@ -49,19 +49,19 @@ PcapReplay::PcapReplay(std::string path) : path_(std::move(path)) {
   }
 }
 
-PcapReplay::~PcapReplay() {
+PcapPlayer::~PcapPlayer() {
   if (map_ != nullptr) munmap(const_cast<uint8_t*>(map_), map_size_);
   if (reader_ != nullptr) pcap_close(reader_);
 }
 
-uint32_t PcapReplay::u32(size_t at) const {
+uint32_t PcapPlayer::u32(size_t at) const {
   uint32_t v;
   std::memcpy(&v, map_ + at, sizeof(v));
   return swapped_ ? __builtin_bswap32(v) : v;
 }
 
 // True for a classic pcap file, then mapped; anything else is left to libpcap.
-bool PcapReplay::map_classic() {
+bool PcapPlayer::map_classic() {
   const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   struct stat st {};
@@ -93,21 +93,21 @@ bool PcapReplay::map_classic() {
   return true;
 }
 
-uint32_t PcapReplay::pool_size(unsigned pollers, unsigned cache_size, unsigned burst) {
+uint32_t PcapPlayer::pool_size(unsigned pollers, unsigned cache_size, unsigned burst) {
   return pollers * (cache_size * 3 / 2 + burst) + kLongestChain;
 }
 
-void PcapReplay::start(rte_mempool* pool, uint16_t port) {
+void PcapPlayer::start(rte_mempool* pool, uint16_t port) {
   if (rte_mbuf_dyn_rx_timestamp_register(&timestamp_offset_, &timestamp_flag_) != 0)
     throw std::runtime_error(
         path_ + ": cannot register the mbuf timestamp field: " + rte_strerror(rte_errno));
   pool_ = pool;
   port_ = port;
-  spdlog::info("{}: replayed as ingress port {} by one worker ({})", path_, port,
+  spdlog::info("{}: played as ingress port {} by one worker ({})", path_, port,
                map_ != nullptr ? "classic pcap, read from its mapping" : "read through libpcap");
 }
 
-bool PcapReplay::next_record(Record& record) {
+bool PcapPlayer::next_record(Record& record) {
   if (map_ != nullptr) {
     const size_t left = map_size_ - cursor_;
     // seconds, fraction of a second, captured length, length on the wire
@@ -119,7 +119,7 @@ bool PcapReplay::next_record(Record& record) {
     if (caplen > kLibpcapMaxRecord || caplen > left - kRecordHeader) {
       if (left != 0) {
         damaged_.store(true, std::memory_order_relaxed);
-        spdlog::error("{}: damaged record at byte {} (after packet {}): the replay ends there",
+        spdlog::error("{}: damaged record at byte {} (after packet {}): the playback ends there",
                       path_, cursor_, records_read_);
       }
       return false;
@@ -146,8 +146,8 @@ bool PcapReplay::next_record(Record& record) {
   if (rc != 1) {
     if (rc == PCAP_ERROR) {
       damaged_.store(true, std::memory_order_relaxed);
-      spdlog::error("{}: {} (after packet {}): the replay ends there", path_, pcap_geterr(reader_),
-                    records_read_);
+      spdlog::error("{}: {} (after packet {}): the playback ends there", path_,
+                    pcap_geterr(reader_), records_read_);
     }
     return false;
   }
@@ -160,7 +160,7 @@ bool PcapReplay::next_record(Record& record) {
   return true;
 }
 
-bool PcapReplay::fill(rte_mbuf* head, const Record& record) {
+bool PcapPlayer::fill(rte_mbuf* head, const Record& record) {
   uint32_t copied = std::min<uint32_t>(record.length, rte_pktmbuf_tailroom(head));
   std::memcpy(rte_pktmbuf_mtod(head, uint8_t*), record.data, copied);
   head->data_len = static_cast<uint16_t>(copied);
@@ -193,7 +193,7 @@ bool PcapReplay::fill(rte_mbuf* head, const Record& record) {
   return true;
 }
 
-uint16_t PcapReplay::rx_burst(rte_mbuf** packets, uint16_t max) {
+uint16_t PcapPlayer::rx_burst(rte_mbuf** packets, uint16_t max) {
   if (finished_.load(std::memory_order_relaxed) || rte_pktmbuf_alloc_bulk(pool_, packets, max) != 0)
     return 0;
   uint16_t filled = 0;

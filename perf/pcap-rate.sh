@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Packets per second of `poolflowd --pcap` (replay into mbufs → worker → IPFIX file),
+# Packets per second of `poolflowd --pcap` (playback into mbufs → worker → IPFIX file),
 # median of several runs. The pcap is generated in /dev/shm (page cache here is
 # small) and removed afterwards.
-#   perf/replay-rate.sh [--packets N] [--flows F] [--sizes 64|imix] [--runs R] [--build DIR]
+#   perf/pcap-rate.sh [--packets N] [--flows F] [--sizes 64|imix] [--runs R] [--build DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packets=5000000 flows=100000 sizes=64 runs=5 build=build
@@ -14,7 +14,7 @@ while (($#)); do
     --runs) runs=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "replay-rate: unknown argument $1" >&2; exit 2 ;;
+    *) echo "pcap-rate: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 work=$(mktemp -d /dev/shm/poolflow-perf.XXXXXX)
@@ -29,5 +29,5 @@ for ((i = 0; i < runs; i++)); do
   rates+=("$(sed -E 's/.*: ([0-9]+) packets\/s/\1/' <<<"$line")")
 done
 median=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-echo "replay-rate: $packets packets ($sizes B frames, $flows flows), $runs runs:" \
+echo "pcap-rate: $packets packets ($sizes B frames, $flows flows), $runs runs:" \
   "median $median packets/s (runs: ${rates[*]})"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Generates a pcap with poolflow-gen and replays it through poolflowd --pcap
-# (replayed into DPDK mbufs): prints what was generated against what poolflowd counted and
+# Generates a pcap with poolflow-gen and plays it through poolflowd --pcap
+# (played back into DPDK mbufs): prints what was generated against what poolflowd counted and
 # exported, then its exit summary. Generator options pass through.
-#   scripts/gen-replay.sh [--build DIR] [--output SPEC] [--seconds MAX] [-- POOLFLOW-GEN ARGS...]
-#   e.g. scripts/gen-replay.sh -- --packets 1000000 --flows 50000 --sizes imix --ipv6 0.3
+#   scripts/gen-play.sh [--build DIR] [--output SPEC] [--seconds MAX] [-- POOLFLOW-GEN ARGS...]
+#   e.g. scripts/gen-play.sh -- --packets 1000000 --flows 50000 --sizes imix --ipv6 0.3
 # Run time is bounded by --seconds (default 300). The pcap lives in /dev/shm
 # while the script runs.
 set -euo pipefail
@@ -18,10 +18,10 @@ while (($#)); do
     --seconds) seconds=$2; shift 2 ;;
     --) shift; gen_args=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "gen-replay: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) echo "gen-play: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-work=$(mktemp -d /dev/shm/poolflow-gen-replay.XXXXXX)
+work=$(mktemp -d /dev/shm/poolflow-gen-play.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 [[ -n $output ]] || output="file:$work/flows.ipfix"
 
@@ -35,7 +35,7 @@ timeout "$seconds" "$build/src/poolflowd" --pcap "$work/in.pcap" --output "$outp
 received=$(received_packets "$work/summary.txt")
 parsed=$(sed -nE 's/ *packets parsed +([0-9]+)$/\1/p' "$work/summary.txt")
 records=$(grep -oP "exported to \S+: \K\d+(?= records)" "$work/summary.txt" | awk "{ n += \$1 } END { print n }")
-echo "gen-replay: generated $packets packets, $octets IP octets in $flows flows;" \
+echo "gen-play: generated $packets packets, $octets IP octets in $flows flows;" \
   "poolflowd received $received, parsed $parsed, exported $records records to $output"
 cat "$work/summary.txt"
 [[ $received == "$packets" && $parsed == "$packets" ]]

@@ -3,7 +3,7 @@
 # script creates (and removes), with poolflowd capturing the other end through
 # DPDK's net_af_packet as a live port. Prints what tcpreplay sent against what
 # poolflowd counted, then poolflowd's exit summary.
-#   scripts/replay-veth.sh --pcap FILE [--pps N | --topspeed] [--loop N]
+#   scripts/tcpreplay-veth.sh --pcap FILE [--pps N | --topspeed] [--loop N]
 #                          [--output SPEC] [--seconds MAX] [--build DIR] [-- POOLFLOWD ARGS...]
 # Needs root (ip netns). Run time is bounded by --seconds (default 60).
 set -euo pipefail
@@ -22,15 +22,15 @@ while (($#)); do
     --build) build=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "replay-veth: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) echo "tcpreplay-veth: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-[[ -n $pcap && -r $pcap ]] || { echo "replay-veth: --pcap FILE is needed (readable)" >&2; exit 2; }
-[[ $(id -u) -eq 0 ]] || { echo "replay-veth: needs root for ip netns" >&2; exit 2; }
-command -v tcpreplay >/dev/null || { echo "replay-veth: needs tcpreplay (scripts/setup.sh)" >&2; exit 2; }
+[[ -n $pcap && -r $pcap ]] || { echo "tcpreplay-veth: --pcap FILE is needed (readable)" >&2; exit 2; }
+[[ $(id -u) -eq 0 ]] || { echo "tcpreplay-veth: needs root for ip netns" >&2; exit 2; }
+command -v tcpreplay >/dev/null || { echo "tcpreplay-veth: needs tcpreplay (scripts/setup.sh)" >&2; exit 2; }
 
-ns=poolflow-replay-$$
-work=$(mktemp -d /tmp/poolflow-replay.XXXXXX)
+ns=poolflow-playback-$$
+work=$(mktemp -d /tmp/poolflow-playback.XXXXXX)
 [[ -n $output ]] || output="file:$work/flows.ipfix"
 pid=
 cleanup() {
@@ -67,6 +67,6 @@ wait "$pid" || rc=$?
 pid=
 sent=$(sed -nE 's/^Actual: ([0-9]+) packets.*/\1/p' "$work/tcpreplay.txt")
 received=$(received_packets "$work/summary.txt")
-echo "replay-veth: tcpreplay sent ${sent:-?} packets (${rate[*]}, loop $loop); poolflowd received ${received:-?} on net_af_packet"
+echo "tcpreplay-veth: tcpreplay sent ${sent:-?} packets (${rate[*]}, loop $loop); poolflowd received ${received:-?} on net_af_packet"
 cat "$work/summary.txt"
 exit "$rc"

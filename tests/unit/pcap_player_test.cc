@@ -1,7 +1,7 @@
-// Replay of captures (PcapReplay): every packet delivered in mbufs (bytes,
+// Playback of captures (PcapPlayer): every packet delivered in mbufs (bytes,
 // lengths, capture times) agrees with what libpcap reads, for classic pcap files
 // read from the mapping and for pcapng files read through libpcap; damaged files
-// end the replay at the damage; a pool that runs dry delays packets and loses
+// end the playback at the damage; a pool that runs dry delays packets and loses
 // none. Runs the real EAL (no hugepages, no PCI).
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "net/pcap_replay.h"
+#include "net/pcap_player.h"
 #include "net/ports.h"
 
 namespace poolflow::net {
@@ -29,7 +29,7 @@ namespace {
 class EalEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
-    std::vector<std::string> args = {"pcap_replay_test",   "-l",          "0",  "--no-huge",
+    std::vector<std::string> args = {"pcap_player_test",   "-l",          "0",  "--no-huge",
                                      "--no-pci",           "--no-shconf", "-m", "64",
                                      "--log-level=warning"};
     std::vector<char*> argv;
@@ -46,11 +46,11 @@ class EalEnvironment : public ::testing::Environment {
 };
 const auto* const kEal = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
 
-class PcapReplayTest : public ::testing::Test {
+class PcapPlayerTest : public ::testing::Test {
  protected:
   std::string path(const std::string& name) {
     return (std::filesystem::temp_directory_path() /
-            ("pcap_replay_" + std::to_string(getpid()) + "_" + name))
+            ("pcap_player_" + std::to_string(getpid()) + "_" + name))
         .string();
   }
   void TearDown() override {
@@ -141,22 +141,22 @@ class PcapReplayTest : public ::testing::Test {
   std::vector<std::string> files_;
 };
 
-// Everything a replay delivers, as (bytes, capture time in µs) per packet.
+// Everything a playback delivers, as (bytes, capture time in µs) per packet.
 struct Delivered {
   std::vector<std::vector<u_char>> packets;
   std::vector<uint64_t> times_us;
   std::vector<uint16_t> segments;
 };
 
-Delivered replay_all(PcapReplay& replay) {
-  replay.start(EalEnvironment::pool, 3);
+Delivered play_all(PcapPlayer& player) {
+  player.start(EalEnvironment::pool, 3);
   int offset;
   uint64_t flag;
   EXPECT_EQ(rte_mbuf_dyn_rx_timestamp_register(&offset, &flag), 0);
   Delivered d;
   rte_mbuf* burst[32];
-  for (int polls = 0; !replay.finished() && polls < 100'000; ++polls) {
-    const uint16_t n = replay.rx_burst(burst, 32);
+  for (int polls = 0; !player.finished() && polls < 100'000; ++polls) {
+    const uint16_t n = player.rx_burst(burst, 32);
     for (uint16_t i = 0; i < n; ++i) {
       rte_mbuf* m = burst[i];
       EXPECT_EQ(m->port, 3);
@@ -171,8 +171,8 @@ Delivered replay_all(PcapReplay& replay) {
     }
     rte_pktmbuf_free_bulk(burst, n);
   }
-  EXPECT_TRUE(replay.finished());
-  EXPECT_EQ(replay.delivered(), d.packets.size());
+  EXPECT_TRUE(player.finished());
+  EXPECT_EQ(player.delivered(), d.packets.size());
   return d;
 }
 
@@ -192,12 +192,12 @@ Delivered read_with_libpcap(const std::string& file) {
   return d;
 }
 
-TEST_F(PcapReplayTest, DeliversWhatLibpcapReadsWithCaptureTimes) {
+TEST_F(PcapPlayerTest, DeliversWhatLibpcapReadsWithCaptureTimes) {
   const std::vector<uint32_t> lengths = {60, 1514, 64, 9000, 1000, 2048, 2049};
   for (int precision : {PCAP_TSTAMP_PRECISION_MICRO, PCAP_TSTAMP_PRECISION_NANO}) {
     const std::string file = write("content", precision, lengths);
-    PcapReplay replay(file);
-    const Delivered got = replay_all(replay);
+    PcapPlayer player(file);
+    const Delivered got = play_all(player);
     const Delivered want = read_with_libpcap(file);
     ASSERT_EQ(got.packets.size(), lengths.size());
     EXPECT_EQ(got.packets, want.packets);
@@ -211,51 +211,51 @@ TEST_F(PcapReplayTest, DeliversWhatLibpcapReadsWithCaptureTimes) {
   }
 }
 
-TEST_F(PcapReplayTest, CutPacketsAreReplayedAsCaptured) {
+TEST_F(PcapPlayerTest, CutPacketsArePlayedAsCaptured) {
   const std::string file = write("cut", PCAP_TSTAMP_PRECISION_MICRO, {60, 1514}, 128);
-  PcapReplay replay(file);
-  const Delivered got = replay_all(replay);
+  PcapPlayer player(file);
+  const Delivered got = play_all(player);
   ASSERT_EQ(got.packets.size(), 2u);
   EXPECT_EQ(got.packets[1].size(), 128u);
   EXPECT_EQ(got.packets, read_with_libpcap(file).packets);
 }
 
 // A pcapng file goes through libpcap.
-TEST_F(PcapReplayTest, ReplaysPcapngThroughLibpcap) {
+TEST_F(PcapPlayerTest, PlaysPcapngThroughLibpcap) {
   const std::string file = write_pcapng("ng", {61, 62, 63});
-  PcapReplay replay(file);
-  const Delivered got = replay_all(replay);
+  PcapPlayer player(file);
+  const Delivered got = play_all(player);
   EXPECT_EQ(got.packets, read_with_libpcap(file).packets);
   ASSERT_EQ(got.packets.size(), 3u);
   EXPECT_EQ(got.packets[2], content(2, 63));
   EXPECT_EQ(got.times_us[2], 1'700'000'000'000'002u);
-  EXPECT_FALSE(replay.damaged());
+  EXPECT_FALSE(player.damaged());
 }
 
-TEST_F(PcapReplayTest, NonEthernetCaptureIsRefused) {
+TEST_F(PcapPlayerTest, NonEthernetCaptureIsRefused) {
   const std::string file = write("raw", PCAP_TSTAMP_PRECISION_MICRO, {60}, 65535, DLT_RAW);
   try {
-    PcapReplay replay(file);
+    PcapPlayer player(file);
     ADD_FAILURE() << "a raw IP capture was accepted";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("Ethernet captures only"), std::string::npos) << e.what();
   }
 }
 
-// When the pool runs dry the replay gives what it can and carries on later
+// When the pool runs dry the playback gives what it can and carries on later
 // where it stopped: no packet is skipped or repeated.
-TEST_F(PcapReplayTest, DryPoolDelaysPacketsWithoutLosingAny) {
+TEST_F(PcapPlayerTest, DryPoolDelaysPacketsWithoutLosingAny) {
   const std::vector<uint32_t> lengths(300, 60);
-  PcapReplay replay(write("dry", PCAP_TSTAMP_PRECISION_MICRO, lengths));
-  replay.start(EalEnvironment::pool, 0);
+  PcapPlayer player(write("dry", PCAP_TSTAMP_PRECISION_MICRO, lengths));
+  player.start(EalEnvironment::pool, 0);
   std::vector<rte_mbuf*> held;
   std::vector<u_char> first_bytes;
-  for (int round = 0; round < 10 && !replay.finished(); ++round) {
+  for (int round = 0; round < 10 && !player.finished(); ++round) {
     rte_mbuf* burst[32];
     uint16_t n;
-    while ((n = replay.rx_burst(burst, 32)) != 0) held.insert(held.end(), burst, burst + n);
-    EXPECT_EQ(replay.delivered(), first_bytes.size() + held.size());
-    if (!replay.finished()) {
+    while ((n = player.rx_burst(burst, 32)) != 0) held.insert(held.end(), burst, burst + n);
+    EXPECT_EQ(player.delivered(), first_bytes.size() + held.size());
+    if (!player.finished()) {
       EXPECT_GT(held.size(), 200u);  // the pool (255) ran dry
     }
     for (rte_mbuf* m : held) first_bytes.push_back(*rte_pktmbuf_mtod(m, u_char*));
@@ -266,21 +266,21 @@ TEST_F(PcapReplayTest, DryPoolDelaysPacketsWithoutLosingAny) {
   for (uint32_t i = 0; i < 300; ++i) EXPECT_EQ(first_bytes[i], (i * 7) % 251) << "packet " << i;
 }
 
-TEST_F(PcapReplayTest, CountsCutPacketsInMicroAndNanosecondFiles) {
+TEST_F(PcapPlayerTest, CountsCutPacketsInMicroAndNanosecondFiles) {
   const std::vector<uint32_t> lengths = {60, 1514, 64, 200, 1000};
   for (int precision : {PCAP_TSTAMP_PRECISION_MICRO, PCAP_TSTAMP_PRECISION_NANO}) {
-    PcapReplay replay(write("p", precision, lengths, 128));
-    EXPECT_EQ(replay_all(replay).packets.size(), 5u);
-    EXPECT_EQ(replay.cut(), 3u);  // 1514, 200 and 1000 bytes captured as 128
+    PcapPlayer player(write("p", precision, lengths, 128));
+    EXPECT_EQ(play_all(player).packets.size(), 5u);
+    EXPECT_EQ(player.cut(), 3u);  // 1514, 200 and 1000 bytes captured as 128
   }
 }
 
-TEST_F(PcapReplayTest, EmptyCaptureFinishesAtOnce) {
-  PcapReplay replay(write("empty", PCAP_TSTAMP_PRECISION_MICRO, {}));
-  EXPECT_TRUE(replay_all(replay).packets.empty());
+TEST_F(PcapPlayerTest, EmptyCaptureFinishesAtOnce) {
+  PcapPlayer player(write("empty", PCAP_TSTAMP_PRECISION_MICRO, {}));
+  EXPECT_TRUE(play_all(player).packets.empty());
 }
 
-TEST_F(PcapReplayTest, ReadsFilesOfTheOtherByteOrder) {
+TEST_F(PcapPlayerTest, ReadsFilesOfTheOtherByteOrder) {
   std::vector<char> b = bytes(write("native", PCAP_TSTAMP_PRECISION_MICRO, {60, 70, 80}));
   swap_byte_order(b);
   const std::string file = write_bytes("swapped", b);
@@ -289,40 +289,40 @@ TEST_F(PcapReplayTest, ReadsFilesOfTheOtherByteOrder) {
   ASSERT_NE(check, nullptr) << error;  // libpcap reads it too
   EXPECT_EQ(pcap_is_swapped(check), 1);
   pcap_close(check);
-  PcapReplay replay(file);
-  const Delivered got = replay_all(replay);
+  PcapPlayer player(file);
+  const Delivered got = play_all(player);
   EXPECT_EQ(got.packets.size(), 3u);
   EXPECT_EQ(got.packets, read_with_libpcap(file).packets);
   EXPECT_EQ(got.times_us, read_with_libpcap(file).times_us);
 }
 
 // A capture cut off mid-packet (a killed tcpdump): the packets before the
-// damaged record are replayed, then the replay ends.
-TEST_F(PcapReplayTest, TruncatedFileEndsAtTheDamagedRecord) {
+// damaged record are played back, then the playback ends.
+TEST_F(PcapPlayerTest, TruncatedFileEndsAtTheDamagedRecord) {
   std::vector<char> b = bytes(write("whole", PCAP_TSTAMP_PRECISION_MICRO, {60, 70, 1000}));
   b.resize(b.size() - 10);  // the last packet cut short
-  PcapReplay replay(write_bytes("truncated", b));
-  const Delivered got = replay_all(replay);
+  PcapPlayer player(write_bytes("truncated", b));
+  const Delivered got = play_all(player);
   ASSERT_EQ(got.packets.size(), 2u);
   EXPECT_EQ(got.packets[1], content(1, 70));
-  EXPECT_TRUE(replay.damaged());
+  EXPECT_TRUE(player.damaged());
 }
 
-TEST_F(PcapReplayTest, NotAPcapIsLibpcapsError) {
-  EXPECT_THROW(PcapReplay(write_bytes("junk", std::vector<char>(100, 'x'))), std::runtime_error);
-  EXPECT_THROW(PcapReplay(path("missing")), std::runtime_error);
+TEST_F(PcapPlayerTest, NotAPcapIsLibpcapsError) {
+  EXPECT_THROW(PcapPlayer(write_bytes("junk", std::vector<char>(100, 'x'))), std::runtime_error);
+  EXPECT_THROW(PcapPlayer(path("missing")), std::runtime_error);
 }
 
-// Delivers everything from `replay` with mbufs of `pool`, taking them back only
+// Delivers everything from `playback` with mbufs of `pool`, taking them back only
 // after each round (so a small pool runs dry mid-chain); the bytes of each packet.
-std::vector<std::vector<u_char>> replay_in_rounds(PcapReplay& replay, rte_mempool* pool) {
-  replay.start(pool, 0);
+std::vector<std::vector<u_char>> play_in_rounds(PcapPlayer& player, rte_mempool* pool) {
+  player.start(pool, 0);
   std::vector<std::vector<u_char>> packets;
-  for (int round = 0; round < 1000 && !replay.finished(); ++round) {
+  for (int round = 0; round < 1000 && !player.finished(); ++round) {
     std::vector<rte_mbuf*> held;
     rte_mbuf* burst[32];
     uint16_t n;
-    while ((n = replay.rx_burst(burst, 32)) != 0) held.insert(held.end(), burst, burst + n);
+    while ((n = player.rx_burst(burst, 32)) != 0) held.insert(held.end(), burst, burst + n);
     for (rte_mbuf* m : held) {
       std::vector<u_char> scratch(m->pkt_len);
       const auto* bytes =
@@ -331,14 +331,14 @@ std::vector<std::vector<u_char>> replay_in_rounds(PcapReplay& replay, rte_mempoo
       rte_pktmbuf_free(m);
     }
   }
-  EXPECT_TRUE(replay.finished());
+  EXPECT_TRUE(player.finished());
   return packets;
 }
 
 // Jumbo frames from a pool that holds two chains at a time after the burst's
 // heads: the third record's chain cannot be had, waits for the next round, and
 // nothing is lost, repeated or leaked, whether read from the mapping or libpcap.
-TEST_F(PcapReplayTest, ChainsThatFindNoMbufWaitForTheNextRound) {
+TEST_F(PcapPlayerTest, ChainsThatFindNoMbufWaitForTheNextRound) {
   constexpr unsigned kSmallPool = 40;  // 32 heads + 2 × 4 more segments of 9000 bytes
   rte_mempool* pool = rte_pktmbuf_pool_create("small_pool", kSmallPool, 0, 0,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
@@ -346,20 +346,20 @@ TEST_F(PcapReplayTest, ChainsThatFindNoMbufWaitForTheNextRound) {
   const std::vector<uint32_t> lengths(9, 9000);
   for (const std::string& file :
        {write("jumbo", PCAP_TSTAMP_PRECISION_MICRO, lengths), write_pcapng("jumbo_ng", lengths)}) {
-    PcapReplay replay(file);
-    const auto got = replay_in_rounds(replay, pool);
+    PcapPlayer player(file);
+    const auto got = play_in_rounds(player, pool);
     EXPECT_EQ(got, read_with_libpcap(file).packets) << file;
     EXPECT_EQ(rte_mempool_avail_count(pool), kSmallPool) << file;
   }
   rte_mempool_free(pool);
 }
 
-TEST_F(PcapReplayTest, SwappedNanosecondFileKeepsItsTimes) {
+TEST_F(PcapPlayerTest, SwappedNanosecondFileKeepsItsTimes) {
   std::vector<char> b = bytes(write("ns", PCAP_TSTAMP_PRECISION_NANO, {60, 70}));
   swap_byte_order(b);
   const std::string file = write_bytes("ns_swapped", b);
-  PcapReplay replay(file);
-  const Delivered got = replay_all(replay);
+  PcapPlayer player(file);
+  const Delivered got = play_all(player);
   EXPECT_EQ(got.times_us, read_with_libpcap(file).times_us);
   ASSERT_EQ(got.times_us.size(), 2u);
   EXPECT_EQ(got.times_us[1], 1'700'000'001'000'001u);  // 1007 ns
@@ -367,28 +367,28 @@ TEST_F(PcapReplayTest, SwappedNanosecondFileKeepsItsTimes) {
 
 // Damage other than a cut-off last packet: a few stray bytes after the last
 // record, a record claiming more than libpcap would ever read, a cut pcapng.
-TEST_F(PcapReplayTest, DamagedRecordsEndTheReplayThere) {
+TEST_F(PcapPlayerTest, DamagedRecordsEndThePlaybackThere) {
   std::vector<char> trailing = bytes(write("t", PCAP_TSTAMP_PRECISION_MICRO, {60, 70}));
   trailing.resize(trailing.size() + 7, 'x');
-  PcapReplay stray(write_bytes("trailing", trailing));
-  EXPECT_EQ(replay_all(stray).packets.size(), 2u);
+  PcapPlayer stray(write_bytes("trailing", trailing));
+  EXPECT_EQ(play_all(stray).packets.size(), 2u);
   EXPECT_TRUE(stray.damaged());
 
   std::vector<char> huge = bytes(write("h", PCAP_TSTAMP_PRECISION_MICRO, {60, 70, 80}));
   const uint32_t absurd = 300'000;
   std::memcpy(huge.data() + 24 + 16 + 60 + 8, &absurd, 4);  // the second record's caplen
-  PcapReplay oversized(write_bytes("huge", huge));
-  EXPECT_EQ(replay_all(oversized).packets.size(), 1u);
+  PcapPlayer oversized(write_bytes("huge", huge));
+  EXPECT_EQ(play_all(oversized).packets.size(), 1u);
   EXPECT_TRUE(oversized.damaged());
 
   std::vector<char> ng = bytes(write_pcapng("n", {61, 62, 63}));
   ng.resize(ng.size() - 20);
-  PcapReplay cut_ng(write_bytes("cut_ng", ng));
-  EXPECT_EQ(replay_all(cut_ng).packets.size(), 2u);
+  PcapPlayer cut_ng(write_bytes("cut_ng", ng));
+  EXPECT_EQ(play_all(cut_ng).packets.size(), 2u);
   EXPECT_TRUE(cut_ng.damaged());
 
-  PcapReplay whole(write("w", PCAP_TSTAMP_PRECISION_MICRO, {60}));
-  replay_all(whole);
+  PcapPlayer whole(write("w", PCAP_TSTAMP_PRECISION_MICRO, {60}));
+  play_all(whole);
   EXPECT_FALSE(whole.damaged());
 }
 

@@ -1,15 +1,15 @@
-// Replay of a capture file for `poolflowd --pcap`: the packets come out in mbufs,
+// Playback of a capture file for `poolflowd --pcap`: the packets come out in mbufs,
 // as a port would deliver them, each with its capture time in the mbuf's RX
 // timestamp field (microseconds since the epoch).
 //
 // A classic pcap file is read straight from its mapping, in one pass: one copy
 // into the mbuf and no system call per packet. (DPDK's net_pcap reads every
-// packet through libpcap's stdio buffer and copies it twice; on a replay that
+// packet through libpcap's stdio buffer and copies it twice; on a playback that
 // cost about as much CPU as metering the packets.) pcapng and other formats
 // libpcap knows are read through libpcap.
 //
 // A damaged record (a capture cut off mid-packet, as a killed tcpdump leaves it)
-// ends the replay there, with an error logged: the packets before it are metered.
+// ends the playback there, with an error logged: the packets before it are metered.
 #pragma once
 
 #include <atomic>
@@ -23,18 +23,18 @@ struct pcap;
 
 namespace poolflow::net {
 
-class PcapReplay {
+class PcapPlayer {
  public:
   /// Opens `path` and checks its file header. Throws std::runtime_error (a file
   /// libpcap cannot read, a link type other than Ethernet).
-  explicit PcapReplay(std::string path);
-  ~PcapReplay();
-  PcapReplay(const PcapReplay&) = delete;
-  PcapReplay& operator=(const PcapReplay&) = delete;
+  explicit PcapPlayer(std::string path);
+  ~PcapPlayer();
+  PcapPlayer(const PcapPlayer&) = delete;
+  PcapPlayer& operator=(const PcapPlayer&) = delete;
 
   const std::string& path() const { return path_; }
 
-  /// The mbufs the replays need from their pool: each of `pollers` threads holds
+  /// The mbufs the players need from their pool: each of `pollers` threads holds
   /// a burst of `burst` heads and its mempool cache (up to 1.5 × `cache_size`),
   /// and one record may need a chain of the longest kind besides.
   static uint32_t pool_size(unsigned pollers, unsigned cache_size, unsigned burst);
@@ -46,12 +46,12 @@ class PcapReplay {
 
   /// The next packets, at most `max`. Fewer when the pool runs dry: the rest come
   /// at a later call, nothing is skipped. Packets longer than an mbuf's data room
-  /// are chained. One thread at a time (the worker that polls this replay).
+  /// are chained. One thread at a time (the worker that polls this playback).
   uint16_t rx_burst(rte_mbuf** packets, uint16_t max);
 
   /// The capture has been delivered to its end (or to a damaged record).
   bool finished() const { return finished_.load(std::memory_order_acquire); }
-  /// The replay ended at a damaged record rather than at the end of the file.
+  /// The playback ended at a damaged record rather than at the end of the file.
   bool damaged() const { return damaged_.load(std::memory_order_relaxed); }
   /// Packets delivered so far; any thread.
   uint64_t delivered() const { return delivered_.load(std::memory_order_relaxed); }
@@ -74,7 +74,7 @@ class PcapReplay {
 
   std::string path_;
   // Classic pcap: the mapping, its size, where the next record starts. (A file
-  // cut short by another program during the replay would fault: captures are
+  // cut short by another program during the playback would fault: captures are
   // expected to stay as they were when poolflowd started.)
   const uint8_t* map_ = nullptr;
   size_t map_size_ = 0;

@@ -1,4 +1,4 @@
-// libFuzzer target for the capture replay (--pcap): any bytes as a capture file,
+// libFuzzer target for the capture playback (--pcap): any bytes as a capture file,
 // read through the real EAL and an mbuf pool. The reader must never read outside
 // the file (AddressSanitizer), must come to an end, must deliver no packet longer
 // than libpcap's largest record, and every mbuf must come back to the pool.
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "net/pcap_replay.h"
+#include "net/pcap_player.h"
 
 namespace {
 constexpr unsigned kPoolSize = 511;
@@ -33,25 +33,25 @@ rte_mempool* pool() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rte_mempool* mbufs = pool();
-  static const std::string path = "/tmp/pcap_replay_fuzz." + std::to_string(getpid());
+  static const std::string path = "/tmp/pcap_player_fuzz." + std::to_string(getpid());
   FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) std::abort();
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   try {
-    poolflow::net::PcapReplay replay(path);
-    replay.start(mbufs, 0);
+    poolflow::net::PcapPlayer player(path);
+    player.start(mbufs, 0);
     rte_mbuf* burst[32];
     uint64_t delivered = 0;
-    for (int polls = 0; !replay.finished(); ++polls) {
-      if (polls > 100'000) std::abort();  // a replay must end
-      const uint16_t n = replay.rx_burst(burst, 32);
+    for (int polls = 0; !player.finished(); ++polls) {
+      if (polls > 100'000) std::abort();  // a playback must end
+      const uint16_t n = player.rx_burst(burst, 32);
       for (uint16_t i = 0; i < n; ++i)
         if (rte_pktmbuf_pkt_len(burst[i]) > 262'144) std::abort();
       rte_pktmbuf_free_bulk(burst, n);
       delivered += n;
     }
-    if (delivered != replay.delivered()) std::abort();
+    if (delivered != player.delivered()) std::abort();
   } catch (const std::runtime_error&) {
     // refused: not a capture libpcap reads, or not Ethernet
   }

@@ -54,6 +54,15 @@ class Listener {
   virtual ~Listener() = default;
   /// What it listens on, e.g. "sctp 127.0.0.1:4739 (UDP encapsulation 9899)".
   virtual const std::string& description() const = 0;
+
+  /// Sends a message of another protocol (`ppid`: ASAP) to the exporter of
+  /// `session`, on its association. False when the session is not this
+  /// listener's, has ended, or its transport cannot carry it (TCP, UDP). Never
+  /// waits on the network.
+  virtual bool send_control(uint64_t session, uint32_t ppid, std::span<const uint8_t> bytes) {
+    (void)session, (void)ppid, (void)bytes;
+    return false;
+  }
 };
 
 /// Opens "sctp:HOST:PORT", "tcp:HOST:PORT" or "udp:HOST:PORT". Throws std::invalid_argument for a

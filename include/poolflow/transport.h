@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace poolflow {
 
@@ -37,6 +38,10 @@ struct MessageInfo {
   uint16_t stream = 0;
   ReliabilityPolicy policy;
   bool templates = false;  ///< holds template sets only (always sent reliably)
+  /// Its records are kept by the exporter until the collector confirms them:
+  /// a message dropped with its transport session is no loss (they are
+  /// exported again in the next one), and is not counted as not sent.
+  bool replayable = false;
   /// When the exporter completed the message (steady_ms(); 0: never aged
   /// there), so that a transport that holds messages (SCTP with
   /// sack_clocked_sends) drops a ttl message older than its lifetime too; and
@@ -169,6 +174,22 @@ class Transport {
   /// on the network (SCTP: it may wait for usrsctp's receive thread to finish a
   /// hand-over of its own).
   virtual void abandon() {}
+
+  /// A message of another protocol the peer sent on this transport session
+  /// (SCTP: ASAP on PPID 11, such as a collector's storage confirmation); false
+  /// when none waits. The sending thread.
+  virtual bool receive_control(std::vector<uint8_t>& message) {
+    (void)message;
+    return false;
+  }
+
+  /// Sends a message of another protocol (`ppid`) on this transport session,
+  /// ahead of what the transport holds; false when it cannot (no such protocol
+  /// on this transport, no session). The sending thread; never waits.
+  virtual bool send_control(std::span<const uint8_t> message, uint32_t ppid) {
+    (void)message, (void)ppid;
+    return false;
+  }
 
   /// False while a transport opened with Connect::start is still connecting
   /// (SCTP: the association handshake); true once it can send. Throws

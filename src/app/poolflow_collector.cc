@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
                  "with --register-only: sctp:HOST:PORT[/UDPPORT], tcp:HOST:PORT or udp:HOST:PORT "
                  "of a collector to register (repeatable)")
       ->allow_extra_args(false);
+  app.add_option("--merge", overrides.merges,
+                 "merge the files a pool's collectors wrote here (repeatable) into the --write "
+                 "outputs, each record once (replayed copies of stored records left out), and exit")
+      ->allow_extra_args(false);
   if (const auto rc = conf::parse_command_line(app, argc, argv, "poolflow-collector")) return *rc;
   conf::CollectorConf c;
   try {
@@ -48,6 +52,7 @@ int main(int argc, char** argv) {
                options.conf_path.empty() ? "defaults" : options.conf_path);
     return 0;
   }
+  if (!overrides.merges.empty()) return collector::run_merge(c, overrides.merges);
   // usrsctp keeps threads and callbacks until the process ends: leave without
   // running destructors that would race them.
   std::fflush(nullptr);

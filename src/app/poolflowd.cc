@@ -57,12 +57,17 @@ std::vector<std::unique_ptr<exporter::Exporter>> open_outputs(
       group.shares = std::make_shared<exporter::ShareTable>();
       group.shares->assign(std::vector<uint64_t>(group.count, 0));
     }
-    if (output.starts_with(conf::kPoolOutputPrefix) || output.starts_with("sctp:"))
+    if (output.starts_with(conf::kPoolOutputPrefix) || output.starts_with("sctp:")) {
+      // Only a collector over SCTP confirms what it stored (ASAP on PPID 11).
+      exporter::ExporterConfig sctp = config;
+      sctp.replay_buffer_bytes = size_t{c.export_.replay_buffer_mib} << 20;
+      sctp.replay_buffer_ms = c.export_.replay_buffer_s * 1000;
       for (size_t i = 0; i < group.count; ++i)
-        exporters.push_back(std::make_unique<exporter::Exporter>(output, config));
-    else
+        exporters.push_back(std::make_unique<exporter::Exporter>(output, sctp));
+    } else {
       exporters.push_back(
           std::make_unique<exporter::Exporter>(open_transport(output, c.transport), config));
+    }
     groups.push_back(group);
   }
   return exporters;

@@ -8,6 +8,9 @@
 #include <chrono>
 
 #include "poolflow/byte_order.h"
+#include "poolflow/clock.h"
+#include "rserpool/codec.h"
+#include "rserpool/storage_cookie.h"
 
 namespace poolflow::collector {
 
@@ -23,6 +26,8 @@ void ExporterStats::add(const ExporterStats& o) {
   templates_added += o.templates_added;
   templates_withdrawn += o.templates_withdrawn;
   asap_messages += o.asap_messages;
+  confirmations += o.confirmations;
+  cookie_echoes += o.cookie_echoes;
   for (size_t i = 0; i < errors.size(); ++i) errors[i] += o.errors[i];
   if (o.first_message_us != 0 && (first_message_us == 0 || o.first_message_us < first_message_us))
     first_message_us = o.first_message_us;
@@ -63,7 +68,9 @@ Collector::Collector(CollectorConfig config, std::vector<std::unique_ptr<Output>
 
 void Collector::session_started(uint64_t session, const std::string& exporter) {
   std::lock_guard lock(mutex_);
-  sessions_[session].exporter = exporter;
+  Session& s = sessions_[session];
+  s.exporter = exporter;
+  s.confirms = exporter.starts_with("sctp ");
   spdlog::info("session {} started: {}", session, exporter);
 }
 
@@ -71,11 +78,74 @@ void Collector::control_message(uint64_t id, uint32_t ppid, std::span<const uint
   std::lock_guard lock(mutex_);
   const auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
-  // Exporters will send ASAP here (cookies, storage confirmation) once
-  // failover exists; until then it is counted, never taken for IPFIX.
-  if (it->second.stats.asap_messages++ == 0)
-    spdlog::info("session {} ({}): ASAP message (PPID {}, {} octets) counted, not used yet", id,
-                 it->second.exporter, ppid, bytes.size());
+  Session& s = it->second;
+  ++s.stats.asap_messages;
+  if (ppid == kSctpPpidAsap) asap_message(id, s, bytes);
+}
+
+void Collector::asap_message(uint64_t id, Session& s, std::span<const uint8_t> bytes) {
+  const rserpool::DecodeResult r = rserpool::decode(rserpool::Protocol::asap, bytes);
+  if (r.error != rserpool::DecodeError::none) {
+    if (std::has_single_bit(s.stats.asap_messages))
+      spdlog::warn("session {} ({}): malformed ASAP message ignored: {} (seen {} ASAP messages)",
+                   id, s.exporter, r.detail, s.stats.asap_messages);
+    return;
+  }
+  if (!r.message.is(rserpool::AsapType::cookie_echo)) {
+    if (std::has_single_bit(s.stats.asap_messages))
+      spdlog::info("session {} ({}): ASAP message of type {} ignored", id, s.exporter,
+                   r.message.type);
+    return;
+  }
+  // An exporter that failed over to this collector: where the last one stood.
+  ++s.stats.cookie_echoes;
+  const auto cookie = rserpool::decode_storage_cookie(*r.message.cookie);
+  if (!cookie) {
+    spdlog::info("session {} ({}): COOKIE_ECHO of another kind of collector ({} octets)", id,
+                 s.exporter, r.message.cookie->size());
+    return;
+  }
+  std::string where;
+  for (const rserpool::StoredPosition& p : cookie->positions)
+    where += fmt::format("{}stream {} domain {} before {}", where.empty() ? "" : ", ", p.stream,
+                         p.domain, p.next_sequence);
+  spdlog::info(
+      "session {} ({}): failed over from collector PE {:08x} (its session {}), which had "
+      "confirmed storing {}: records it did not confirm come again here, as replayed records",
+      id, s.exporter, cookie->collector_pe, cookie->session, where.empty() ? "nothing" : where);
+}
+
+std::vector<std::pair<uint64_t, std::vector<uint8_t>>> Collector::storage_confirmations(
+    uint32_t collector_pe) {
+  std::lock_guard lock(mutex_);
+  bool stored = true;
+  for (const auto& output : outputs_) stored &= output->flush();
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> cookies;
+  for (auto& [id, s] : sessions_) {
+    if (!s.confirms) continue;
+    if (!stored) {
+      // Some of what came was not written: no position of these sessions can
+      // be confirmed any more (the exporters keep their records and replay
+      // them on their next collector).
+      s.confirms = false;
+      spdlog::error("session {} ({}): an output failed to write: storage no longer confirmed", id,
+                    s.exporter);
+      continue;
+    }
+    if (s.confirmed_at == s.stats.messages) continue;  // nothing new
+    rserpool::StorageCookie cookie{collector_pe, id, unix_ms(), {}};
+    for (const auto& [key, q] : s.sequences)
+      if (q.known && cookie.positions.size() < rserpool::StorageCookie::kMaxPositions)
+        cookie.positions.push_back(
+            {static_cast<uint16_t>(key >> 32), static_cast<uint32_t>(key), q.next});
+    s.confirmed_at = s.stats.messages;
+    if (cookie.positions.empty()) continue;
+    rserpool::Message m = rserpool::Message::asap(rserpool::AsapType::cookie);
+    m.cookie = rserpool::encode_storage_cookie(cookie);
+    cookies.emplace_back(id, rserpool::encode(m));
+    ++s.stats.confirmations;
+  }
+  return cookies;
 }
 
 void Collector::session_ended(uint64_t session) {
@@ -166,45 +236,50 @@ void Collector::log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& r
                result.discarded ? "" : "; the rest of the message was used");
 }
 
+void write_templates(const ipfix::TemplateStore& store,
+                     const std::function<uint32_t(uint32_t)>& sequence,
+                     const std::function<void(std::span<const uint8_t>)>& write) {
+  // One message per (domain, set kind): the template store is ordered by domain.
+  std::vector<uint8_t> message;
+  uint32_t domain = 0;
+  uint16_t set_id = 0;
+  size_t set_start = 0;
+  const auto finish = [&] {
+    if (message.empty()) return;
+    store_be16(&message[set_start + 2], static_cast<uint16_t>(message.size() - set_start));
+    store_be16(&message[2], static_cast<uint16_t>(message.size()));
+    write(message);
+    message.clear();
+  };
+  store.for_each([&](uint32_t d, const ipfix::DecodedTemplate& t) {
+    const uint16_t kind = t.scope_fields > 0 ? ipfix::kOptionsTemplateSetId : ipfix::kTemplateSetId;
+    if (!message.empty() &&
+        (d != domain || kind != set_id || message.size() + t.encoded.size() > 65535))
+      finish();
+    if (message.empty()) {
+      message.resize(ipfix::kMessageHeaderLength + ipfix::kSetHeaderLength);
+      store_be16(&message[0], ipfix::kVersion);
+      store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
+      store_be32(&message[8], sequence(d));
+      store_be32(&message[12], d);
+      set_start = ipfix::kMessageHeaderLength;
+      store_be16(&message[set_start], kind);
+      domain = d;
+      set_id = kind;
+    }
+    message.insert(message.end(), t.encoded.begin(), t.encoded.end());
+  });
+  finish();
+}
+
 void Collector::write_known_templates(
     const std::function<void(std::span<const uint8_t>)>& write) const {
-  std::vector<uint8_t> message;
-  for (const auto& [id, s] : sessions_) {
-    // One message per (domain, set kind): the template store is ordered by domain.
-    uint32_t domain = 0;
-    uint16_t set_id = 0;
-    size_t set_start = 0;
-    const auto finish = [&] {
-      if (message.empty()) return;
-      store_be16(&message[set_start + 2], static_cast<uint16_t>(message.size() - set_start));
-      store_be16(&message[2], static_cast<uint16_t>(message.size()));
-      write(message);
-      message.clear();
-    };
-    s.templates.for_each([&](uint32_t d, const ipfix::DecodedTemplate& t) {
-      const uint16_t kind =
-          t.scope_fields > 0 ? ipfix::kOptionsTemplateSetId : ipfix::kTemplateSetId;
-      if (!message.empty() &&
-          (d != domain || kind != set_id || message.size() + t.encoded.size() > 65535))
-        finish();
-      if (message.empty()) {
-        message.resize(ipfix::kMessageHeaderLength + ipfix::kSetHeaderLength);
-        store_be16(&message[0], ipfix::kVersion);
-        store_be32(&message[4], static_cast<uint32_t>(std::time(nullptr)));
-        // Templates do not advance the sequence number: theirs is that of the
-        // domain's next message, so the file (and the files together) stay a
-        // valid stream (RFC 7011 §3.1).
-        store_be32(&message[8], next_sequence(s, d));
-        store_be32(&message[12], d);
-        set_start = ipfix::kMessageHeaderLength;
-        store_be16(&message[set_start], kind);
-        domain = d;
-        set_id = kind;
-      }
-      message.insert(message.end(), t.encoded.begin(), t.encoded.end());
-    });
-    finish();
-  }
+  // Templates do not advance the sequence number: theirs is that of the
+  // domain's next message, so the file (and the files together) stay a valid
+  // stream (RFC 7011 §3.1).
+  for (const auto& [id, s] : sessions_)
+    write_templates(
+        s.templates, [&s](uint32_t domain) { return next_sequence(s, domain); }, write);
 }
 
 void Collector::tick() {
@@ -227,11 +302,11 @@ std::string stats_line(const std::string& who, const ExporterStats& s) {
   return fmt::format(
       "  {}: messages {} ({} octets), records {}, lost {} in {} gaps, out of order {}, discarded "
       "messages {}, templates {} (withdrawn {}), options records {}, {:.0f} records/s over {:.3f} "
-      "s, ASAP messages {}, errors: {}\n",
+      "s, ASAP messages {} (cookie echoes {}), storage confirmations {}, errors: {}\n",
       who, s.messages, s.octets, s.records, s.lost_records, s.gaps, s.out_of_order,
       s.discarded_messages, s.templates_added, s.templates_withdrawn, s.options_records,
       s.records_per_second(), static_cast<double>(s.last_message_us - s.first_message_us) / 1e6,
-      s.asap_messages, errors_text(s));
+      s.asap_messages, s.cookie_echoes, s.confirmations, errors_text(s));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +39,9 @@ struct ExporterStats {
   uint64_t discarded_messages = 0;
   uint64_t templates_added = 0;
   uint64_t templates_withdrawn = 0;
-  uint64_t asap_messages = 0;  ///< ASAP (PPID 11) on an IPFIX association: not decoded yet
+  uint64_t asap_messages = 0;  ///< ASAP (PPID 11) received on an IPFIX association
+  uint64_t confirmations = 0;  ///< storage confirmations (ASAP COOKIE) sent to the exporter
+  uint64_t cookie_echoes = 0;  ///< COOKIE_ECHOs: an exporter that failed over to here
   std::array<uint64_t, ipfix::kDecodeErrorCount> errors{};
   uint64_t first_message_us = 0;  ///< steady clock; 0: no message yet
   uint64_t last_message_us = 0;
@@ -47,6 +50,12 @@ struct ExporterStats {
   /// Records per second between the first and the last message (0 if under 1 ms).
   double records_per_second() const;
 };
+
+/// Writes every template of `store` as IPFIX messages through `write` (one
+/// per domain and kind of set), each numbered `sequence(domain)`.
+void write_templates(const ipfix::TemplateStore& store,
+                     const std::function<uint32_t(uint32_t)>& sequence,
+                     const std::function<void(std::span<const uint8_t>)>& write);
 
 class Collector final : public MessageSink {
  public:
@@ -59,6 +68,14 @@ class Collector final : public MessageSink {
 
   /// Flushes and rotates the outputs; call about once a second.
   void tick();
+
+  /// Writes out what the outputs hold (write(2)) and returns, for each SCTP
+  /// session with records stored since its last confirmation, the ASAP COOKIE
+  /// that tells its exporter where storage stands (rserpool/storage_cookie.h).
+  /// `collector_pe`: this collector's PE id, 0 when not a pool element. Once
+  /// an output fails to write, the sessions open then are never confirmed again.
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> storage_confirmations(
+      uint32_t collector_pe);
 
   /// Per-session statistics and totals, several lines.
   std::string report() const;
@@ -79,6 +96,8 @@ class Collector final : public MessageSink {
     ipfix::TemplateStore templates;
     std::map<uint64_t, Sequence> sequences;  ///< by stream << 32 | domain
     ExporterStats stats;
+    bool confirms = false;      ///< SCTP: storage is confirmed to the exporter
+    uint64_t confirmed_at = 0;  ///< stats.messages when last confirmed
   };
   class Visitor;
 
@@ -87,6 +106,7 @@ class Collector final : public MessageSink {
   /// (on any stream): what a message written next in that domain carries.
   static uint32_t next_sequence(const Session& s, uint32_t domain);
   void log_errors(uint64_t id, Session& s, const ipfix::DecodeResult& result);
+  void asap_message(uint64_t id, Session& s, std::span<const uint8_t> bytes);
   void write_known_templates(const std::function<void(std::span<const uint8_t>)>& write) const;
 
   CollectorConfig config_;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <utility>
 
 namespace poolflow::collector {
 
@@ -39,8 +40,10 @@ void FileOutput::open_next(const KnownTemplates& known_templates) {
 }
 
 void FileOutput::write(std::span<const uint8_t> bytes) {
-  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size())
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
+    write_failed_ = true;
     spdlog::error("{}: write failed: {}", name_, std::strerror(errno));
+  }
   file_bytes_ += bytes.size();
 }
 
@@ -50,8 +53,13 @@ void FileOutput::message(std::span<const uint8_t> bytes, const KnownTemplates& k
   data_bytes_ += bytes.size();
 }
 
+bool FileOutput::flush() {
+  if (std::fflush(file_) != 0) write_failed_ = true;
+  return !std::exchange(write_failed_, false);
+}
+
 void FileOutput::tick(const KnownTemplates& known_templates) {
-  std::fflush(file_);
+  if (std::fflush(file_) != 0) write_failed_ = true;  // flush() tells
   if (data_bytes_ > 0 && std::chrono::steady_clock::now() - opened_ >= rotate_after_)
     open_next(known_templates);
 }

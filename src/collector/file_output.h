@@ -22,6 +22,7 @@ class FileOutput final : public Output {
   void record(const std::string&, const ipfix::MessageHeader&, const ipfix::DecodedTemplate&,
               std::span<const uint8_t>) override {}
   void tick(const KnownTemplates& known_templates) override;
+  bool flush() override;
   const std::string& name() const override { return name_; }
 
  private:
@@ -36,6 +37,7 @@ class FileOutput final : public Output {
   uint64_t file_bytes_ = 0;
   uint64_t data_bytes_ = 0;  ///< messages written after the templates that open the file
   uint32_t file_number_ = 0;
+  bool write_failed_ = false;  ///< since the last flush()
   std::chrono::steady_clock::time_point opened_;
 };
 

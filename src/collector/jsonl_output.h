@@ -20,6 +20,7 @@ class JsonlOutput final : public Output {
   void record(const std::string& exporter, const ipfix::MessageHeader& header,
               const ipfix::DecodedTemplate& tmpl, std::span<const uint8_t> record) override;
   void tick(const KnownTemplates&) override { std::fflush(file_); }
+  bool flush() override { return std::fflush(file_) == 0 && !std::ferror(file_); }
   const std::string& name() const override { return name_; }
 
  private:

@@ -30,6 +30,10 @@ class Output {
   /// Called about once a second and at exit: flush, rotate by time.
   virtual void tick(const KnownTemplates& known_templates) = 0;
 
+  /// Hands everything given so far to the system (write(2)); false when some
+  /// of it could not be, since the last call: it is not stored.
+  virtual bool flush() = 0;
+
   virtual const std::string& name() const = 0;
 };
 

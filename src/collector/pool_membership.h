@@ -37,6 +37,11 @@ class PoolMembership {
   /// One line per registration: pool, PE id, state, registrar, counters.
   std::string report() const;
 
+  /// The PE id of the first registration (the SCTP listener's, when there is one).
+  uint32_t pe_id() const {
+    return members_.empty() ? 0 : members_.front().registrant.config().element.id;
+  }
+
  private:
   struct Member {
     rserpool::Registrant registrant;

@@ -1,4 +1,5 @@
 #include "collector/run_loop.h"
+#include "collector/merge.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -50,6 +51,32 @@ std::vector<conf::Target> endpoints_of(const conf::CollectorConf& c) {
 }
 
 }  // namespace
+
+// Tells each SCTP exporter what of its records is written out (storage_cookie.h).
+void confirm_storage(Collector& collector, const std::vector<std::unique_ptr<Listener>>& listeners,
+                     uint32_t collector_pe) {
+  for (const auto& [session, cookie] : collector.storage_confirmations(collector_pe))
+    for (const auto& listener : listeners)
+      if (listener->send_control(session, kSctpPpidAsap, cookie)) break;
+}
+
+int run_merge(const conf::CollectorConf& c, const std::vector<std::string>& directories) {
+  if (c.write.outputs.empty()) {
+    fmt::print(stderr, "poolflow-collector: --merge needs --write (where the merged set goes)\n");
+    return conf::kExitConfError;
+  }
+  try {
+    const MergeStats m = merge(directories, open_outputs(c));
+    fmt::print(
+        "merged {} files: {} flow records in {} messages written; {} replayed records read, {} of "
+        "them left out as stored already; {} messages discarded\n",
+        m.files, m.records, m.messages, m.replayed, m.duplicates, m.discarded_messages);
+    return m.discarded_messages == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "poolflow-collector: --merge: {}\n", e.what());
+    return kExitRuntimeError;
+  }
+}
 
 int run(const conf::CollectorConf& c) {
   const sigset_t signals = conf::block_operator_signals();
@@ -107,11 +134,19 @@ int run(const conf::CollectorConf& c) {
 
   std::time_t last_stats = std::time(nullptr);
   uint64_t next_tick = steady_ms() + 1000;
+  const uint32_t confirm_ms = c.write.confirm_interval_ms;
+  uint64_t next_confirm = steady_ms() + confirm_ms;
   for (;;) {
     // A pool element answers its registrar within tens of milliseconds.
-    const timespec wait = pool ? timespec{0, 20'000'000} : timespec{1, 0};
+    const long wait_ns = std::min<long>(pool ? 20'000'000 : 1'000'000'000,
+                                        confirm_ms != 0 ? confirm_ms * 1'000'000L : 1'000'000'000);
+    const timespec wait{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
     const int sig = sigtimedwait(&signals, nullptr, &wait);
     if (pool) pool->poll(steady_ms(), collector->totals().records);
+    if (confirm_ms != 0 && steady_ms() >= next_confirm) {
+      confirm_storage(*collector, listeners, pool ? pool->pe_id() : 0);
+      next_confirm = steady_ms() + confirm_ms;
+    }
     if (steady_ms() >= next_tick || sig > 0) {
       collector->tick();
       next_tick = steady_ms() + 1000;
@@ -131,6 +166,8 @@ int run(const conf::CollectorConf& c) {
   }
   // Out of the pool first, so that no pool user picks a collector that is going.
   if (pool) pool->stop(1000);
+  // What came last is written out and confirmed before the associations go.
+  if (confirm_ms != 0) confirm_storage(*collector, listeners, pool ? pool->pe_id() : 0);
   listeners.clear();  // no message arrives after this
   collector->tick();
   fmt::print("{}{}", collector->report(), pool ? pool->report() : "");

@@ -149,6 +149,7 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   r.get("write.outputs", c.write.outputs);
   r.get("write.file_rotate_mib", c.write.file_rotate_mib);
   r.get("write.file_rotate_s", c.write.file_rotate_s);
+  r.get("write.confirm_interval_ms", c.write.confirm_interval_ms);
   r.get("decoder.max_templates_per_session", c.decoder.max_templates_per_session);
   r.get("decoder.max_fields_per_template", c.decoder.max_fields_per_template);
   r.get("decoder.max_sequence_keys", c.decoder.max_sequence_keys);
@@ -191,6 +192,7 @@ CollectorConf load_collector_conf(const std::string& path, const CollectorOverri
   check_outputs(r, c.write.outputs);
   r.check_range("write.file_rotate_mib", c.write.file_rotate_mib, 1, 1u << 20);
   r.check_range("write.file_rotate_s", c.write.file_rotate_s, 1, 86400 * 7);
+  r.check_range("write.confirm_interval_ms", c.write.confirm_interval_ms, 0, 60000);
   r.check_range("decoder.max_templates_per_session", c.decoder.max_templates_per_session, 1,
                 1u << 20);
   r.check_range("decoder.max_fields_per_template", c.decoder.max_fields_per_template, 1, 16383);

@@ -36,6 +36,8 @@ struct CollectorConf {
     std::vector<std::string> outputs;
     uint32_t file_rotate_mib = 256;
     uint32_t file_rotate_s = 3600;
+    /// SCTP exporters are told what is stored (written out) this often; 0: never
+    uint32_t confirm_interval_ms = 200;
     bool operator==(const Write&) const = default;
   } write;
 
@@ -84,6 +86,7 @@ struct CollectorOverrides {
   std::vector<std::string> registrars;  ///< --registrar: replace pool.registrars
   bool register_only = false;           ///< --register-only
   std::vector<std::string> targets;     ///< --target: replace pool.targets
+  std::vector<std::string> merges;      ///< --merge DIR: merge these instead of collecting
 };
 
 /// A collector endpoint registered in a pool: one of this collector's

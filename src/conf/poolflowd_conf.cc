@@ -49,8 +49,7 @@ void check_input(Reader& r, const PoolflowdConf& c) {
   if (!in.pcaps.empty() && !in.devices.empty())
     r.fail("input.pcaps", "input.pcaps and input.devices exclude each other");
   if (in.pcaps.empty() && in.devices.empty())
-    r.fail("input.devices",
-           "no input: name a port (PCI address or vdev) or play a pcap (--pcap)");
+    r.fail("input.devices", "no input: name a port (PCI address or vdev) or play a pcap (--pcap)");
   // Each played back capture keeps its own flow clock only if it has its own worker.
   if (in.pcaps.size() > c.cpu.worker_cores.size())
     r.fail("input.pcaps", std::to_string(in.pcaps.size()) +
@@ -89,6 +88,8 @@ void check_export(Reader& r, const PoolflowdConf::Export& e) {
   r.check_range("export.flush_interval_ms", e.flush_interval_ms, 1, 60000);
   r.check_range("export.send_queue_kib", e.send_queue_kib, 64, 1u << 20);
   r.check_range("export.close_timeout_ms", e.close_timeout_ms, 0, 600000);
+  r.check_range("export.replay_buffer_mib", e.replay_buffer_mib, 0, 65536);
+  r.check_range("export.replay_buffer_s", e.replay_buffer_s, 1, 86400);
   r.check_range("export.statistics_interval_s", e.statistics_interval_s, 0, 86400);
   std::string error;
   parse_reliability(e.tcp_flows, error);
@@ -207,6 +208,8 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("export.templates_on_stream_zero", c.export_.templates_on_stream_zero);
   r.get("export.send_queue_kib", c.export_.send_queue_kib);
   r.get("export.close_timeout_ms", c.export_.close_timeout_ms);
+  r.get("export.replay_buffer_mib", c.export_.replay_buffer_mib);
+  r.get("export.replay_buffer_s", c.export_.replay_buffer_s);
   r.get("export.statistics_interval_s", c.export_.statistics_interval_s);
   r.get("pool.handle", c.pool.handle);
   r.get("pool.registrars", c.pool.registrars);

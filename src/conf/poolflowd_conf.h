@@ -67,6 +67,8 @@ struct PoolflowdConf {
     bool templates_on_stream_zero = false;
     uint32_t send_queue_kib = 4096;
     uint32_t close_timeout_ms = 2000;
+    uint32_t replay_buffer_mib = 64;  ///< SCTP: reliable records kept until stored; 0: none
+    uint32_t replay_buffer_s = 60;
     uint32_t statistics_interval_s = 60;
     bool operator==(const Export&) const = default;
   } export_;

@@ -143,6 +143,14 @@ std::string exit_summary(const Pipeline& pipeline, double run_seconds) {
         s.octets_sent.get(), s.template_messages_sent.get(), s.messages_not_sent.get(),
         s.records_not_sent.get(), s.reliable_records_not_sent.get(),
         exporter->abandoned_by_transport(), s.records_returned.get(), s.transport_sessions.get());
+    if (exporter->replays()) {
+      const exporter::ReplayTotals r = exporter->replay_totals();
+      out += fmt::format(
+          "    replay buffer: {} records held, {} confirmed stored ({} storage confirmations), {} "
+          "replayed, {} left unconfirmed ({} for lack of room, {} by age); {} cookie echoes\n",
+          r.held, r.confirmed, s.storage_confirmations.get(), r.replayed,
+          r.evicted_full + r.evicted_old, r.evicted_full, r.evicted_old, s.cookie_echoes.get());
+    }
   }
   if (pipeline.pool) {
     const PoolOutput& pool = *pipeline.pool;

@@ -16,6 +16,13 @@ struct MessageContent {
   uint32_t records = 0;
   uint64_t packets = 0;
   uint64_t octets = 0;
+  /// Serials of its records kept in the replay buffer of its class: [begin, end)
+  /// (empty: none), and the class and the sequence number after it on its stream,
+  /// by which a confirmation of storage is matched to them.
+  uint64_t replay_begin = 0;
+  uint64_t replay_end = 0;
+  uint32_t sequence_end = 0;
+  uint8_t channel = 0;
 };
 
 struct ExportStats {
@@ -34,6 +41,8 @@ struct ExportStats {
   /// or PR-SCTP gave up on them); they may or may not have arrived.
   RelaxedCounter records_returned;
   RelaxedCounter transport_sessions;  ///< transport sessions started (1 + reconnects/replacements)
+  RelaxedCounter storage_confirmations;  ///< COOKIEs from the collector: what it stored
+  RelaxedCounter cookie_echoes;          ///< COOKIE_ECHOs sent to a new collector
 
   /// When a flow record was first and last not sent, here or by the transport
   /// (Exporting Process Reliability record). The exporter's thread only.

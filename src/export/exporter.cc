@@ -2,8 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <thread>
+
+#include "poolflow/listener.h"
+#include "rserpool/codec.h"
+#include "rserpool/storage_cookie.h"
 
 namespace poolflow::exporter {
 
@@ -50,7 +56,19 @@ Exporter::Exporter(std::unique_ptr<Transport> transport, ExporterConfig config, 
       builder_(builder_config(config_), *this, stats_),
       queue_(output_, config_.send_queue_bytes, stats_),
       awaiting_(awaiting),
-      statistics_sent_ms_(steady_ms()) {
+      statistics_sent_ms_(steady_ms()),
+      now_ms_(steady_ms()) {
+  if (config_.replay_buffer_bytes != 0) {
+    const ReliabilityPolicy* classes[] = {&config_.tcp_flows, &config_.other_flows};
+    for (size_t c = 0; c < replay_.size(); ++c)
+      if (classes[c]->kind == Reliability::reliable)
+        replay_[c] = std::make_unique<ReplayBuffer>(
+            ReplayBufferConfig{config_.replay_buffer_bytes, config_.replay_buffer_ms});
+    queue_.on_replayable_dropped = [this](const MessageContent& c, bool lost) {
+      forget_sent(c);
+      if (lost) replay_[c.channel]->drop(c.replay_begin, c.replay_end);
+    };
+  }
   start_transport_session();
 }
 
@@ -116,7 +134,8 @@ void Exporter::adopt_new_transport() {
     return;
   }
   spdlog::info("export: switching from {} to {}", transport_->name(), incoming->name());
-  transport_->abandon();  // what it still holds goes, or is dropped and counted
+  take_control_messages();  // the old collector's last word on what it stored
+  transport_->abandon();    // what it still holds goes, or is dropped and counted
   abandoned_by_old_transports_ += transport_->abandoned_messages();
   collect_held_outcome();
   transport_.reset(incoming);
@@ -126,11 +145,33 @@ void Exporter::adopt_new_transport() {
 
 void Exporter::start_transport_session() {
   queue_.clear();  // encoded for the session that ended
+  // What the collector of the session that ended did not confirm goes again,
+  // as replayed records, behind what is being built now.
+  sent_.clear();
+  session_confirms_ = false;
+  for (size_t c = 0; c < replay_.size(); ++c) {
+    if (!replay_[c]) continue;
+    replay_cursor_[c] = replay_[c]->first_serial();
+    replay_to_[c] = submitted_end_[c];
+    if (replay_to_[c] <= replay_cursor_[c]) continue;
+    replay_pending_ = true;
+    spdlog::info(
+        "{}: {} records of the earlier transport session were not confirmed stored: "
+        "exporting them again",
+        transport_->name(), replay_to_[c] - replay_cursor_[c]);
+  }
   const TransportTraits traits = transport_->traits();
   epoch_ = transport_->session_epoch();
   const bool awaiting = awaiting_.load(std::memory_order_relaxed);
   if (!awaiting) stats_.transport_sessions.add();
   transport_up_.store(!awaiting, std::memory_order_relaxed);
+  // A collector taking over learns where the one before stopped (the draft's
+  // COOKIE_ECHO), before any IPFIX of the new session.
+  if (!awaiting && !last_cookie_.empty()) {
+    rserpool::Message echo = rserpool::Message::asap(rserpool::AsapType::cookie_echo);
+    echo.cookie = last_cookie_;
+    if (transport_->send_control(rserpool::encode(echo), kSctpPpidAsap)) stats_.cookie_echoes.add();
+  }
   if (traits.streams && traits.stream_count < 3)
     spdlog::info("{}: {} outbound stream(s): data of both classes on stream {}", transport_->name(),
                  traits.stream_count, traits.stream_count > 0 ? traits.stream_count - 1 : 0);
@@ -170,6 +211,12 @@ void Exporter::submit(std::span<const uint8_t> message, const MessageInfo& messa
   info.records = content.records;
   info.packets = content.packets;
   info.octets = content.octets;
+  info.replayable = content.replay_end > content.replay_begin;
+  if (info.replayable) {
+    submitted_end_[content.channel] = std::max(submitted_end_[content.channel], content.replay_end);
+    sent_.push_back({info.stream, content.channel, content.sequence_end, content.replay_begin,
+                     content.replay_end});
+  }
   if (queue_.empty()) {
     switch (transport_->send(message, info)) {
       case SendResult::sent:
@@ -178,7 +225,11 @@ void Exporter::submit(std::span<const uint8_t> message, const MessageInfo& messa
       case SendResult::held:  // counted by collect_held_outcome()
         return;
       case SendResult::failed:
-        stats_.not_sent(info, content);
+        // No transport session: replayable records go on the next one.
+        if (info.replayable)
+          forget_sent(content);
+        else
+          stats_.not_sent(info, content);
         return;
       case SendResult::would_block:
         break;
@@ -187,23 +238,122 @@ void Exporter::submit(std::span<const uint8_t> message, const MessageInfo& messa
   queue_.push(message, info, content);
 }
 
+void Exporter::forget_sent(const MessageContent& content) {
+  // Its records stay unconfirmed (and are replayed after a failover).
+  for (auto it = sent_.rbegin(); it != sent_.rend(); ++it)
+    if (it->channel == content.channel && it->replay_begin == content.replay_begin &&
+        it->replay_end == content.replay_end) {
+      sent_.erase(std::next(it).base());
+      return;
+    }
+}
+
+void Exporter::take_control_messages() {
+  while (transport_->receive_control(control_)) {
+    const rserpool::DecodeResult r = rserpool::decode(rserpool::Protocol::asap, control_);
+    if (r.error != rserpool::DecodeError::none || !r.message.is(rserpool::AsapType::cookie)) {
+      spdlog::warn("{}: ASAP message from the collector ignored: {}", transport_->name(),
+                   r.error != rserpool::DecodeError::none ? r.detail : "not a COOKIE");
+      continue;
+    }
+    last_cookie_ = *r.message.cookie;
+    stats_.storage_confirmations.add();
+    const auto cookie = rserpool::decode_storage_cookie(last_cookie_);
+    if (!cookie || !replays()) continue;  // another collector's cookie: echoed only
+    session_confirms_ = true;
+    for (const rserpool::StoredPosition& p : cookie->positions)
+      if (p.domain == config_.observation_domain) confirm_stored(p.stream, p.next_sequence);
+  }
+}
+
+void Exporter::confirm_stored(uint16_t stream, uint32_t next_sequence) {
+  std::erase_if(sent_, [&](const SentMessage& m) {
+    // Sequence numbers wrap (RFC 7011 §3.1): compared by their difference.
+    if (m.stream != stream || static_cast<int32_t>(m.sequence_end - next_sequence) > 0)
+      return false;
+    replay_[m.channel]->confirm(m.replay_begin, m.replay_end);
+    return true;
+  });
+}
+
+void Exporter::replay_slice(uint32_t now_s) {
+  // A slice at a time while the transport takes what it is given: the send
+  // queue is bounded, and new records keep coming meanwhile.
+  constexpr uint64_t kSlice = 512;
+  if (!queue_.empty()) return;  // still pending
+  replay_pending_ = false;
+  bool more = false;
+  for (size_t c = 0; c < replay_.size(); ++c) {
+    if (!replay_[c]) continue;
+    uint64_t& cursor = replay_cursor_[c];
+    cursor = std::max(cursor, replay_[c]->first_serial());
+    const uint64_t end = std::min(replay_to_[c], cursor + kSlice);
+    const uint64_t from = cursor;
+    cursor = end;  // before adding: a new transport session may start meanwhile
+    uint64_t replayed = 0;
+    replay_[c]->for_each(from, end, [&](const FlowRecord& record, uint64_t serial) {
+      builder_.add(record, now_s, serial, true);
+      ++replayed;
+    });
+    replay_[c]->count_replayed(replayed);
+    more |= replay_cursor_[c] < replay_to_[c];
+  }
+  if (more) replay_pending_ = true;  // (a new transport session may have set it too)
+}
+
 void Exporter::add(const FlowRecord& record, uint32_t now_s) {
   if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) [[unlikely]] {
     hold(record);
     return;
   }
-  builder_.add(record, now_s);
+  if (replay_pending_) [[unlikely]]
+    replay_slice(now_s);
+  if (ReplayBuffer* kept = replay_[MessageBuilder::class_of(record)].get())
+    builder_.add(record, now_s, kept->append(record, now_ms_));
+  else
+    builder_.add(record, now_s);
+}
+
+ReplayTotals Exporter::replay_totals() const {
+  ReplayTotals t;
+  for (const auto& buffer : replay_) {
+    if (!buffer) continue;
+    const ReplayStats& s = buffer->stats();
+    t.held += s.held.load(std::memory_order_relaxed);
+    t.confirmed += s.confirmed.get();
+    t.replayed += s.replayed.get();
+    t.evicted_full += s.evicted_full.get();
+    t.evicted_old += s.evicted_old.get();
+  }
+  return t;
 }
 
 void Exporter::flush(uint32_t now_s) {
   if (awaiting_.load(std::memory_order_relaxed) && !take_first_transport(now_s)) return;
   adopt_new_transport();
   queue_.drain(*transport_);
+  now_ms_ = steady_ms();
+  if (replays()) {
+    for (const auto& buffer : replay_)
+      if (buffer) buffer->expire(now_ms_);
+    const ReplayTotals t = replay_totals();
+    const uint64_t evicted = t.evicted_full + t.evicted_old;
+    if (evicted != evicted_warned_ && now_ms_ - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
+      spdlog::warn(
+          "{}: {} records left the replay buffer unconfirmed so far ({} for lack of room, {} by "
+          "age): the collector does not confirm their storage in time",
+          output_, evicted, t.evicted_full, t.evicted_old);
+      evicted_warned_ = evicted;
+      last_drop_warning_ms_ = now_ms_;
+    }
+    if (replay_pending_) replay_slice(now_s);
+  }
   builder_.flush(now_s);
   if (config_.statistics_interval_ms != 0 &&
       steady_ms() - statistics_sent_ms_ >= config_.statistics_interval_ms)
     send_statistics(now_s);
   transport_up_.store(transport_->flush(), std::memory_order_relaxed);
+  take_control_messages();
   collect_held_outcome();
   abandoned_by_transport_.store(abandoned_by_old_transports_ + transport_->abandoned_messages(),
                                 std::memory_order_relaxed);
@@ -239,7 +389,12 @@ void Exporter::close(uint32_t now_s, uint64_t deadline) {
       config_.metering_reliability && config_.metering_reliability->read().ignored_packets != 0;
   if (config_.statistics_interval_ms != 0 && (stats_.records_not_sent.get() != 0 || ignored))
     send_statistics(now_s);
-  while (!(queue_.empty() && transport_->drained()) && steady_ms() < deadline) {
+  // Delivered, and where the collector confirms storage, confirmed stored.
+  const auto unconfirmed = [&] {
+    take_control_messages();
+    return storage_confirmations_seen() && replay_totals().held != 0;
+  };
+  while (!(queue_.empty() && transport_->drained() && !unconfirmed()) && steady_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     queue_.drain(*transport_);
     transport_->flush();

@@ -6,14 +6,17 @@
 // transport session starts with templates and sequence numbers from zero.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "export/export_stats.h"
 #include "export/message_builder.h"
+#include "export/replay_buffer.h"
 #include "export/send_queue.h"
 #include "poolflow/clock.h"
 #include "poolflow/flow_record.h"
@@ -46,6 +49,15 @@ struct ExporterConfig {
   /// Read when statistics records go out; when set, a Metering Process
   /// Reliability record goes with them.
   std::shared_ptr<const MeteringSnapshot> metering_reliability;
+  /// Reliable records kept until the collector confirms their storage, per
+  /// reliability class (replay_buffer.h); 0 bytes: none kept.
+  size_t replay_buffer_bytes = 0;
+  uint32_t replay_buffer_ms = 60000;
+};
+
+/// The replay buffers of an exporter together; any thread.
+struct ReplayTotals {
+  uint64_t held = 0, confirmed = 0, replayed = 0, evicted_full = 0, evicted_old = 0;
 };
 
 class Exporter final : MessageSink {
@@ -71,6 +83,7 @@ class Exporter final : MessageSink {
   void send_queued() {
     if (!queue_.empty()) queue_.drain(*transport_);
     transport_->poll();
+    take_control_messages();
   }
 
   /// At shutdown: sends everything and waits, until `deadline_ms` (steady_ms())
@@ -107,6 +120,14 @@ class Exporter final : MessageSink {
   /// Octets of messages waiting for the transport (aggregation thread only).
   size_t queued_bytes() const { return queue_.bytes(); }
 
+  /// The collector stored every record of this transport session on `stream`
+  /// before `next_sequence` (RFC 7011 sequence numbers): their records leave the
+  /// replay buffer. Aggregation thread only.
+  void confirm_stored(uint16_t stream, uint32_t next_sequence);
+
+  bool replays() const { return replay_[0] != nullptr || replay_[1] != nullptr; }
+  ReplayTotals replay_totals() const;
+
  private:
   Exporter(std::unique_ptr<Transport> transport, ExporterConfig config, bool awaiting);
 
@@ -124,6 +145,13 @@ class Exporter final : MessageSink {
   void send_statistics(uint32_t now_s);
   /// Counts what became of the messages the transport held since the last call.
   void collect_held_outcome();
+  /// Exports again, in slices, the records kept from earlier transport sessions.
+  void replay_slice(uint32_t now_s);
+  void forget_sent(const MessageContent& content);
+  /// Whether this transport session's collector confirms storage at all.
+  bool storage_confirmations_seen() const { return replays() && session_confirms_; }
+  /// ASAP from the collector: its storage confirmations (COOKIE).
+  void take_control_messages();
 
   std::unique_ptr<Transport> transport_;
   const std::string output_;
@@ -141,6 +169,29 @@ class Exporter final : MessageSink {
   uint64_t abandoned_by_old_transports_ = 0;
   HeldOutcome held_seen_;  ///< the transport's held_outcome() at the last collect
   std::atomic<uint64_t> abandoned_by_transport_{0};
+
+  // Replay (per reliability class; null: not kept).
+  std::array<std::unique_ptr<ReplayBuffer>, 2> replay_;
+  /// Past the last record handed on in a message, per class.
+  std::array<uint64_t, 2> submitted_end_{};
+  /// The records of earlier transport sessions still to be exported again:
+  /// [cursor, to) per class.
+  std::array<uint64_t, 2> replay_cursor_{}, replay_to_{};
+  bool replay_pending_ = false;
+  /// Replayable messages of this transport session, in the order sent, for
+  /// confirmations of storage.
+  struct SentMessage {
+    uint16_t stream;
+    uint8_t channel;
+    uint32_t sequence_end;
+    uint64_t replay_begin, replay_end;
+  };
+  std::deque<SentMessage> sent_;
+  uint64_t now_ms_ = 0;  ///< steady_ms() at the last flush: the replay buffers' clock
+  uint64_t evicted_warned_ = 0;
+  std::vector<uint8_t> control_;      ///< a control message being read
+  std::vector<uint8_t> last_cookie_;  ///< the latest COOKIE: echoed to the next collector
+  bool session_confirms_ = false;     ///< a storage cookie came in this transport session
 };
 
 }  // namespace poolflow::exporter

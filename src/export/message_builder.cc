@@ -30,8 +30,14 @@ MessageBuilder::MessageBuilder(const MessageBuilderConfig& config, MessageSink& 
     : config_(config),
       sink_(sink),
       stats_(stats),
-      channels_{Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}},
-                Channel{ipfix::MessageWriter(config.max_message_length), {}, flow_templates(), {}}},
+      channels_{Channel{ipfix::MessageWriter(config.max_message_length),
+                        {},
+                        flow_templates(),
+                        flow_templates()},
+                Channel{ipfix::MessageWriter(config.max_message_length),
+                        {},
+                        flow_templates(),
+                        flow_templates()}},
       options_writer_(config.max_message_length) {}
 
 void MessageBuilder::start(const TransportTraits& traits) {
@@ -58,14 +64,26 @@ void MessageBuilder::start(const TransportTraits& traits) {
   const auto templates = ipfix::flow_templates();
   for (size_t i = 0; i < templates.size(); ++i)
     channels_[1].templates[i].id = static_cast<uint16_t>(templates[i]->id + offset);
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    Channel& channel = channels_[c];
+    channel.content.channel = static_cast<uint8_t>(c);
+    channel.replay_templates_sent = false;
+    for (size_t i = 0; i < templates.size(); ++i)
+      channel.replay_templates[i].id =
+          static_cast<uint16_t>(channel.templates[i].id + ipfix::kReplayTemplateOffset);
+  }
+}
+
+size_t MessageBuilder::class_of(const FlowRecord& record) {
+  return record.key.protocol == kProtoTcp ? 0 : 1;
 }
 
 MessageBuilder::Channel& MessageBuilder::channel_for(const FlowRecord& record) {
-  return record.key.protocol == kProtoTcp ? channels_[0] : channels_[1];
+  return channels_[class_of(record)];
 }
 
 const MessageBuilder::Channel& MessageBuilder::channel_for(const FlowRecord& record) const {
-  return record.key.protocol == kProtoTcp ? channels_[0] : channels_[1];
+  return channels_[class_of(record)];
 }
 
 bool MessageBuilder::configured_reliable(const FlowRecord& record) const {
@@ -77,6 +95,33 @@ bool MessageBuilder::configured_reliable(const FlowRecord& record) const {
 uint16_t MessageBuilder::template_stream(const Channel& channel) const {
   return traits_.streams && !config_.templates_on_stream_zero ? channel.info.stream
                                                               : kTemplateStream;
+}
+
+void MessageBuilder::send_template_message(uint16_t stream,
+                                           std::span<const ipfix::Template* const> templates,
+                                           std::span<const bool> reliable, uint32_t now_s) {
+  MessageInfo info;
+  info.templates = true;
+  info.stream = stream;
+  options_writer_.reset();
+  options_writer_.add_template_set(templates);
+  uint32_t records = 0;
+  if (traits_.streams) {
+    // RFC 6526 §4.3: say which templates' data may be lost (dataRecordsReliability).
+    const ipfix::Template* options[] = {&ipfix::reliability_template()};
+    options_writer_.add_template_set(options);
+    for (size_t i = 0; i < templates.size(); ++i)
+      ipfix::encode_reliability_record(templates[i]->id, reliable[i],
+                                       options_writer_.add_record(ipfix::kReliabilityTemplateId,
+                                                                  ipfix::kReliabilityRecordLength));
+    records = static_cast<uint32_t>(templates.size());
+  }
+  const auto message = options_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
+  sequence_[stream] += records;  // options records are data records too (RFC 7011 §3.1)
+  MessageContent content;
+  content.sequence_end = sequence_[stream];
+  sink_.submit(message, info, content);
+  stats_.template_messages_sent.add();
 }
 
 void MessageBuilder::send_templates(uint16_t stream, uint32_t now_s) {
@@ -91,29 +136,21 @@ void MessageBuilder::send_templates(uint16_t stream, uint32_t now_s) {
       templates[count++] = &t;
     }
   }
-  MessageInfo info;
-  info.templates = true;
-  info.stream = stream;
-  options_writer_.reset();
-  options_writer_.add_template_set({templates.data(), count});
-  uint32_t records = 0;
-  if (traits_.streams) {
-    // RFC 6526 §4.3: say which templates' data may be lost (dataRecordsReliability).
-    const ipfix::Template* options[] = {&ipfix::reliability_template()};
-    options_writer_.add_template_set(options);
-    for (size_t i = 0; i < count; ++i)
-      ipfix::encode_reliability_record(templates[i]->id, reliable[i],
-                                       options_writer_.add_record(ipfix::kReliabilityTemplateId,
-                                                                  ipfix::kReliabilityRecordLength));
-    records = static_cast<uint32_t>(count);
-  }
-  const auto message = options_writer_.finish(now_s, sequence_[stream], config_.observation_domain);
-  sequence_[stream] += records;  // options records are data records too (RFC 7011 §3.1)
-  sink_.submit(message, info, {});
+  send_template_message(stream, {templates.data(), count}, {reliable.data(), count}, now_s);
   templates_sent_[stream] = true;
-  stats_.template_messages_sent.add();
   templates_sent_ms_ = steady_ms();
   messages_since_templates_ = 0;
+}
+
+void MessageBuilder::send_replay_templates(Channel& channel, uint32_t now_s) {
+  std::array<const ipfix::Template*, 4> templates{};
+  std::array<bool, 4> reliable{};
+  for (size_t i = 0; i < templates.size(); ++i) {
+    templates[i] = &channel.replay_templates[i];
+    reliable[i] = true;  // only reliable records are replayed
+  }
+  send_template_message(template_stream(channel), templates, reliable, now_s);
+  channel.replay_templates_sent = true;
 }
 
 void MessageBuilder::send_data(Channel& channel, uint32_t now_s) {
@@ -127,30 +164,48 @@ void MessageBuilder::send_data(Channel& channel, uint32_t now_s) {
   }
   if (const uint16_t stream = template_stream(channel); !templates_sent_[stream])
     send_templates(stream, now_s);
+  if (channel.has_replayed && !channel.replay_templates_sent) send_replay_templates(channel, now_s);
 
   uint32_t& sequence = sequence_[channel.info.stream];
   const auto message = channel.writer.finish(now_s, sequence, config_.observation_domain);
   // Records not sent still advance the sequence number so that the collector
   // can count the loss (RFC 7011 §3.1).
   sequence += channel.writer.data_records();
+  channel.content.sequence_end = sequence;
   sink_.submit(message, channel.info, channel.content);
   ++messages_since_templates_;
   channel.writer.reset();
+  const uint8_t c = channel.content.channel;
   channel.content = {};
+  channel.content.channel = c;
+  channel.has_replayed = false;
 }
 
-void MessageBuilder::add(const FlowRecord& record, uint32_t now_s) {
+void MessageBuilder::add(const FlowRecord& record, uint32_t now_s, uint64_t serial, bool replayed) {
   Channel& channel = channel_for(record);
-  const ipfix::Template& tmpl = channel.templates[ipfix::flow_template_index(record)];
+  const size_t index = ipfix::flow_template_index(record);
+  const ipfix::Template& tmpl =
+      replayed ? channel.replay_templates[index] : channel.templates[index];
   uint8_t* out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   if (out == nullptr) {
     send_data(channel, now_s);
     out = channel.writer.add_record(tmpl.id, tmpl.record_length());
   }
   ipfix::encode_flow_record(record, out);
-  channel.content.records += 1;
-  channel.content.packets += record.packets;
-  channel.content.octets += record.octets;
+  MessageContent& content = channel.content;
+  content.records += 1;
+  content.packets += record.packets;
+  content.octets += record.octets;
+  if (serial != kNoSerial) {
+    if (content.replay_begin == content.replay_end) {
+      content.replay_begin = serial;
+      content.replay_end = serial + 1;
+    } else {
+      content.replay_begin = std::min(content.replay_begin, serial);
+      content.replay_end = std::max(content.replay_end, serial + 1);
+    }
+  }
+  channel.has_replayed |= replayed;
 }
 
 void MessageBuilder::flush(uint32_t now_s) {
@@ -193,7 +248,9 @@ void MessageBuilder::send_statistics(const ExportStats& stats, const MeteringRel
   }
   const auto message = options_writer_.finish(now_s, sequence_[0], config_.observation_domain);
   sequence_[0] += records;
-  sink_.submit(message, info, {});
+  MessageContent content;
+  content.sequence_end = sequence_[0];
+  sink_.submit(message, info, content);
   statistics_template_sent_ = true;
 }
 

@@ -55,9 +55,17 @@ class MessageBuilder {
   /// A new transport session on a transport that can do `traits`.
   void start(const TransportTraits& traits);
 
+  static constexpr uint64_t kNoSerial = ~uint64_t{0};
+
   /// Adds one record to the message being built for its class; a full message
-  /// is finished first (after the templates its stream still lacks).
-  void add(const FlowRecord& record, uint32_t now_s);
+  /// is finished first (after the templates its stream still lacks). `serial`:
+  /// its place in the replay buffer of its class, if it is kept there;
+  /// `replayed`: exported again after a failover (kReplayTemplateOffset).
+  void add(const FlowRecord& record, uint32_t now_s, uint64_t serial = kNoSerial,
+           bool replayed = false);
+
+  /// The class of a record: 0 TCP flows, 1 the others.
+  static size_t class_of(const FlowRecord& record);
 
   /// Finishes the partly filled messages.
   void flush(uint32_t now_s);
@@ -84,13 +92,21 @@ class MessageBuilder {
     /// The templates of this channel's records, as in ipfix::flow_templates()
     /// (their ids moved by kPartialTemplateOffset for the partial class on SCTP).
     std::array<ipfix::Template, 4> templates;
-    MessageContent content;  ///< of the message being built
+    std::array<ipfix::Template, 4> replay_templates;  ///< templates + kReplayTemplateOffset
+    bool replay_templates_sent = false;               ///< in this transport session
+    bool has_replayed = false;                        ///< in the message being built
+    MessageContent content;                           ///< of the message being built
   };
 
   Channel& channel_for(const FlowRecord& record);
   const Channel& channel_for(const FlowRecord& record) const;
   uint16_t template_stream(const Channel& channel) const;
   void send_templates(uint16_t stream, uint32_t now_s);
+  void send_replay_templates(Channel& channel, uint32_t now_s);
+  /// A template message of `templates` on `stream`, with their reliability
+  /// records over SCTP.
+  void send_template_message(uint16_t stream, std::span<const ipfix::Template* const> templates,
+                             std::span<const bool> reliable, uint32_t now_s);
   void send_data(Channel& channel, uint32_t now_s);
 
   MessageBuilderConfig config_;

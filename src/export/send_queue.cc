@@ -25,14 +25,20 @@ void SendQueue::forget(const Queued& q) {
   if (may_age_out(q.info)) --with_ttl_;
 }
 
-void SendQueue::drop(std::deque<Queued>::iterator it) {
-  stats_.not_sent(it->info, it->content);
+void SendQueue::drop(std::deque<Queued>::iterator it, bool session_failed) {
+  const bool kept = it->info.replayable && session_failed;
+  if (!kept) stats_.not_sent(it->info, it->content);
+  if (it->info.replayable && on_replayable_dropped) on_replayable_dropped(it->content, !kept);
   forget(*it);
   queue_.erase(it);
 }
 
 void SendQueue::clear() {
-  while (!queue_.empty()) drop(queue_.begin());
+  for (const Queued& q : queue_)
+    if (!q.info.replayable) stats_.not_sent(q.info, q.content);
+  queue_.clear();
+  bytes_ = 0;
+  with_ttl_ = 0;
 }
 
 void SendQueue::make_room(size_t bytes) {
@@ -65,7 +71,7 @@ void SendQueue::age_out() {
   std::erase_if(queue_, [&](const Queued& q) {
     const bool expired = may_age_out(q.info) && now - q.info.completed_ms >= q.info.policy.value;
     if (expired) {
-      stats_.not_sent(q.info, q.content);
+      stats_.not_sent(q.info, q.content);  // ttl messages are never replayable
       forget(q);
     }
     return expired;
@@ -81,7 +87,7 @@ void SendQueue::drain(Transport& transport) {
     const SendResult result = transport.send(head.bytes, head.info);
     if (result == SendResult::would_block) return;
     if (result == SendResult::failed) {
-      drop(queue_.begin());
+      drop(queue_.begin(), true);
       continue;
     }
     if (result == SendResult::sent) stats_.sent(head.bytes.size(), head.content);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,9 +35,15 @@ class SendQueue {
   /// Hands messages to `transport` from the head until it takes no more.
   void drain(Transport& transport);
 
-  /// Drops every message (counted as not sent): the transport session they were
-  /// encoded for is over.
+  /// Drops every message: the transport session they were encoded for is over.
+  /// Counted as not sent, but for replayable ones (exported again).
   void clear();
+
+  /// Told of a replayable message dropped: `lost` for lack of room (counted as
+  /// not sent: its records are not to be replayed either), else because the
+  /// transport session failed (not counted: its records are replayed in the
+  /// next one). Either way no confirmation of storage may cover it.
+  std::function<void(const MessageContent&, bool lost)> on_replayable_dropped;
 
  private:
   struct Queued {
@@ -48,7 +55,7 @@ class SendQueue {
   void make_room(size_t bytes);
   void age_out();
   void forget(const Queued& q);  ///< takes a message leaving the queue off its totals
-  void drop(std::deque<Queued>::iterator it);
+  void drop(std::deque<Queued>::iterator it, bool session_failed = false);
 
   const std::string& output_;
   const size_t max_bytes_;

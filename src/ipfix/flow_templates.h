@@ -21,6 +21,10 @@ inline constexpr uint32_t kReversePen = 29305;  ///< RFC 5103 reverse informatio
 /// (RFC 6526: loss is accounted per template): the ids above plus this offset,
 /// announced with the reliability options template.
 inline constexpr uint16_t kPartialTemplateOffset = 4;
+/// Records exported again from the replay buffer in a later transport session
+/// (after a failover) use the ids of their class plus this offset, the same
+/// fields: a collector, and the merge of a pool's files, can tell them apart.
+inline constexpr uint16_t kReplayTemplateOffset = 16;
 inline constexpr uint16_t kReliabilityTemplateId = 264;
 inline constexpr uint16_t kExportingReliabilityTemplateId = 265;
 inline constexpr uint16_t kExportStatisticsTemplateId = 266;

@@ -20,6 +20,12 @@
 # unreachable:    2 collectors, live export to one; it is SIGKILLed: poolflowd reports it
 #                 with ENDPOINT_UNREACHABLE (tshark, nothing malformed) and exports to the
 #                 other. (What was in flight is issue 15's: not checked here.)
+# failover:       2 collectors, every record reliable; the one poolflowd picks is
+#                 stopped (SIGSTOP: it acknowledges nothing) before the records come,
+#                 then killed: poolflowd fails over to the other and replays what the
+#                 first did not confirm stored. The two collectors' files merged
+#                 (poolflow-collector --merge) hold every flow once, exactly
+#                 (ipfixDump, tshark against the manifest).
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
@@ -33,6 +39,7 @@ case $scenario in
   late-registrar) base=4 ;;
   announce) base=5 ;;
   unreachable) base=6 ;;
+  failover) base=7 ;;
   *) die "unknown scenario $scenario" ;;
 esac
 # Ports of this scenario: ASAP 3872B (B: base), the registrar's UDP encapsulation
@@ -281,6 +288,44 @@ case $scenario in
     bad=$(tshark -r "$WORK/asap.pcapng" -d "udp.port==$reg_udp,sctp" \
       -Y "_ws.malformed || _ws.expert.severity >= error" | wc -l)
     [[ $bad -eq 0 ]] || die "$bad malformed packets or expert errors"
+    ;;
+  failover)
+    start_registrar
+    for n in 1 2; do start_collector $n; done
+    for n in 1 2; do registered $n; done
+    # Heartbeats far apart: the stopped collector is found dead by the records
+    # it does not acknowledge (a few retransmissions), not before they are sent.
+    start_live --registrar "$registrar_at" --set 'export.other_flows="reliable"' \
+      --set sctp.heartbeat_interval_ms=3000
+    wait_for "$WORK/log.txt" "session 0 exports to PE" 10
+    first=$(grep -oP "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base\K\d" "$WORK/log.txt")
+    other=$((3 - first))
+    kill -STOP "${collector[$first]}"
+    wait_for "$WORK/log.txt" "sctp:127\.0\.0\.1:475$base$first\) association lost: reported unreachable" 15
+    wait_for "$WORK/log.txt" "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base$other\)" 10
+    kill -KILL "${collector[$first]}"
+    wait "${collector[$first]}" 2>/dev/null || true
+    unset "collector[$first]"
+    expect_line "$WORK/log.txt" "records of the earlier transport session were not confirmed stored: exporting them again"
+    flows=$(($(wc -l <"$WORK/manifest.csv") - 1))
+    for _ in $(seq 100); do  # the flows end 1 s after the capture was sent
+      sleep 0.1
+      kill -USR1 "${collector[$other]}"
+      (($(records_of "$other") >= flows)) && break
+    done
+    stop_live
+    replayed=$(grep -oP "replay buffer: .* \K\d+(?= replayed)" "$WORK/summary.txt")
+    ((replayed > 0)) || die "nothing replayed"
+    kill -INT "${collector[$other]}"
+    wait "${collector[$other]}" || true
+    line=$(grep "total:" "$WORK/collector$other.txt" | tail -n 1)
+    [[ $line == *"lost 0 in 0 gaps"* && $line == *"errors: none" ]] || die "collector $other: $line"
+    mkdir "$WORK/merged"
+    "$COLLECTOR" --merge "$WORK/files1" --merge "$WORK/files2" --write "file:$WORK/merged" \
+      >"$WORK/merge.txt" || { cat "$WORK/merge.txt"; die "merge failed"; }
+    cat "$WORK/merge.txt"
+    cat "$WORK"/merged/*.ipfix >"$WORK/all.ipfix"
+    $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check
     ;;
 esac
 echo "rserpool_export $scenario: OK"

@@ -10,12 +10,16 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "collector/collector.h"
+#include "collector/file_output.h"
+#include "collector/merge.h"
 #include "export/aggregator.h"
 #include "export/exporter.h"
 #include "ipfix/flow_templates.h"
@@ -535,6 +539,228 @@ TEST(Exporter, SctpAssociationToTheCollectorInThisProcess) {
   EXPECT_EQ(t.templates_added, 2 * (flow_templates + 1));
   EXPECT_EQ(t.options_records, 2 * flow_templates);
   EXPECT_NE(collector.report().find("sctp 127.0.0.1:"), std::string::npos);
+}
+
+// The replay buffer alone: serials, confirmation of ranges in any order, the
+// oldest released only once confirmed, bounds by room and by age.
+TEST(ReplayBuffer, ReleasesTheOldestOnlyOnceConfirmed) {
+  ReplayBuffer buffer({.max_bytes = 1 << 20, .max_age_ms = 1000});
+  for (uint32_t i = 0; i < 10; ++i) EXPECT_EQ(buffer.append(flow(i, kTcp), 100), i);
+  buffer.confirm(5, 8);  // newer ones first (records replayed after them)
+  EXPECT_EQ(buffer.first_serial(), 0u);
+  EXPECT_EQ(buffer.size(), 10u);
+  std::vector<uint64_t> left;
+  buffer.for_each(0, 10, [&](const FlowRecord&, uint64_t s) { left.push_back(s); });
+  EXPECT_EQ(left, (std::vector<uint64_t>{0, 1, 2, 3, 4, 8, 9})) << "confirmed ones are skipped";
+  buffer.confirm(0, 5);
+  EXPECT_EQ(buffer.first_serial(), 8u);
+  EXPECT_EQ(buffer.stats().confirmed.get(), 8u);
+  buffer.confirm(0, 100);  // beyond what it holds: only what it holds
+  EXPECT_EQ(buffer.size(), 0u);
+  EXPECT_EQ(buffer.append(flow(10, kTcp), 100), 10u);
+
+  buffer.expire(1099);
+  EXPECT_EQ(buffer.size(), 1u);
+  buffer.expire(1100);
+  EXPECT_EQ(buffer.size(), 0u);
+  EXPECT_EQ(buffer.stats().evicted_old.get(), 1u);
+
+  ReplayBuffer small({.max_bytes = 4096, .max_age_ms = 1000});
+  for (uint32_t i = 0; i < 1000; ++i) small.append(flow(i, kTcp), 0);
+  EXPECT_LE(small.bytes(), 4096u);
+  EXPECT_EQ(small.next_serial(), 1000u);
+  EXPECT_EQ(small.stats().evicted_full.get(), 1000u - small.size());
+}
+
+// Records SCTP-like (three streams) and the stream each message went on.
+class StreamRecordingTransport : public Transport {
+ public:
+  SendResult send(std::span<const uint8_t> message, const MessageInfo& info) override {
+    messages.emplace_back(message.begin(), message.end());
+    streams.push_back(info.stream);
+    replayable.push_back(info.replayable);
+    return SendResult::sent;
+  }
+  bool flush() override { return true; }
+  const std::string& name() const override { return name_; }
+  TransportTraits traits() const override { return {.streams = true, .stream_count = 3}; }
+
+  std::vector<std::vector<uint8_t>> messages;
+  std::vector<uint16_t> streams;
+  std::vector<bool> replayable;
+
+ private:
+  std::string name_ = "streams";
+};
+
+// Data records decoded from `messages` (one transport session): the template
+// each came with and its packetDeltaCount (n + 1 for flow(n)); and where each
+// message's sequence numbers ended, per stream.
+struct Decoded {
+  std::vector<std::pair<uint16_t, uint64_t>> records;
+  std::vector<uint32_t> sequence_end;  ///< per message
+};
+
+Decoded decode_session(const StreamRecordingTransport& t) {
+  struct Visitor : ipfix::RecordVisitor {
+    std::vector<std::pair<uint16_t, uint64_t>>* out;
+    void record(const ipfix::MessageHeader&, const ipfix::DecodedTemplate& tmpl,
+                std::span<const uint8_t> record) override {
+      if (tmpl.scope_fields != 0) return;
+      size_t offset = 0;
+      for (const ipfix::DecodedField& f : tmpl.fields) {
+        if (f.element_id == 2 && f.enterprise == 0) {  // packetDeltaCount
+          out->push_back({tmpl.id, load_be64(&record[offset])});
+          return;
+        }
+        offset += f.length;
+      }
+    }
+  } visitor;
+  Decoded d;
+  visitor.out = &d.records;
+  ipfix::MessageReader reader{ipfix::DecoderLimits{}};
+  ipfix::TemplateStore store;
+  for (const auto& m : t.messages) {
+    const auto r = reader.decode(m, store, &visitor);
+    EXPECT_FALSE(r.discarded);
+    EXPECT_TRUE(r.records_complete);
+    d.sequence_end.push_back(r.header.sequence + r.data_records);
+  }
+  return d;
+}
+
+ExporterConfig replaying() {
+  ExporterConfig config;
+  config.max_message_length = 512;  // a few records per message
+  config.tcp_flows = {Reliability::reliable, 0};
+  config.other_flows = {Reliability::ttl, 500};
+  config.statistics_interval_ms = 0;
+  config.replay_buffer_bytes = 1 << 20;
+  return config;
+}
+
+// What the collector of a transport session did not confirm goes again, and
+// only that: as replayed records (their own templates) on the next session, and
+// the best-effort class never.
+TEST(Exporter, UnconfirmedReliableRecordsAreReplayedOnTheNextTransportSession) {
+  auto owned = std::make_unique<StreamRecordingTransport>();
+  StreamRecordingTransport& first = *owned;
+  Exporter exporter(std::move(owned), replaying());
+  EXPECT_TRUE(exporter.replays());
+  for (uint32_t i = 0; i < 100; ++i) exporter.add(flow(i, i % 2 ? kTcp : kUdp), 1);
+  exporter.flush(1);
+  const Decoded sent = decode_session(first);
+  ASSERT_EQ(sent.records.size(), 100u);
+  // The collector confirms the reliable stream (1) up to the end of its third
+  // data message: those records are stored.
+  std::vector<size_t> data_on_1;
+  for (size_t m = 0; m < first.messages.size(); ++m)
+    if (first.streams[m] == 1 && first.replayable[m]) data_on_1.push_back(m);
+  ASSERT_GE(data_on_1.size(), 4u);
+  const uint32_t confirmed_to = sent.sequence_end[data_on_1[2]];
+  exporter.confirm_stored(1, confirmed_to);
+  const ReplayTotals after_confirm = exporter.replay_totals();
+  EXPECT_GT(after_confirm.confirmed, 0u);
+  EXPECT_EQ(after_confirm.held, 50u - after_confirm.confirmed);
+
+  auto second_owned = std::make_unique<StreamRecordingTransport>();
+  StreamRecordingTransport& second = *second_owned;
+  exporter.replace_transport(std::move(second_owned));
+  exporter.add(flow(100, kTcp), 2);
+  exporter.add(flow(101, kUdp), 2);
+  exporter.flush(2);
+  const Decoded again = decode_session(second);
+  std::multiset<uint64_t> replayed, fresh;
+  for (const auto& [id, packets] : again.records) {
+    if (id >= ipfix::kIPv4FlowTemplateId + ipfix::kReplayTemplateOffset)
+      replayed.insert(packets);
+    else
+      fresh.insert(packets);
+  }
+  EXPECT_EQ(fresh, (std::multiset<uint64_t>{101, 102})) << "the new records, as usual";
+  EXPECT_EQ(replayed.size(), after_confirm.held);
+  for (const uint64_t p : replayed) {
+    const uint32_t n = static_cast<uint32_t>(p - 1);
+    EXPECT_EQ(n % 2, 1u) << "only TCP flows (the reliable class) are replayed";
+  }
+  EXPECT_EQ(exporter.replay_totals().replayed, after_confirm.held);
+  EXPECT_EQ(exporter.stats().records_not_sent.get(), 0u);
+  // Confirming everything of the new session empties the buffer.
+  for (uint16_t stream = 0; stream < 3; ++stream)
+    exporter.confirm_stored(stream, again.sequence_end.back() + 1000);
+  EXPECT_EQ(exporter.replay_totals().held, 0u);
+}
+
+// Records replayed into a session that ends before they are confirmed are
+// replayed again in the one after; a confirmation of the old session's
+// numbers is not taken for the new one.
+TEST(Exporter, ReplayedRecordsStayKeptUntilConfirmed) {
+  auto owned = std::make_unique<StreamRecordingTransport>();
+  Exporter exporter(std::move(owned), replaying());
+  for (uint32_t i = 0; i < 40; ++i) exporter.add(flow(i, kTcp), 1);
+  exporter.flush(1);
+  exporter.replace_transport(std::make_unique<StreamRecordingTransport>());
+  exporter.flush(2);
+  EXPECT_EQ(exporter.replay_totals().replayed, 40u);
+  auto third_owned = std::make_unique<StreamRecordingTransport>();
+  StreamRecordingTransport& third = *third_owned;
+  exporter.replace_transport(std::move(third_owned));
+  exporter.flush(3);
+  EXPECT_EQ(exporter.replay_totals().replayed, 80u);
+  EXPECT_EQ(decode_session(third).records.size(), 40u);
+  EXPECT_EQ(exporter.replay_totals().held, 40u);
+}
+
+// The merge of a pool's files: replayed copies of stored records are left out,
+// the others kept once under their ordinary templates, and ordinary records
+// are never merged (two flows with the same fields stay two).
+TEST(Merge, EachRecordOnceAcrossAFailover) {
+  const std::string dir = temp_path("merge");
+  for (const char* sub : {"", "/a", "/b", "/out"}) std::filesystem::create_directories(dir + sub);
+  ExporterConfig config = replaying();
+  config.max_message_length = 1400;
+  {
+    // The records go to the first file, then again (a file never confirms) to
+    // the second, behind 10 new ones.
+    Exporter exporter(open_transport("file:" + dir + "/a/1.ipfix"), config);
+    for (uint32_t i = 0; i < 100; ++i) exporter.add(flow(i, kTcp), 1);
+    exporter.add(flow(7, kTcp), 1);  // the same fields as flow 7: a second flow all the same
+    exporter.flush(1);
+    exporter.replace_transport(open_transport("file:" + dir + "/b/1.ipfix"));
+    for (uint32_t i = 100; i < 110; ++i) exporter.add(flow(i, kTcp), 2);
+    exporter.flush(2);
+    EXPECT_EQ(exporter.replay_totals().replayed, 101u);
+    exporter.close(2);
+  }
+  std::vector<std::unique_ptr<collector::Output>> outputs;
+  outputs.push_back(
+      std::make_unique<collector::FileOutput>("file:out", dir + "/out", uint64_t{1} << 30, 3600));
+  const collector::MergeStats m = collector::merge({dir + "/a", dir + "/b"}, outputs);
+  outputs.clear();
+  EXPECT_EQ(m.files, 2u);
+  EXPECT_EQ(m.replayed, 101u);
+  EXPECT_EQ(m.duplicates, 101u);
+  EXPECT_EQ(m.records, 111u);
+  EXPECT_EQ(m.discarded_messages, 0u);
+  // An independent count of what was written: every packetDeltaCount once,
+  // flow 7's twice.
+  std::multiset<uint64_t> packets;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/out")) {
+    StreamRecordingTransport file;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::vector<uint8_t> data{std::istreambuf_iterator<char>(in), {}};
+    for (size_t at = 0; at + 16 <= data.size(); at += load_be16(&data[at + 2]))
+      file.messages.emplace_back(data.begin() + at, data.begin() + at + load_be16(&data[at + 2]));
+    for (const auto& [id, p] : decode_session(file).records) {
+      EXPECT_LT(id, ipfix::kIPv4FlowTemplateId + ipfix::kReplayTemplateOffset);
+      packets.insert(p);
+    }
+  }
+  EXPECT_EQ(packets.size(), 111u);
+  EXPECT_EQ(packets.count(8), 2u);
+  for (uint64_t p = 1; p <= 110; ++p) EXPECT_GE(packets.count(p), 1u) << p;
+  std::filesystem::remove_all(dir);
 }
 
 // Every reconnect used to leave its association's state behind (callbacks may

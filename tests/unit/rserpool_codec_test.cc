@@ -8,6 +8,7 @@
 #include <random>
 
 #include "rserpool/codec.h"
+#include "rserpool/storage_cookie.h"
 
 using namespace poolflow::rserpool;
 
@@ -357,3 +358,48 @@ TEST(Address, OfASocketAddress) {
   s = {};
   EXPECT_TRUE(Address::of(s).is_unspecified());
 }
+
+namespace poolflow::rserpool {
+
+TEST(StorageCookie, RoundTripsInsideAnAsapCookie) {
+  StorageCookie c;
+  c.collector_pe = 0x1234abcd;
+  c.session = 7;
+  c.stored_ms = 1'780'000'000'123;
+  c.positions = {{1, 1, 4000}, {2, 1, 0xfffffff0}, {0, 9, 3}};
+  Message m = Message::asap(AsapType::cookie);
+  m.cookie = encode_storage_cookie(c);
+  const auto r = decode(Protocol::asap, encode(m));
+  ASSERT_EQ(r.error, DecodeError::none);
+  ASSERT_TRUE(r.message.cookie.has_value());
+  EXPECT_EQ(decode_storage_cookie(*r.message.cookie), c);
+}
+
+TEST(StorageCookie, AnythingElseIsNotInterpreted) {
+  StorageCookie c;
+  c.positions = {{1, 1, 10}};
+  const std::vector<uint8_t> good = encode_storage_cookie(c);
+  EXPECT_TRUE(decode_storage_cookie(good).has_value());
+  EXPECT_FALSE(decode_storage_cookie({}).has_value());
+  std::vector<uint8_t> bad = good;
+  bad[0] = 'X';  // another collector's cookie
+  EXPECT_FALSE(decode_storage_cookie(bad).has_value());
+  bad = good;
+  bad[4] = 2;  // a version this exporter does not know
+  EXPECT_FALSE(decode_storage_cookie(bad).has_value());
+  bad = good;
+  bad.pop_back();  // count and length disagree
+  EXPECT_FALSE(decode_storage_cookie(bad).has_value());
+  bad = good;
+  bad[28] = 0xff;  // more positions than allowed
+  EXPECT_FALSE(decode_storage_cookie(bad).has_value());
+  std::mt19937 random(5);
+  for (int i = 0; i < 2000; ++i) {
+    std::vector<uint8_t> noise(random() % 80);
+    for (auto& b : noise) b = static_cast<uint8_t>(random());
+    if (noise.size() >= 4) std::copy(good.begin(), good.begin() + 5, noise.begin());
+    (void)decode_storage_cookie(noise);  // never crashes, never reads past the end
+  }
+}
+
+}  // namespace poolflow::rserpool

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -140,6 +141,7 @@ SctpListener::SctpListener(const std::string& host, uint16_t port, const Listene
   const std::string where = address_text(reinterpret_cast<sockaddr*>(&local));
   try {
     sctp::subscribe_events(sock);
+    usrsctp_set_non_blocking(sock, 1);  // sends (send_control) never wait
     const int on = 1;
     sctp::set_option(sock, SCTP_RECVRCVINFO, &on, sizeof on, "SCTP_RECVRCVINFO");
     sctp_initmsg init{};
@@ -160,6 +162,24 @@ SctpListener::SctpListener(const std::string& host, uint16_t port, const Listene
   description_ =
       "sctp " + where +
       (options.sctp_raw_ip ? " (raw IP)" : " (UDP encapsulation " + std::to_string(udp_port) + ")");
+}
+
+bool SctpListener::send_control(uint64_t session, uint32_t ppid, std::span<const uint8_t> bytes) {
+  sctp_sndinfo info{};
+  struct socket* sock = nullptr;
+  {
+    std::lock_guard lock(context_->mutex);
+    if (!context_->active) return false;
+    const auto it = std::find_if(context_->associations.begin(), context_->associations.end(),
+                                 [&](const auto& a) { return a.second.session == session; });
+    if (it == context_->associations.end()) return false;
+    info.snd_assoc_id = it->first;
+    sock = context_->sock;
+  }
+  info.snd_ppid = htonl(ppid);
+  info.snd_sid = 0;
+  return usrsctp_sendv(sock, bytes.data(), bytes.size(), nullptr, 0, &info, sizeof info,
+                       SCTP_SENDV_SNDINFO, 0) >= 0;
 }
 
 SctpListener::~SctpListener() {

@@ -18,6 +18,7 @@ class SctpListener final : public Listener {
   ~SctpListener() override;
 
   const std::string& description() const override { return description_; }
+  bool send_control(uint64_t session, uint32_t ppid, std::span<const uint8_t> bytes) override;
 
  private:
   std::string description_;

@@ -1,5 +1,6 @@
 #include "transport/sctp/sctp_transport.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include "poolflow/clock.h"
 #include "poolflow/counter.h"
+#include "poolflow/listener.h"
 #include "transport/common/socket_address.h"
 #include "transport/sctp/usrsctp_stack.h"
 
@@ -47,6 +49,7 @@ void note_in_flight(InFlight& in_flight, uint32_t id, const MessageInfo& info) {
 
 // A message usrsctp gave back undelivered (notification thread).
 void note_returned(AssociationState& a, uint32_t id) {
+  if (id == 0) return;  // a control message (send_control), not IPFIX
   const InFlight::Entry& e = a.in_flight.entries[id % InFlight::kEntries];
   const uint32_t before = e.id.load(std::memory_order_acquire);
   const uint32_t records = e.records.load(std::memory_order_relaxed);
@@ -55,7 +58,7 @@ void note_returned(AssociationState& a, uint32_t id) {
   const bool reliable = e.reliable.load(std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_acquire);
   SctpTransport::Returned& r = a.returned;
-  if (id == 0 || before != id || e.id.load(std::memory_order_relaxed) != id) {
+  if (before != id || e.id.load(std::memory_order_relaxed) != id) {
     r.unknown.fetch_add(1);  // overwritten by a later message: its content is not known
   } else {
     r.records.fetch_add(records);
@@ -180,16 +183,38 @@ void on_notification(AssociationState& a, const sctp_notification& n, size_t len
   }
 }
 
+// A message of the peer's: ASAP (a collector's storage confirmation) is kept
+// for the exporter, the latest few; anything else has no business here.
+constexpr size_t kControlMessagesKept = 16;
+constexpr size_t kControlMessageMax = 65535;
+
+void on_peer_message(AssociationState& a, const void* data, size_t length, const sctp_rcvinfo& info,
+                     int flags) {
+  if (ntohl(info.rcv_ppid) != kSctpPpidAsap || !(flags & MSG_EOR) || length > kControlMessageMax)
+    return;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  const std::lock_guard lock(a.control_mutex);
+  if (a.control.size() >= kControlMessagesKept) a.control.pop_front();
+  a.control.emplace_back(bytes, bytes + length);
+  a.control_waiting.store(true, std::memory_order_release);
+}
+
 int on_receive(struct socket* sock, union sctp_sockstore, void* data, size_t length,
-               struct sctp_rcvinfo, int flags, void* context) {
+               struct sctp_rcvinfo info, int flags, void* context) {
   auto& association = *static_cast<AssociationState*>(context);
   const CallbackScope scope(association, sock);
   if (data == nullptr) {  // the association is gone
     if (scope.mine()) set_state(association, kDown);
     return 1;
   }
-  if (scope.mine() && (flags & MSG_NOTIFICATION) && length >= sizeof(sctp_notification::sctp_tlv))
-    on_notification(association, *static_cast<const sctp_notification*>(data), length);
+  if (scope.mine()) {
+    if (flags & MSG_NOTIFICATION) {
+      if (length >= sizeof(sctp_notification::sctp_tlv))
+        on_notification(association, *static_cast<const sctp_notification*>(data), length);
+    } else {
+      on_peer_message(association, data, length, info, flags);
+    }
+  }
   std::free(data);
   return 1;
 }
@@ -234,6 +259,11 @@ AssociationState* acquire_state(const std::string& name) {
   a->events.store(nullptr);
   a->notifying.clear();
   a->name = name;
+  {
+    const std::lock_guard lock(a->control_mutex);
+    a->control.clear();
+    a->control_waiting.store(false);
+  }
   for (auto* counter : {&a->returned.messages, &a->returned.records, &a->returned.packets,
                         &a->returned.octets, &a->returned.reliable_records, &a->returned.unknown,
                         &a->returned.first_ms, &a->returned.last_ms})
@@ -352,6 +382,7 @@ class SctpTransport::SendRing {
   // The window first, the counts after it, the message count last: a reader
   // that sees a count also sees the window that goes with it (outcome()).
   void count_dropped(const Slot& slot) {
+    if (slot.info.replayable) return;  // its records are exported again: no loss
     if (slot.info.records != 0) {
       const uint64_t now = unix_ms();
       if (first_dropped_ms_.get() == 0) first_dropped_ms_.raise_to(now);
@@ -432,6 +463,8 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
   try {
     if (!o.raw_ip) sctp::set_remote_udp_port(sock_, peer.ss_family, o.remote_udp_port);
     sctp::subscribe_events(sock_, true);
+    const int on_rcvinfo = 1;  // the PPID of what the collector sends (ASAP)
+    sctp::set_option(sock_, SCTP_RECVRCVINFO, &on_rcvinfo, sizeof on_rcvinfo, "SCTP_RECVRCVINFO");
     // Set before connect so the association has them.
     sctp::set_liveness(sock_, {o.rto_initial_ms, o.rto_min_ms, o.rto_max_ms, o.max_retransmissions,
                                o.heartbeat_interval_ms});
@@ -518,6 +551,26 @@ SctpTransport::~SctpTransport() {
   }
   usrsctp_close(sock_);
   retire_state(association_);
+}
+
+bool SctpTransport::receive_control(std::vector<uint8_t>& message) {
+  AssociationState& a = *association_;
+  if (!a.control_waiting.load(std::memory_order_acquire)) return false;
+  const std::lock_guard lock(a.control_mutex);
+  if (a.control.empty()) return false;
+  message = std::move(a.control.front());
+  a.control.pop_front();
+  if (a.control.empty()) a.control_waiting.store(false, std::memory_order_relaxed);
+  return true;
+}
+
+bool SctpTransport::send_control(std::span<const uint8_t> message, uint32_t ppid) {
+  if (association_->state.load() != kUp) return false;
+  sctp_sndinfo info{};
+  info.snd_sid = 0;
+  info.snd_ppid = htonl(ppid);
+  return usrsctp_sendv(sock_, message.data(), message.size(), nullptr, 0, &info, sizeof info,
+                       SCTP_SENDV_SNDINFO, 0) >= 0;
 }
 
 size_t SctpTransport::association_states() {

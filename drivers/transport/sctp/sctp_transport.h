@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "poolflow/transport.h"
 
@@ -35,6 +38,8 @@ class SctpTransport final : public Transport {
   bool drained() const override;
   bool connected() override;
   uint32_t session_epoch() const override;
+  bool receive_control(std::vector<uint8_t>& message) override;
+  bool send_control(std::span<const uint8_t> message, uint32_t ppid) override;
 
   class SendRing;
 
@@ -83,6 +88,10 @@ class SctpTransport final : public Transport {
     std::atomic<TransportEvents*> events{nullptr};
     std::atomic_flag notifying = ATOMIC_FLAG_INIT;
     std::string name;  ///< the transport's, for log lines from callbacks
+    /// Messages of other protocols (ASAP) from the peer, the latest few.
+    std::mutex control_mutex;
+    std::deque<std::vector<uint8_t>> control;
+    std::atomic<bool> control_waiting{false};
     InFlight in_flight;
     Returned returned;
   };

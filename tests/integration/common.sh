@@ -7,7 +7,7 @@ POOLFLOWD=$BUILD/src/poolflowd
 GEN=$BUILD/perf/poolflow-gen
 CHECK_IPFIX="/usr/bin/python3 $HERE/check_ipfix.py"
 WORK=$(mktemp -d /tmp/poolflow-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+trap '[[ -n ${POOLFLOW_KEEP_WORK:-} ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"' EXIT
 
 die() {
   echo "FAIL: $*" >&2

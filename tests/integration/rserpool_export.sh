@@ -19,13 +19,21 @@
 # announce:       no --registrar: poolflowd learns the registrar from its SERVER_ANNOUNCE.
 # unreachable:    2 collectors, live export to one; it is SIGKILLed: poolflowd reports it
 #                 with ENDPOINT_UNREACHABLE (tshark, nothing malformed) and exports to the
-#                 other. (What was in flight is issue 15's: not checked here.)
+#                 other (what was in flight: the failover and chaos scenarios).
 # failover:       2 collectors, every record reliable; the one poolflowd picks is
 #                 stopped (SIGSTOP: it acknowledges nothing) before the records come,
 #                 then killed: poolflowd fails over to the other and replays what the
 #                 first did not confirm stored. The two collectors' files merged
 #                 (poolflow-collector --merge) hold every flow once, exactly
 #                 (ipfixDump, tshark against the manifest).
+# chaos:          4 collectors, every record reliable; three times in a row the one
+#                 poolflowd exports to is stopped as soon as it is picked, so the
+#                 records fail over from one to the next (replays of replays, cookies
+#                 echoed along); the merged files of all four hold every flow once,
+#                 exactly. Prints how long each switch took (association lost to the
+#                 next element exporting, from poolflowd's log). tshark decodes the
+#                 collectors' storage confirmations (ASAP COOKIE on the IPFIX
+#                 associations) and any COOKIE_ECHO with nothing malformed.
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
@@ -40,6 +48,7 @@ case $scenario in
   announce) base=5 ;;
   unreachable) base=6 ;;
   failover) base=7 ;;
+  chaos) base=8 ;;
   *) die "unknown scenario $scenario" ;;
 esac
 # Ports of this scenario: ASAP 3872B (B: base), the registrar's UDP encapsulation
@@ -47,7 +56,7 @@ esac
 asap=3872$base reg_udp=3972$base announce_port=3873$base
 registrar_at="127.0.0.1:$asap/$reg_udp"
 pids=()
-trap 'kill -KILL "${pids[@]}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill -KILL "${pids[@]}" 2>/dev/null || true; [[ -n ${POOLFLOW_KEEP_WORK:-} ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"' EXIT
 
 start_registrar() {
   "$REGISTRAR" --asap "127.0.0.1:$asap" --set sctp.udp_encaps_port=$reg_udp \
@@ -323,6 +332,97 @@ case $scenario in
     mkdir "$WORK/merged"
     "$COLLECTOR" --merge "$WORK/files1" --merge "$WORK/files2" --write "file:$WORK/merged" \
       >"$WORK/merge.txt" || { cat "$WORK/merge.txt"; die "merge failed"; }
+    cat "$WORK/merge.txt"
+    cat "$WORK"/merged/*.ipfix >"$WORK/all.ipfix"
+    $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check
+    ;;
+  chaos)
+    start_registrar
+    for n in 1 2 3 4; do start_collector $n; done
+    for n in 1 2 3 4; do registered $n; done
+    dumpcap -q -i lo -f "udp portrange 399${base}1-399${base}4" -w "$WORK/ipfix.pcapng" \
+      2>"$WORK/dumpcap.log" &
+    capture=$!
+    pids+=($capture)
+    sleep 1
+    start_live --registrar "$registrar_at" --set 'export.other_flows="reliable"' \
+      --set sctp.heartbeat_interval_ms=3000
+    declare -A stopped
+    for round in 1 2 3; do
+      for _ in $(seq 150); do
+        (($(grep -c "session 0 exports to PE" "$WORK/log.txt") >= round)) && break
+        sleep 0.1
+      done
+      current=$(grep -oP "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base\K\d" \
+        "$WORK/log.txt" | sed -n "${round}p")
+      [[ -n $current ]] || die "round $round: no pool element picked"
+      [[ -z ${stopped[$current]:-} ]] || die "round $round: collector $current picked again"
+      kill -STOP "${collector[$current]}"
+      stopped[$current]=1
+      echo "round $round: collector $current stopped"
+    done
+    # The last one picked takes what the stopped ones did not confirm stored
+    # (they may have stored and confirmed some before they were stopped): wait
+    # until its count stops growing.
+    for _ in $(seq 150); do
+      (($(grep -c "session 0 exports to PE" "$WORK/log.txt") >= 4)) && break
+      sleep 0.1
+    done
+    last=$(grep -oP "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:475$base\K\d" \
+      "$WORK/log.txt" | tail -n 1)
+    [[ -z ${stopped[$last]:-} ]] || die "the last element picked ($last) is a stopped one"
+    before=-1 steady=0
+    for _ in $(seq 150); do
+      kill -USR1 "${collector[$last]}"
+      sleep 0.2
+      now=$(records_of "$last")
+      if ((now > 0 && now == before)); then ((++steady >= 5)) && break; else steady=0; fi
+      before=$now
+    done
+    ((steady >= 5)) || die "collector $last did not settle ($now records)"
+    for n in "${!stopped[@]}"; do
+      kill -KILL "${collector[$n]}"
+      wait "${collector[$n]}" 2>/dev/null || true
+      unset "collector[$n]"
+    done
+    stop_live
+    grep -E "association lost: reported unreachable|exports to PE|exporting them again" "$WORK/log.txt"
+    # Each switch: from the association lost to the next element exporting.
+    /usr/bin/python3 - "$WORK/log.txt" <<'PY'
+import datetime, re, sys
+lost = None
+for line in open(sys.argv[1]):
+    t = re.match(r"(\d{4}-\d\d-\d\dT[\d:.]+) ", line)
+    if not t:
+        continue
+    when = datetime.datetime.fromisoformat(t.group(1))
+    if "association lost: reported unreachable" in line:
+        lost = when
+    elif "exports to PE" in line and lost is not None:
+        print(f"switch: {(when - lost).total_seconds() * 1000:.0f} ms from association lost to the next element exporting")
+        lost = None
+PY
+    replayed=$(grep -oP "replay buffer: .* \K\d+(?= replayed)" "$WORK/summary.txt")
+    ((replayed > 0)) || die "nothing replayed"
+    for n in "${!collector[@]}"; do
+      kill -INT "${collector[$n]}"
+      wait "${collector[$n]}" || true
+    done
+    sleep 1  # dumpcap hands packets over in intervals
+    kill -INT "$capture"
+    wait "$capture" || true
+    decode=(-d "udp.port==399${base}1,sctp" -d "udp.port==399${base}2,sctp"
+      -d "udp.port==399${base}3,sctp" -d "udp.port==399${base}4,sctp")
+    cookies=$(tshark -r "$WORK/ipfix.pcapng" "${decode[@]}" -Y "asap.message_type == 11" | wc -l)
+    echoes=$(tshark -r "$WORK/ipfix.pcapng" "${decode[@]}" -Y "asap.message_type == 12" | wc -l)
+    bad=$(tshark -r "$WORK/ipfix.pcapng" "${decode[@]}" -Y "asap && (_ws.malformed || _ws.expert.severity >= error)" | wc -l)
+    echo "on the wire: $cookies packets with an ASAP COOKIE, $echoes with a COOKIE_ECHO, $bad malformed"
+    ((cookies > 0)) || die "no storage confirmation on the wire"
+    ((bad == 0)) || die "$bad malformed ASAP packets"
+    mkdir "$WORK/merged"
+    "$COLLECTOR" --merge "$WORK/files1" --merge "$WORK/files2" --merge "$WORK/files3" \
+      --merge "$WORK/files4" --write "file:$WORK/merged" >"$WORK/merge.txt" ||
+      { cat "$WORK/merge.txt"; die "merge failed"; }
     cat "$WORK/merge.txt"
     cat "$WORK"/merged/*.ipfix >"$WORK/all.ipfix"
     $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check

@@ -180,3 +180,59 @@ echo "-- the union of the three collectors' files against the manifest (ipfixDum
 cat "$work"/pool*/*.ipfix >"$work/pool.ipfix"
 /usr/bin/python3 tests/integration/check_ipfix.py --ipfix "$work/pool.ipfix" \
   --manifest "$work/manifest.csv" --no-sequence-check
+
+echo
+echo "== 10. Failover without loss. 2 collectors in ipfix-collectors; poolflowd meters a live port"
+echo "   (net_pcap sending demo.pcap once; flows end 1 s idle), every record reliable. The collector it"
+echo "   exports to is stopped (SIGSTOP: it acknowledges nothing) before the flows end, then killed:"
+echo "   poolflowd reports it, switches to the other and replays what the first did not confirm stored."
+echo "   poolflow-collector --merge makes the two collectors' files one set, each record once."
+start_registrar registrar10
+for n in 1 2; do
+  mkdir -p "$work/fail$n"
+  "$build_dir/src/poolflow-collector" --listen "sctp:127.0.0.1:476$n" --set "sctp.udp_encaps_port=993$n" \
+    --pool ipfix-collectors --registrar 127.0.0.1:3863 --write "file:$work/fail$n" \
+    >"$work/fail$n.txt" 2>"$work/fail$n.log" &
+  fail_pids[$n]=$!
+  pool_pids+=($!)
+done
+for n in 1 2; do
+  for _ in $(seq 100); do grep -q "registered" "$work/fail$n.log" && break; sleep 0.1; done
+done
+"$build_dir/src/poolflowd" -c conf/poolflowd.toml \
+  --set "input.devices=[\"net_pcap0,rx_pcap=$work/demo.pcap\"]" --pool ipfix-collectors \
+  --registrar 127.0.0.1:3863 --set meter.idle_timeout_s=1 --set 'export.other_flows="reliable"' \
+  --set sctp.heartbeat_interval_ms=3000 >"$work/fail-summary.txt" 2>"$work/fail-log.txt" &
+poolflowd_pid=$!
+for _ in $(seq 100); do grep -q "session 0 exports to PE" "$work/fail-log.txt" && break; sleep 0.1; done
+first=$(grep -oP "session 0 exports to PE [0-9a-f]+ \(sctp:127\.0\.0\.1:476\K\d" "$work/fail-log.txt" | head -n 1)
+other=$((3 - first))
+kill -STOP "${fail_pids[$first]}"
+echo "-- collector $first stopped"
+for _ in $(seq 100); do grep -q "reported unreachable" "$work/fail-log.txt" && break; sleep 0.1; done
+kill -KILL "${fail_pids[$first]}"
+wait "${fail_pids[$first]}" 2>/dev/null || true
+echo "-- collector $first killed"
+flows=$(($(wc -l <"$work/manifest.csv") - 1))
+for _ in $(seq 100); do  # until the other one holds every flow, at most 10 s
+  kill -USR1 "${fail_pids[$other]}"
+  sleep 0.1
+  got=$(grep -oP "total: messages \d+ \(\d+ octets\), records \K\d+" "$work/fail$other.txt" | tail -n 1)
+  ((${got:-0} >= flows)) && break
+done
+kill -INT "$poolflowd_pid"
+wait "$poolflowd_pid" || true
+grep -E "association lost|exports to PE|exporting them again" "$work/fail-log.txt" | cut -c 25-
+grep -A1 "exported to" "$work/fail-summary.txt"
+kill -INT "${pool_pids[@]}" 2>/dev/null || true
+wait "${pool_pids[@]}" 2>/dev/null || true
+pool_pids=()
+grep "failed over from" "$work/fail$other.log" | cut -c 25- || true
+echo "-- poolflow-collector --merge fail1 --merge fail2 --write file:merged"
+mkdir -p "$work/merged"
+"$build_dir/src/poolflow-collector" --merge "$work/fail1" --merge "$work/fail2" \
+  --write "file:$work/merged"
+echo "-- the merged files against the manifest (ipfixDump, tshark):"
+cat "$work"/merged/*.ipfix >"$work/merged.ipfix"
+/usr/bin/python3 tests/integration/check_ipfix.py --ipfix "$work/merged.ipfix" \
+  --manifest "$work/manifest.csv" --no-sequence-check

@@ -107,7 +107,7 @@ int Aggregator::run() {
     if (drained == 0) {
       if (stopping) break;
       // Nothing new: a good moment for messages the transport refused earlier.
-      for (auto& exporter : exporters_) exporter->send_queued();
+      for (auto& exporter : exporters_) exporter->send_queued(now_s);
       std::this_thread::sleep_for(kIdleSleep);
     }
   }

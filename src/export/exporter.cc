@@ -394,9 +394,14 @@ void Exporter::close(uint32_t now_s, uint64_t deadline) {
     take_control_messages();
     return storage_confirmations_seen() && replay_totals().held != 0;
   };
-  while (!(queue_.empty() && transport_->drained() && !unconfirmed()) && steady_ms() < deadline) {
+  while (!(queue_.empty() && !replay_pending_ && transport_->drained() && !unconfirmed()) &&
+         steady_ms() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     queue_.drain(*transport_);
+    if (replay_pending_) {
+      replay_slice(now_s);
+      builder_.flush(now_s);
+    }
     transport_->flush();
   }
   if (!queue_.empty() || !transport_->drained())

@@ -80,10 +80,11 @@ class Exporter final : MessageSink {
 
   /// Retries the messages the transport refused earlier and lets a transport
   /// that holds messages hand them on (Transport::poll). Aggregation thread only.
-  void send_queued() {
+  void send_queued(uint32_t now_s) {
     if (!queue_.empty()) queue_.drain(*transport_);
     transport_->poll();
     take_control_messages();
+    if (replay_pending_) replay_slice(now_s);
   }
 
   /// At shutdown: sends everything and waits, until `deadline_ms` (steady_ms())

@@ -183,6 +183,12 @@ void MessageBuilder::send_data(Channel& channel, uint32_t now_s) {
 
 void MessageBuilder::add(const FlowRecord& record, uint32_t now_s, uint64_t serial, bool replayed) {
   Channel& channel = channel_for(record);
+  // A message carries one run of consecutive serials, so that a confirmation
+  // of it covers exactly its records: replayed ones and new ones (or a replay
+  // resumed elsewhere) go in separate messages.
+  if (serial != kNoSerial && channel.content.replay_end != channel.content.replay_begin &&
+      serial != channel.content.replay_end)
+    send_data(channel, now_s);
   const size_t index = ipfix::flow_template_index(record);
   const ipfix::Template& tmpl =
       replayed ? channel.replay_templates[index] : channel.templates[index];
@@ -197,13 +203,8 @@ void MessageBuilder::add(const FlowRecord& record, uint32_t now_s, uint64_t seri
   content.packets += record.packets;
   content.octets += record.octets;
   if (serial != kNoSerial) {
-    if (content.replay_begin == content.replay_end) {
-      content.replay_begin = serial;
-      content.replay_end = serial + 1;
-    } else {
-      content.replay_begin = std::min(content.replay_begin, serial);
-      content.replay_end = std::max(content.replay_end, serial + 1);
-    }
+    if (content.replay_begin == content.replay_end) content.replay_begin = serial;
+    content.replay_end = serial + 1;
   }
   channel.has_replayed |= replayed;
 }

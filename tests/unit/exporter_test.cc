@@ -712,6 +712,43 @@ TEST(Exporter, ReplayedRecordsStayKeptUntilConfirmed) {
   EXPECT_EQ(exporter.replay_totals().held, 40u);
 }
 
+// A replay goes in slices, behind the records of the new session: a
+// confirmation of the new session's first messages covers those records and
+// the replayed ones they carry, never the ones still to be replayed (found by
+// the demo: one message mixed both, and its confirmation released them all).
+TEST(Exporter, AConfirmationCoversOnlyWhatItsMessagesCarried) {
+  auto owned = std::make_unique<StreamRecordingTransport>();
+  ExporterConfig config = replaying();
+  config.max_message_length = 1400;
+  Exporter exporter(std::move(owned), config);
+  for (uint32_t i = 0; i < 2000; ++i) exporter.add(flow(i, kTcp), 1);
+  exporter.flush(1);
+  for (uint32_t i = 2000; i < 2003; ++i) exporter.add(flow(i, kTcp), 1);  // being built
+  auto second_owned = std::make_unique<StreamRecordingTransport>();
+  StreamRecordingTransport& second = *second_owned;
+  exporter.replace_transport(std::move(second_owned));
+  exporter.flush(2);  // the switch, and the replay's first slice
+  const ReplayTotals before = exporter.replay_totals();
+  ASSERT_GT(before.replayed, 0u);
+  ASSERT_LT(before.replayed, 2000u) << "the replay is meant to take several slices here";
+  const Decoded d = decode_session(second);
+  exporter.confirm_stored(1, d.sequence_end.back());
+  const ReplayTotals after = exporter.replay_totals();
+  EXPECT_EQ(d.records.size(), before.replayed + 3);
+  // The 3 new ones are confirmed too, and leave once the replay before them is.
+  EXPECT_EQ(after.held, 2003u - before.replayed)
+      << "only the records the confirmed messages carried leave the buffer";
+  // The rest goes out while the aggregation thread is idle, and is confirmed.
+  for (int i = 0; i < 20 && exporter.replay_totals().replayed < 2000; ++i) exporter.send_queued(2);
+  exporter.flush(2);
+  EXPECT_EQ(exporter.replay_totals().replayed, 2000u);
+  exporter.confirm_stored(1, decode_session(second).sequence_end.back());
+  EXPECT_EQ(exporter.replay_totals().held, 0u);
+  std::set<uint64_t> packets;
+  for (const auto& [id, p] : decode_session(second).records) packets.insert(p);
+  EXPECT_EQ(packets.size(), 2003u) << "every record once in the new session";
+}
+
 // The merge of a pool's files: replayed copies of stored records are left out,
 // the others kept once under their ordinary templates, and ordinary records
 // are never merged (two flows with the same fields stay two).

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "poolflow/clock.h"
+
 namespace poolflow::net {
 
 namespace {
@@ -193,9 +195,22 @@ bool PcapPlayer::fill(rte_mbuf* head, const Record& record) {
   return true;
 }
 
+bool PcapPlayer::due(uint64_t time_us, uint64_t now_ns) {
+  if (pace_start_ns_ == 0) {
+    pace_start_ns_ = now_ns;
+    pace_first_us_ = time_us;
+  }
+  if (time_us <= pace_first_us_) return true;  // a capture that goes back in time: at once
+  return now_ns - pace_start_ns_ >=
+         static_cast<uint64_t>(static_cast<double>(time_us - pace_first_us_) * 1000.0 / speed_);
+}
+
 uint16_t PcapPlayer::rx_burst(rte_mbuf** packets, uint16_t max) {
-  if (finished_.load(std::memory_order_relaxed) || rte_pktmbuf_alloc_bulk(pool_, packets, max) != 0)
-    return 0;
+  if (finished_.load(std::memory_order_relaxed)) return 0;
+  // Paced: one clock read per burst; nothing is allocated while nothing is due.
+  const uint64_t now_ns = speed_ > 0 ? steady_ns() : 0;
+  if (speed_ > 0 && pending_ && !due(held_.time_us, now_ns)) return 0;
+  if (rte_pktmbuf_alloc_bulk(pool_, packets, max) != 0) return 0;
   uint16_t filled = 0;
   uint64_t cut = 0;
   while (filled < max) {
@@ -204,6 +219,7 @@ uint16_t PcapPlayer::rx_burst(rte_mbuf** packets, uint16_t max) {
       break;
     }
     pending_ = true;
+    if (speed_ > 0 && !due(held_.time_us, now_ns)) break;  // at its time
     if (!fill(packets[filled], held_)) break;  // no mbuf for the chain: at the next call
     pending_ = false;
     cut += held_.length < held_.wire_length;

@@ -44,6 +44,11 @@ class PcapPlayer {
   /// Throws std::runtime_error.
   void start(rte_mempool* pool, uint16_t port);
 
+  /// Paces the playback: packets come out at `speed` times the pace of their
+  /// capture times (1: as captured), measured from the first; 0 (the default):
+  /// as fast as the worker takes them. Before start().
+  void set_speed(double speed) { speed_ = speed; }
+
   /// The next packets, at most `max`. Fewer when the pool runs dry: the rest come
   /// at a later call, nothing is skipped. Packets longer than an mbuf's data room
   /// are chained. One thread at a time (the worker that polls this playback).
@@ -71,6 +76,8 @@ class PcapPlayer {
   /// The next record, from the mapping or from libpcap; false at the end.
   bool next_record(Record& record);
   bool fill(rte_mbuf* head, const Record& record);
+  /// Paced: whether a packet captured at `time_us` is due at `now_ns`.
+  bool due(uint64_t time_us, uint64_t now_ns);
 
   std::string path_;
   // Classic pcap: the mapping, its size, where the next record starts. (A file
@@ -88,7 +95,10 @@ class PcapPlayer {
   uint16_t port_ = 0;
   int timestamp_offset_ = -1;
   uint64_t timestamp_flag_ = 0;
-  bool pending_ = false;  ///< `held_` was read but its mbuf chain could not be had
+  bool pending_ = false;  ///< `held_` was read but not delivered (no mbuf chain, or not due)
+  double speed_ = 0;
+  uint64_t pace_start_ns_ = 0;  ///< steady clock when the first packet went out
+  uint64_t pace_first_us_ = 0;  ///< its capture time
   Record held_{};
   uint64_t records_read_ = 0;
   std::atomic<uint64_t> delivered_{0};

@@ -179,7 +179,10 @@ int run(const conf::PoolflowdConf& c, int verbosity) {
                                      settings.mbuf_cache_size, meter::kBurstSize);
     rte_mempool* pool = net::create_mbuf_pool(settings);
     if (players.empty()) ports = net::start_ports(settings, pool);
-    for (size_t r = 0; r < players.size(); ++r) players[r]->start(pool, static_cast<uint16_t>(r));
+    for (size_t r = 0; r < players.size(); ++r) {
+      players[r]->set_speed(c.input.pcap_speed_percent / 100.0);
+      players[r]->start(pool, static_cast<uint16_t>(r));
+    }
     for (const net::Port& port : ports) pipeline.port_ids.push_back(port.id);
     pipeline.port_stats_interval_ms = c.input.port_stats_interval_ms;
 

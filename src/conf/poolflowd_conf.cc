@@ -56,6 +56,7 @@ void check_input(Reader& r, const PoolflowdConf& c) {
                               " captures need as many worker cores (each keeps its own flow "
                               "clock); cpu.worker_cores has " +
                               std::to_string(c.cpu.worker_cores.size()));
+  r.check_range("input.pcap_speed_percent", in.pcap_speed_percent, 0, 1'000'000);
   for (const std::string& pcap : in.pcaps)
     if (::access(pcap.c_str(), R_OK) != 0)
       r.fail("input.pcaps", pcap + ": " + std::strerror(errno));
@@ -186,6 +187,7 @@ PoolflowdConf load_poolflowd_conf(const std::string& path, const CommandLineOver
   r.get("cpu.worker_cores", c.cpu.worker_cores);
   r.get("cpu.exclusive", c.cpu.exclusive);
   r.get("input.pcaps", c.input.pcaps);
+  r.get("input.pcap_speed_percent", c.input.pcap_speed_percent);
   r.get("input.devices", c.input.devices);
   r.get("input.rx_descriptors", c.input.rx_descriptors);
   r.get("input.mbuf_pool_size", c.input.mbuf_pool_size);

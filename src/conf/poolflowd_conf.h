@@ -36,7 +36,8 @@ struct PoolflowdConf {
   } cpu;
 
   struct Input {
-    std::vector<std::string> pcaps;  ///< each played back as one port
+    std::vector<std::string> pcaps;   ///< each played back as one port
+    uint32_t pcap_speed_percent = 0;  ///< pcaps played at this % of their capture pace; 0: at once
     std::vector<std::string> devices;
     uint32_t rx_descriptors = 1024;
     uint32_t mbuf_pool_size = 16383;

@@ -4,11 +4,13 @@
 // end the playback at the damage; a pool that runs dry delays packets and loses
 // none. Runs the real EAL (no hugepages, no PCI).
 #include <gtest/gtest.h>
+
 #include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <unistd.h>
+#include <chrono>
 
 #include <algorithm>
 #include <cstdio>
@@ -209,6 +211,28 @@ TEST_F(PcapPlayerTest, DeliversWhatLibpcapReadsWithCaptureTimes) {
     EXPECT_EQ(got.segments[5], 1);
     EXPECT_EQ(got.segments[6], 2);
   }
+}
+
+// Paced (input.pcap_speed_percent): a packet comes out no earlier than its
+// capture time after the first's, scaled by the speed; all of them still come.
+TEST_F(PcapPlayerTest, PacedPlaybackKeepsTheCapturePace) {
+  PcapPlayer player(write("paced", PCAP_TSTAMP_PRECISION_MICRO, {60, 60, 60}));  // 1 s apart
+  player.set_speed(10.0);  // 10 times the capture's pace: 100 ms apart
+  player.start(EalEnvironment::pool, 0);
+  rte_mbuf* burst[32];
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<double> at_ms;
+  for (int polls = 0; !player.finished() && polls < 10'000'000; ++polls) {
+    const uint16_t n = player.rx_burst(burst, 32);
+    for (uint16_t i = 0; i < n; ++i)
+      at_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count());
+    rte_pktmbuf_free_bulk(burst, n);
+  }
+  ASSERT_EQ(at_ms.size(), 3u);
+  EXPECT_GE(at_ms[1], 100.0) << "the second packet, captured 1 s after the first";
+  EXPECT_GE(at_ms[2], 200.0);
 }
 
 TEST_F(PcapPlayerTest, CutPacketsArePlayedAsCaptured) {

@@ -122,6 +122,13 @@ def main():
         want_octets -= sum(expected[k][1::2])
     extra = [k for k in seen if k not in expected]
     wrong = [k for k in expected if k in seen and tuple(seen[k]) != expected[k]]
+    # A best-effort flow split in several records (timeouts) may lose some of them.
+    partial = [k for k in wrong if k[3] in args.lossy_protocol
+               and all(got <= want for got, want in zip(seen[k], expected[k]))]
+    wrong = [k for k in wrong if k not in partial]
+    for k in partial:
+        want_packets -= sum(expected[k][0::2]) - sum(seen[k][0::2])
+        want_octets -= sum(expected[k][1::2]) - sum(seen[k][1::2])
     if missing or extra or wrong:
         fail(f"{len(missing)} flows missing, {len(extra)} unexpected, {len(wrong)} with other "
              f"totals; e.g. missing {missing[:1]} extra {extra[:1]} "
@@ -143,7 +150,7 @@ def main():
         fail(f"tshark totals {packets} packets {octets} octets, manifest {want_packets} {want_octets}")
 
     if args.lossy_protocol:
-        print(f"check_ipfix: best-effort flows missing: {len(lossy)}")
+        print(f"check_ipfix: best-effort flows missing: {len(lossy)}, partly missing: {len(partial)}")
     print(f"check_ipfix: OK: {len(expected) - len(lossy)} flows in {len(records)} records, {len(messages)} "
           f"messages, {want_packets} packets, {want_octets} octets "
           f"(ipfixDump per flow, tshark totals"

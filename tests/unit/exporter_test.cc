@@ -101,8 +101,10 @@ TEST(Exporter, ReplacedTransportStartsANewSessionWithTemplates) {
   std::remove(b.c_str());
 }
 
-TEST(Exporter, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+// A loopback TCP listener with a small receive buffer (a peer that takes
+// little); `where` is "tcp:127.0.0.1:PORT".
+void small_tcp_listener(int& listener, std::string& where) {
+  listener = ::socket(AF_INET, SOCK_STREAM, 0);
   const int small = 4096;
   ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   sockaddr_in address{};
@@ -112,13 +114,19 @@ TEST(Exporter, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
   ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   ASSERT_EQ(::listen(listener, 1), 0);
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  where = "tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+}
+
+TEST(Exporter, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
+  int listener = -1;
+  std::string where;
+  ASSERT_NO_FATAL_FAILURE(small_tcp_listener(listener, where));
 
   TransportOptions options;
   options.tcp.send_buffer_kib = 64;
   ExporterConfig config;
   config.send_queue_bytes = 256 * 1024;
-  Exporter exporter(
-      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options), config);
+  Exporter exporter(open_transport(where, options), config);
   const auto started = std::chrono::steady_clock::now();
   constexpr uint32_t kRecords = 200000;  // ~11 MB of records, the peer takes a few hundred KB
   for (uint32_t i = 0; i < kRecords; ++i) exporter.add(flow(i, kTcp), 1);
@@ -140,20 +148,12 @@ TEST(Exporter, PeerThatNeverReadsNeitherBlocksNorGrowsTheQueue) {
 // once its last byte is written, and as not sent (with its records) when the
 // connection is lost first.
 TEST(TcpTransport, APartlyWrittenMessageCountsByItsOutcome) {
-  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-  const int small = 4096;
-  ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(listener, 1), 0);
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  int listener = -1;
+  std::string where;
+  ASSERT_NO_FATAL_FAILURE(small_tcp_listener(listener, where));
   TransportOptions options;
   options.tcp.send_buffer_kib = 16;
-  auto transport =
-      open_transport("tcp:127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options);
+  auto transport = open_transport(where, options);
   const int peer = ::accept(listener, nullptr, nullptr);
   ASSERT_GE(peer, 0);
 

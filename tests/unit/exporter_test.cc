@@ -454,14 +454,20 @@ TEST(MeteringSnapshot, ReaderNeverSeesAHalfPublishedSnapshot) {
   // The control core publishes, the aggregation thread reads, without a lock.
   MeteringSnapshot snapshot;
   std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
   std::thread control([&] {
-    for (uint64_t i = 1; i <= 200000; ++i) snapshot.publish({i, i, i, i});
+    for (uint64_t i = 1; i <= 200000; ++i) {
+      snapshot.publish({i, i, i, i});
+      // Half way, until the reader has read: a loaded host may start it late.
+      if (i == 100000)
+        while (reads.load() == 0) std::this_thread::yield();
+    }
     done = true;
   });
-  uint64_t reads = 0, torn = 0, last = 0, backwards = 0;
+  uint64_t torn = 0, last = 0, backwards = 0;
   while (!done.load()) {
     const MeteringReliability m = snapshot.read();
-    ++reads;
+    reads.fetch_add(1);
     if (m.ignored_octets != m.ignored_packets || m.first_ignored_ms != m.ignored_packets ||
         m.last_ignored_ms != m.ignored_packets)
       ++torn;
@@ -469,7 +475,7 @@ TEST(MeteringSnapshot, ReaderNeverSeesAHalfPublishedSnapshot) {
     last = m.ignored_packets;
   }
   control.join();
-  EXPECT_GT(reads, 0u);
+  EXPECT_GT(reads.load(), 0u);
   EXPECT_EQ(torn, 0u);
   EXPECT_EQ(backwards, 0u);
   EXPECT_EQ(snapshot.read().ignored_packets, 200000u);

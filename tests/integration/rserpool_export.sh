@@ -34,6 +34,15 @@
 #                 next element exporting, from poolflowd's log). tshark decodes the
 #                 collectors' storage confirmations (ASAP COOKIE on the IPFIX
 #                 associations) and any COOKIE_ECHO with nothing malformed.
+# all-gone:       2 collectors, a capture played at its pace (6 s), every record
+#                 reliable; both collectors are SIGKILLed at once mid-run and one is
+#                 started again 2 s later: poolflowd keeps the records within its
+#                 bounds meanwhile and sends them on; the merged files hold every
+#                 flow once, exactly.
+# no-confirm:     a collector that never confirms storage (write.confirm_interval_ms
+#                 = 0) and a 1 MiB replay buffer: records leave it unconfirmed, which
+#                 is logged and counted, the buffer stays within its bound, and every
+#                 record still arrives.
 source "$(dirname "$0")/common.sh"
 scenario=${2:?scenario}
 COLLECTOR=$BUILD/src/poolflow-collector
@@ -49,6 +58,8 @@ case $scenario in
   unreachable) base=6 ;;
   failover) base=7 ;;
   chaos) base=8 ;;
+  all-gone) base=9 ;;
+  no-confirm) base=9 ;;
   *) die "unknown scenario $scenario" ;;
 esac
 # Ports of this scenario: ASAP 3872B (B: base), the registrar's UDP encapsulation
@@ -426,6 +437,62 @@ PY
     cat "$WORK/merge.txt"
     cat "$WORK"/merged/*.ipfix >"$WORK/all.ipfix"
     $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check
+    ;;
+  all-gone)
+    start_registrar
+    for n in 1 2; do start_collector $n; done
+    for n in 1 2; do registered $n; done
+    "$GEN" --out "$WORK/paced.pcap" --manifest "$WORK/manifest.csv" --seed 13 --packets 60000 \
+      --flows 4000 --rate 10000 --lifetime 0.05 >/dev/null
+    timeout -k 10 90 "$POOLFLOWD" --pcap "$WORK/paced.pcap" --set input.pcap_speed_percent=100 \
+      --pool ipfix-collectors --registrar "$registrar_at" --set meter.idle_timeout_s=1 \
+      --set 'export.other_flows="reliable"' --set export.flush_interval_ms=100 \
+      --set export.close_timeout_ms=10000 >"$WORK/summary.txt" 2>"$WORK/log.txt" &
+    poolflowd=$!
+    pids+=($poolflowd)
+    sleep 2
+    kill -KILL "${collector[1]}" "${collector[2]}"
+    wait "${collector[1]}" "${collector[2]}" 2>/dev/null || true
+    echo "both collectors killed"
+    sleep 2
+    mv "$WORK/files1" "$WORK/files1.first"
+    start_collector 1
+    registered 1
+    echo "collector 1 back"
+    timeout 60 tail --pid="$poolflowd" -f /dev/null || die "poolflowd did not finish"
+    wait "$poolflowd" || die "poolflowd exit $?"
+    cat "$WORK/summary.txt"
+    grep -E "association lost|exports to PE|exporting them again|no collector" "$WORK/log.txt" | cut -c 25- || true
+    expect_line "$WORK/summary.txt" "messages not sent \(0 records, 0 of them reliable\)"
+    sleep 0.5
+    kill -INT "${collector[1]}"
+    wait "${collector[1]}" || true
+    mkdir "$WORK/merged"
+    "$COLLECTOR" --merge "$WORK/files1.first" --merge "$WORK/files2" --merge "$WORK/files1" \
+      --write "file:$WORK/merged" >"$WORK/merge.txt" || { cat "$WORK/merge.txt"; die "merge failed"; }
+    cat "$WORK/merge.txt"
+    cat "$WORK"/merged/*.ipfix >"$WORK/all.ipfix"
+    $CHECK_IPFIX --ipfix "$WORK/all.ipfix" --manifest "$WORK/manifest.csv" --no-sequence-check
+    ;;
+  no-confirm)
+    start_registrar
+    start_collector 1 --set write.confirm_interval_ms=0
+    registered 1
+    "$GEN" --out "$WORK/big.pcap" --manifest "$WORK/manifest.csv" --seed 17 --packets 200000 \
+      --flows 20000 >/dev/null
+    timeout -k 10 60 "$POOLFLOWD" --pcap "$WORK/big.pcap" --pool ipfix-collectors \
+      --registrar "$registrar_at" --set 'export.other_flows="reliable"' \
+      --set export.replay_buffer_mib=1 >"$WORK/summary.txt" 2>"$WORK/log.txt" ||
+      { cat "$WORK/log.txt" >&2; die "poolflowd failed"; }
+    cat "$WORK/summary.txt"
+    line=$(grep "replay buffer:" "$WORK/summary.txt")
+    [[ $line =~ ([0-9]+)\ records\ held.*\(([0-9]+)\ for\ lack\ of\ room ]] || die "no replay line: $line"
+    held=${BASH_REMATCH[1]} full=${BASH_REMATCH[2]}
+    ((full > 0)) || die "a 1 MiB buffer never full with $(($(wc -l <"$WORK/manifest.csv") - 1)) flows unconfirmed"
+    # 1 MiB of entries (a record and its bookkeeping, 120 octets) per class, at most.
+    ((held <= 2 * (1048576 / 120))) || die "$held records held: more than two 1 MiB buffers"
+    expect_line "$WORK/log.txt" "records left the replay buffer unconfirmed so far"
+    check_union
     ;;
 esac
 echo "rserpool_export $scenario: OK"

@@ -10,19 +10,21 @@
 # exporter's not-sent counters. Prints the failover gaps (SIGKILL to association
 # lost, and association lost to the next element exporting) from poolflowd's log.
 #   scripts/failover-chaos.sh [--kills N] [--interval S] [--rate PPS] [--seconds S]
-#                             [--build DIR]
+#                             [--packets-per-flow N] [--build DIR]
+# Records per second are about PPS / packets-per-flow (default 15).
 # Bounded: at most --kills kills, and the capture lasts --seconds (default 12).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kills=5 interval=2 rate=25000 seconds=12 build=build
+kills=5 interval=2 rate=25000 seconds=12 per_flow=15 build=build
 while (($#)); do
   case $1 in
     --kills) kills=$2; shift 2 ;;
     --interval) interval=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --packets-per-flow) per_flow=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "failover-chaos: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +62,7 @@ done
 
 packets=$((rate * seconds))
 "$build/perf/poolflow-gen" --out "$work/in.pcap" --manifest "$work/manifest.csv" --seed 21 \
-  --packets "$packets" --flows $((packets / 15)) --rate "$rate" --lifetime 0.05 --ipv6 0.2 \
+  --packets "$packets" --flows $((packets / per_flow)) --rate "$rate" --lifetime 0.05 --ipv6 0.2 \
   >/dev/null
 "$build/src/poolflowd" --pcap "$work/in.pcap" --set input.pcap_speed_percent=100 \
   --pool ipfix-collectors --registrar "$registrar_at" --set meter.idle_timeout_s=1 \

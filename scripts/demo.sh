@@ -224,6 +224,18 @@ kill -INT "$poolflowd_pid"
 wait "$poolflowd_pid" || true
 grep -E "association lost|exports to PE|exporting them again" "$work/fail-log.txt" | cut -c 25-
 grep -A1 "exported to" "$work/fail-summary.txt"
+/usr/bin/python3 - "$work/fail-log.txt" "$work/fail-summary.txt" <<'PY'
+import datetime, re, sys
+def at(line):
+    return datetime.datetime.fromisoformat(line.split()[0])
+lines = [l for l in open(sys.argv[1]) if re.match(r"\d{4}-", l)]
+lost = next(at(l) for l in lines if "association lost: reported unreachable" in l)
+resumed = next(at(l) for l in lines if "exports to PE" in l and at(l) >= lost)
+summary = open(sys.argv[2]).read()
+reliable = re.search(r"\(\d+ records, (\d+) of them reliable\)", summary).group(1)
+print(f"-- failover gap: {(resumed - lost).total_seconds() * 1000:.0f} ms from the association lost "
+      f"to the next collector exporting; reliable records not sent: {reliable}")
+PY
 kill -INT "${pool_pids[@]}" 2>/dev/null || true
 wait "${pool_pids[@]}" 2>/dev/null || true
 pool_pids=()

@@ -505,17 +505,33 @@ TEST(ShareTable, SlotsInProportionToTheWeights) {
   EXPECT_EQ(slots_per_member(table, 3), (std::vector<size_t>{128, 128, 0})) << "no overflow";
 }
 
-TEST(Exporter, SctpAssociationToTheCollectorInThisProcess) {
-  // One usrsctp stack per process: the listener and the exporter share its port.
-  const uint16_t port = transport::sctp::start_usrsctp(0, false);
-  collector::Collector collector(collector::CollectorConfig{}, {});
-  ListenerOptions listen;
-  listen.sctp_udp_port = port;
-  auto listener = open_listener("sctp:127.0.0.1:47391", listen, collector);
+// A collector listening over SCTP in this process (one usrsctp stack per
+// process: the listener and the exporters share its UDP encapsulation port).
+struct InProcessCollector {
+  explicit InProcessCollector(const std::string& where)
+      : port(transport::sctp::start_usrsctp(0, false)),
+        collector(collector::CollectorConfig{}, {}),
+        listener(open_listener(where, listen_options(port), collector)) {}
+  static ListenerOptions listen_options(uint16_t port) {
+    ListenerOptions listen;
+    listen.sctp_udp_port = port;
+    return listen;
+  }
+  TransportOptions exporter_options() const {
+    TransportOptions options;
+    options.sctp.local_udp_port = port;
+    options.sctp.remote_udp_port = port;
+    return options;
+  }
+  uint16_t port;
+  collector::Collector collector;
+  std::unique_ptr<Listener> listener;
+};
 
-  TransportOptions options;
-  options.sctp.local_udp_port = port;
-  options.sctp.remote_udp_port = port;
+TEST(Exporter, SctpAssociationToTheCollectorInThisProcess) {
+  InProcessCollector in_process("sctp:127.0.0.1:47391");
+  collector::Collector& collector = in_process.collector;
+  TransportOptions options = in_process.exporter_options();
   ExporterConfig config;
   config.tcp_flows = {Reliability::reliable, 0};
   config.other_flows = {Reliability::rtx, 2};
@@ -810,14 +826,9 @@ TEST(Merge, EachRecordOnceAcrossAFailover) {
 // come after the socket is closed): states are now reused once their socket's
 // callbacks are done, so reconnecting forever takes bounded memory.
 TEST(SctpTransport, ReconnectingReusesAssociationStates) {
-  const uint16_t port = transport::sctp::start_usrsctp(0, false);
-  collector::Collector collector(collector::CollectorConfig{}, {});
-  ListenerOptions listen;
-  listen.sctp_udp_port = port;
-  auto listener = open_listener("sctp:127.0.0.1:47393", listen, collector);
-  TransportOptions options;
-  options.sctp.local_udp_port = port;
-  options.sctp.remote_udp_port = port;
+  InProcessCollector in_process("sctp:127.0.0.1:47393");
+  collector::Collector& collector = in_process.collector;
+  TransportOptions options = in_process.exporter_options();
   const size_t before = transport::SctpTransport::association_states();
   for (int i = 0; i < 30; ++i) {
     auto transport = open_transport("sctp:127.0.0.1:47393", options);
@@ -833,14 +844,9 @@ TEST(SctpTransport, ReconnectingReusesAssociationStates) {
 }
 
 TEST(SctpListener, MalformedMessageAbortsOnlyItsAssociation) {
-  const uint16_t port = transport::sctp::start_usrsctp(0, false);
-  collector::Collector collector(collector::CollectorConfig{}, {});
-  ListenerOptions listen;
-  listen.sctp_udp_port = port;
-  auto listener = open_listener("sctp:127.0.0.1:47392", listen, collector);
-  TransportOptions options;
-  options.sctp.local_udp_port = port;
-  options.sctp.remote_udp_port = port;
+  InProcessCollector in_process("sctp:127.0.0.1:47392");
+  collector::Collector& collector = in_process.collector;
+  TransportOptions options = in_process.exporter_options();
   auto good = open_transport("sctp:127.0.0.1:47392", options);
   auto bad = open_transport("sctp:127.0.0.1:47392", options);
 

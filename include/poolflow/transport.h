@@ -68,17 +68,11 @@ struct HeldOutcome {
   /// unix_ms() of the first and the last flow record dropped; 0: none
   uint64_t first_dropped_ms = 0;
   uint64_t last_dropped_ms = 0;
-  /// Messages counted as sent (SendResult::sent, or sent_messages above) that
-  /// the transport later gave back undelivered (SCTP SEND_FAILED: the
-  /// association failed, or a PR-SCTP lifetime ran out), with their content.
-  /// Counted apart: they stay in sent_*, and are not sent all the same.
-  uint64_t returned_messages = 0;
+  /// Records of messages counted as sent (SendResult::sent, or sent_messages
+  /// above) that the transport later gave back undelivered (SCTP SEND_FAILED:
+  /// the association failed, or a PR-SCTP lifetime ran out). Counted apart:
+  /// they stay in sent_*, and may or may not have arrived.
   uint64_t returned_records = 0;
-  uint64_t returned_packets = 0;
-  uint64_t returned_octets = 0;
-  uint64_t returned_reliable_records = 0;
-  uint64_t first_returned_ms = 0;
-  uint64_t last_returned_ms = 0;
 };
 
 enum class SendResult : uint8_t {

@@ -7,6 +7,7 @@
 
 #include "poolflow/clock.h"
 #include "poolflow/counter.h"
+#include "poolflow/flow_record.h"
 #include "poolflow/transport.h"
 
 namespace poolflow::exporter {
@@ -56,10 +57,20 @@ struct ExportStats {
 
   void not_sent(const MessageInfo& info, const MessageContent& content) {
     messages_not_sent.add();
+    count_records_not_sent(content, info.policy.kind == Reliability::reliable);
+  }
+
+  /// A record dropped before it was put in a message.
+  void record_not_sent(const FlowRecord& record, bool reliable) {
+    count_records_not_sent({1, record.packets, record.octets}, reliable);
+  }
+
+ private:
+  void count_records_not_sent(const MessageContent& content, bool reliable) {
     records_not_sent.add(content.records);
     packets_not_sent.add(content.packets);
     octets_not_sent.add(content.octets);
-    if (info.policy.kind == Reliability::reliable) reliable_records_not_sent.add(content.records);
+    if (reliable) reliable_records_not_sent.add(content.records);
     if (content.records != 0) not_sent_window.note(unix_ms());  // templates, statistics: no flow
   }
 };

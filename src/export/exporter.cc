@@ -110,11 +110,7 @@ void Exporter::hold(const FlowRecord& record) {
     backlog_.push_back(record);
     return;
   }
-  stats_.records_not_sent.add();
-  stats_.packets_not_sent.add(record.packets);
-  stats_.octets_not_sent.add(record.octets);
-  if (builder_.configured_reliable(record)) stats_.reliable_records_not_sent.add();
-  stats_.not_sent_window.note(unix_ms());
+  stats_.record_not_sent(record, builder_.configured_reliable(record));
   const uint64_t now = steady_ms();
   if (now - last_drop_warning_ms_ >= kDropWarningIntervalMs) {
     spdlog::warn("{}: no collector yet and {} records waiting: dropping ({} not sent so far)",

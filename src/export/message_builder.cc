@@ -64,9 +64,7 @@ void MessageBuilder::start(const TransportTraits& traits) {
   const auto templates = ipfix::flow_templates();
   for (size_t i = 0; i < templates.size(); ++i)
     channels_[1].templates[i].id = static_cast<uint16_t>(templates[i]->id + offset);
-  for (size_t c = 0; c < channels_.size(); ++c) {
-    Channel& channel = channels_[c];
-    channel.content.channel = static_cast<uint8_t>(c);
+  for (Channel& channel : channels_) {
     channel.replay_templates_sent = false;
     for (size_t i = 0; i < templates.size(); ++i)
       channel.replay_templates[i].id =
@@ -172,12 +170,11 @@ void MessageBuilder::send_data(Channel& channel, uint32_t now_s) {
   // can count the loss (RFC 7011 §3.1).
   sequence += channel.writer.data_records();
   channel.content.sequence_end = sequence;
+  channel.content.channel = static_cast<uint8_t>(&channel - channels_.data());
   sink_.submit(message, channel.info, channel.content);
   ++messages_since_templates_;
   channel.writer.reset();
-  const uint8_t c = channel.content.channel;
   channel.content = {};
-  channel.content.channel = c;
   channel.has_replayed = false;
 }
 

@@ -9,7 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <vector>
 
 #include "poolflow/counter.h"
 #include "poolflow/flow_record.h"
@@ -55,13 +55,13 @@ class ReplayBuffer {
   template <typename F>
   void for_each(uint64_t from, uint64_t to, F&& f) const {
     for (uint64_t s = from < first_ ? first_ : from; s < to && s < next_; ++s)
-      if (const Entry& e = entries_[s - first_]; e.state == State::kept) f(e.record, s);
+      if (const Entry& e = at(s); e.state == State::kept) f(e.record, s);
   }
 
   uint64_t first_serial() const { return first_; }  ///< the oldest held
   uint64_t next_serial() const { return next_; }    ///< the next append's
-  size_t size() const { return entries_.size(); }
-  size_t bytes() const { return entries_.size() * sizeof(Entry); }
+  size_t size() const { return size_; }
+  size_t bytes() const { return size_ * sizeof(Entry); }
   const ReplayStats& stats() const { return stats_; }
   void count_replayed(uint64_t records) { stats_.replayed.add(records); }
 
@@ -72,13 +72,27 @@ class ReplayBuffer {
     uint64_t added_ms;
     State state;
   };
+  const Entry& at(uint64_t serial) const { return ring_[slot(serial - first_)]; }
+  Entry& at(uint64_t serial) { return ring_[slot(serial - first_)]; }
+  size_t slot(uint64_t offset) const {
+    const size_t i = head_ + static_cast<size_t>(offset);
+    return i < ring_.size() ? i : i - ring_.size();
+  }
+  /// Drops the oldest (counted as `reason`), then releases those done after it.
   void drop_front(RelaxedCounter& reason);
+  /// Releases the oldest while they are confirmed or dropped.
+  void release_done();
+  void pop_front();
   /// Marks [begin, end) and releases the oldest while they are done.
   void mark(uint64_t begin, uint64_t end, State state);
-  void publish_size() { stats_.held.store(entries_.size(), std::memory_order_relaxed); }
+  void publish_size() { stats_.held.store(size_, std::memory_order_relaxed); }
 
   ReplayBufferConfig config_;
-  std::deque<Entry> entries_;
+  /// A ring grown by doubling up to max_bytes: no allocation per record, and
+  /// never more memory than configured.
+  std::vector<Entry> ring_;
+  size_t head_ = 0;  ///< slot of the oldest
+  size_t size_ = 0;
   uint64_t first_ = 0;
   uint64_t next_ = 0;
   ReplayStats stats_;

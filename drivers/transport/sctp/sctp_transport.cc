@@ -31,59 +31,14 @@ constexpr int kShutdownWaitMs = 300;
 constexpr uint64_t kSackClockStoppedNs = 300'000;
 
 using AssociationState = SctpTransport::AssociationState;
-using InFlight = SctpTransport::InFlight;
-
-// Notes what message `id` carries before usrsctp has it (a notification may
-// come at once).
-void note_in_flight(InFlight& in_flight, uint32_t id, const MessageInfo& info) {
-  InFlight::Entry& e = in_flight.entries[id % InFlight::kEntries];
-  e.id.store(0, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  e.records.store(info.records, std::memory_order_relaxed);
-  e.packets.store(info.packets, std::memory_order_relaxed);
-  e.octets.store(info.octets, std::memory_order_relaxed);
-  e.reliable.store(info.templates || info.policy.kind == Reliability::reliable,
-                   std::memory_order_relaxed);
-  e.id.store(id, std::memory_order_release);
-}
-
-// A message usrsctp gave back undelivered (notification thread).
-void note_returned(AssociationState& a, uint32_t id) {
-  if (id == 0) return;  // a control message (send_control), not IPFIX
-  const InFlight::Entry& e = a.in_flight.entries[id % InFlight::kEntries];
-  const uint32_t before = e.id.load(std::memory_order_acquire);
-  const uint32_t records = e.records.load(std::memory_order_relaxed);
-  const uint64_t packets = e.packets.load(std::memory_order_relaxed);
-  const uint64_t octets = e.octets.load(std::memory_order_relaxed);
-  const bool reliable = e.reliable.load(std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  SctpTransport::Returned& r = a.returned;
-  if (before != id || e.id.load(std::memory_order_relaxed) != id) {
-    r.unknown.fetch_add(1);  // overwritten by a later message: its content is not known
-  } else {
-    r.records.fetch_add(records);
-    r.packets.fetch_add(packets);
-    r.octets.fetch_add(octets);
-    if (reliable) r.reliable_records.fetch_add(records);
-    if (records != 0) {
-      const uint64_t now = unix_ms();
-      uint64_t first = 0;
-      r.first_ms.compare_exchange_strong(first, now);
-      r.last_ms.store(now);
-    }
-  }
-  r.messages.fetch_add(1);
-}
-
-SendResult send_message(AssociationState& a, struct socket* sock, uint16_t streams,
-                        std::span<const uint8_t> message, const MessageInfo& info) {
+SendResult send_message(struct socket* sock, uint16_t streams, std::span<const uint8_t> message,
+                        const MessageInfo& info) {
   sctp_sendv_spa spa{};
   spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
   spa.sendv_sndinfo.snd_sid = info.stream < streams ? info.stream : 0;
-  uint32_t id = a.in_flight.next_id.fetch_add(1, std::memory_order_relaxed);
-  if (id == 0) id = a.in_flight.next_id.fetch_add(1, std::memory_order_relaxed);  // 0: none
-  note_in_flight(a.in_flight, id, info);
-  spa.sendv_sndinfo.snd_context = id;
+  // What a SEND_FAILED hands back: the message's records, plus one (0 is a
+  // control message's, send_control).
+  spa.sendv_sndinfo.snd_context = info.records + 1;
   if (!info.templates && info.policy.kind != Reliability::reliable) {
     spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
     spa.sendv_prinfo.pr_policy =
@@ -171,8 +126,9 @@ void on_notification(AssociationState& a, const sctp_notification& n, size_t len
       set_state(a, kDown);
       break;
     case SCTP_SEND_FAILED_EVENT:
-      if (length >= sizeof(sctp_send_failed_event))
-        note_returned(a, n.sn_send_failed_event.ssfe_info.snd_context);
+      if (const uint32_t context = n.sn_send_failed_event.ssfe_info.snd_context;
+          length >= sizeof(sctp_send_failed_event) && context != 0)
+        a.returned_records.fetch_add(context - 1);
       break;
     case SCTP_PEER_ADDR_CHANGE:
       spdlog::info("{}: path to the collector {} (error {})", a.name,
@@ -264,10 +220,7 @@ AssociationState* acquire_state(const std::string& name) {
     a->control.clear();
     a->control_waiting.store(false);
   }
-  for (auto* counter : {&a->returned.messages, &a->returned.records, &a->returned.packets,
-                        &a->returned.octets, &a->returned.reliable_records, &a->returned.unknown,
-                        &a->returned.first_ms, &a->returned.last_ms})
-    counter->store(0);
+  a->returned_records.store(0);
   return a;
 }
 
@@ -289,11 +242,8 @@ class SctpTransport::SendRing {
  public:
   static constexpr uint32_t kMessages = 256;  // a power of two: indexes wrap with uint32_t
 
-  SendRing(AssociationState& association, struct socket* sock, size_t max_message)
-      : association_(association),
-        sock_(sock),
-        max_message_(max_message),
-        bytes_(kMessages * max_message) {}
+  SendRing(struct socket* sock, size_t max_message)
+      : sock_(sock), max_message_(max_message), bytes_(kMessages * max_message) {}
 
   void set_streams(uint16_t streams) { streams_ = streams; }
   size_t max_message() const { return max_message_; }
@@ -331,9 +281,9 @@ class SctpTransport::SendRing {
         expired = now - slot.info.completed_ms >= slot.info.policy.value;
       }
       const SendResult result =
-          expired ? SendResult::failed
-                  : send_message(association_, sock_, streams_,
-                                 {&bytes_[i * max_message_], slot.length}, slot.info);
+          expired
+              ? SendResult::failed
+              : send_message(sock_, streams_, {&bytes_[i * max_message_], slot.length}, slot.info);
       if (result == SendResult::sent)
         count_sent(slot);
       else if (result == SendResult::failed || abandon)
@@ -398,7 +348,6 @@ class SctpTransport::SendRing {
     dropped_messages_.add();
   }
 
-  AssociationState& association_;
   struct socket* sock_;
   const size_t max_message_;
   uint16_t streams_ = 0;
@@ -478,7 +427,7 @@ SctpTransport::SctpTransport(std::string name, const std::string& host, uint16_t
     usrsctp_setsockopt(sock_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
     usrsctp_set_non_blocking(sock_, 1);
     if (o.sack_clocked_sends) {
-      ring_ = std::make_unique<SendRing>(*association_, sock_, options.max_message_size);
+      ring_ = std::make_unique<SendRing>(sock_, options.max_message_size);
       association_->ring.store(ring_.get());
     }
 
@@ -585,7 +534,7 @@ SendResult SctpTransport::send(std::span<const uint8_t> message, const MessageIn
     if (ring_) pump(*association_);  // what it still holds fails and is counted
     return SendResult::failed;
   }
-  if (!ring_) return send_message(*association_, sock_, streams_, message, info);
+  if (!ring_) return send_message(sock_, streams_, message, info);
   if (message.size() > ring_->max_message()) return SendResult::failed;  // longer than the path MTU
   const bool sack_clock_stopped =
       steady_ns() - association_->last_sack_ns.load(std::memory_order_relaxed) >
@@ -605,14 +554,7 @@ void SctpTransport::poll() {
 
 HeldOutcome SctpTransport::held_outcome() const {
   HeldOutcome o = ring_ ? ring_->outcome() : HeldOutcome{};
-  const Returned& r = association_->returned;
-  o.returned_messages = r.messages.load();
-  o.returned_records = r.records.load();
-  o.returned_packets = r.packets.load();
-  o.returned_octets = r.octets.load();
-  o.returned_reliable_records = r.reliable_records.load();
-  o.first_returned_ms = r.first_ms.load();
-  o.last_returned_ms = r.last_ms.load();
+  o.returned_records = association_->returned_records.load();
   return o;
 }
 

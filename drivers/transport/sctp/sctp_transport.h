@@ -43,29 +43,6 @@ class SctpTransport final : public Transport {
 
   class SendRing;
 
-  /// Messages handed to usrsctp, by the id they carry (snd_context), so that
-  /// one it gives back undelivered (SEND_FAILED: the association failed, or a
-  /// PR-SCTP lifetime ran out) is counted with its records. Written by the one
-  /// thread that sends at a time, read by a notification: per-entry seqlock.
-  struct InFlight {
-    static constexpr uint32_t kEntries = 16384;  ///< a power of two; older ids count as unknown
-    struct Entry {
-      std::atomic<uint32_t> id{0};
-      std::atomic<uint32_t> records{0};
-      std::atomic<uint64_t> packets{0}, octets{0};
-      std::atomic<bool> reliable{false};
-    };
-    std::atomic<uint32_t> next_id{1};
-    Entry entries[kEntries];
-  };
-
-  /// Messages given back undelivered; any thread.
-  struct Returned {
-    std::atomic<uint64_t> messages{0}, records{0}, packets{0}, octets{0}, reliable_records{0};
-    std::atomic<uint64_t> unknown{0};  ///< of `messages`, those whose records were not known
-    std::atomic<uint64_t> first_ms{0}, last_ms{0};
-  };
-
   /// The association's state as its notifications last told it, and what its
   /// callbacks need to hand queued messages to usrsctp. Callbacks may come after
   /// the socket is closed, so a state is never freed: it is recycled for a later
@@ -92,8 +69,9 @@ class SctpTransport final : public Transport {
     std::mutex control_mutex;
     std::deque<std::vector<uint8_t>> control;
     std::atomic<bool> control_waiting{false};
-    InFlight in_flight;
-    Returned returned;
+    /// Records of the messages usrsctp gave back undelivered (SEND_FAILED: the
+    /// association failed, or a PR-SCTP lifetime ran out); any thread.
+    std::atomic<uint64_t> returned_records{0};
   };
 
   /// AssociationStates in existence (in use or waiting to be reused); for tests.

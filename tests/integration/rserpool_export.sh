@@ -390,7 +390,11 @@ case $scenario in
       if ((now > 0 && now == before)); then ((++steady >= 5)) && break; else steady=0; fi
       before=$now
     done
-    ((steady >= 5)) || die "collector $last did not settle ($now records)"
+    if ((steady < 5)); then
+      grep -E "exports to PE|association lost|switching|exporting them again|warn|error" \
+        "$WORK/log.txt" "$WORK/collector$last.log" >&2 || true
+      die "collector $last did not settle ($now records)"
+    fi
     for n in "${!stopped[@]}"; do
       kill -KILL "${collector[$n]}"
       wait "${collector[$n]}" 2>/dev/null || true
